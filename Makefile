@@ -1,0 +1,46 @@
+# The two commands a newcomer needs: `make book` and `make test`.
+# Everything else (the virtual environment, the installs) happens on the way.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# Sweeps embed precomputed frames, progress bars stay quiet: outputs are reproducible.
+RUN    := NBCODE_SWEEP=static TQDM_DISABLE=1 MPLBACKEND=Agg
+
+.PHONY: book test lab bench outputs venv clean help
+
+help:
+	@echo "make book     build the HTML book into _build/html"
+	@echo "make test     unit tests, type check, nbval over every notebook, -W book build"
+	@echo "make lab      open the notebooks in JupyterLab"
+	@echo "make outputs  re-execute the notebooks in place (commit the result)"
+	@echo "make bench    speed figures (not part of make test)"
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+book: $(STAMP)
+	$(RUN) $(BIN)/python scripts/build_book.py --execute cache
+	@echo "The book is at file://$(CURDIR)/_build/html/index.html"
+
+test: $(STAMP)
+	$(RUN) $(BIN)/python scripts/run_tests.py
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --notebook-dir=book
+
+outputs: $(STAMP)
+	$(RUN) $(BIN)/python scripts/execute_notebooks.py
+
+bench: $(STAMP)
+	$(RUN) $(BIN)/python scripts/bench.py
+
+clean:
+	rm -rf _build

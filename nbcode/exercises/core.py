@@ -1,0 +1,182 @@
+"""Auto-checked exercises: a chapter poses a question, a reader calls :func:`check`.
+
+An :class:`Exercise` knows how to judge an answer: a number (with a tolerance), a choice, or
+code (a function the reader writes, run on test cases against a reference). Chapters register
+their exercises in a module of this package; the notebook shows the question, the reader
+writes an answer in a code cell and calls ``check("chapter.name", answer)``, which prints a
+verdict and, when the answer is wrong, a hint. Worked solutions live in folded cells of the
+notebook, where they also call ``check`` (so the regression tests prove that the reference
+solution passes).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+__all__ = ["Exercise", "Verdict", "register", "check", "get", "registry", "NumberAnswer", "FunctionAnswer", "ChoiceAnswer"]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The result of a check: right or wrong, and what to tell the reader."""
+
+    correct: bool
+    message: str
+
+    def __bool__(self) -> bool:
+        return self.correct
+
+    def __repr__(self) -> str:
+        return ("Correct. " if self.correct else "Not yet. ") + self.message
+
+
+class NumberAnswer:
+    """Right when the answer is within ``rtol``/``atol`` of ``value``."""
+
+    def __init__(self, value: float, *, rtol: float = 1e-3, atol: float = 0.0) -> None:
+        if rtol < 0 or atol < 0:
+            raise ValueError(f"Invalid tolerance: rtol={rtol}, atol={atol}")
+        self.value, self.rtol, self.atol = float(value), rtol, atol
+
+    def __call__(self, answer: Any) -> tuple[bool, str]:
+        try:
+            x = float(answer)
+        except (TypeError, ValueError):
+            return False, f"expected a number, got {type(answer).__name__}"
+        if not math.isfinite(x):
+            return False, f"expected a finite number, got {x}"
+        ok = math.isclose(x, self.value, rel_tol=self.rtol, abs_tol=self.atol)
+        return ok, "" if ok else "the number is not right"
+
+
+class ChoiceAnswer:
+    """Right when the answer equals ``value`` (strings compared case- and space-insensitively)."""
+
+    def __init__(self, value: Any, options: Sequence[Any]) -> None:
+        if value not in options:
+            raise ValueError(f"Invalid choice answer: {value!r} is not among the options {list(options)}")
+        self.value, self.options = value, list(options)
+
+    def __call__(self, answer: Any) -> tuple[bool, str]:
+        norm = (lambda a: a.strip().lower()) if isinstance(self.value, str) else (lambda a: a)
+        if isinstance(self.value, str) and not isinstance(answer, str):
+            return False, f"answer with one of {self.options}"
+        if norm(answer) not in [norm(o) for o in self.options]:
+            return False, f"answer with one of {self.options}"
+        ok = norm(answer) == norm(self.value)
+        return ok, "" if ok else "that is not the right option"
+
+
+class FunctionAnswer:
+    """Right when the reader's function matches ``reference`` on every test case.
+
+    ``cases`` is a list of argument tuples; outputs are compared with ``numpy.allclose``.
+    """
+
+    def __init__(self, reference: Callable[..., Any], cases: Sequence[tuple[Any, ...]], *, rtol: float = 1e-6, atol: float = 1e-9) -> None:
+        if not cases:
+            raise ValueError("a FunctionAnswer needs at least one test case")
+        self.reference, self.cases, self.rtol, self.atol = reference, list(cases), rtol, atol
+
+    def __call__(self, answer: Any) -> tuple[bool, str]:
+        if not callable(answer):
+            return False, f"expected a function, got {type(answer).__name__}"
+        for args in self.cases:
+            want = self.reference(*args)
+            try:
+                got = answer(*args)
+            except Exception as e:  # the reader's code may fail in any way; report it
+                return False, f"your function raised {type(e).__name__}: {e} for input {_short(args)}"
+            try:
+                same = got is not None and np.allclose(np.asarray(got, dtype=float), np.asarray(want, dtype=float), rtol=self.rtol, atol=self.atol)
+            except (TypeError, ValueError):
+                same = False
+            if not same:
+                return False, f"for input {_short(args)} it returned {_short(got)}, expected {_short(want)}"
+        return True, f"passed all {len(self.cases)} test cases"
+
+
+def _short(x: Any) -> str:
+    s = np.array2string(np.asarray(x), precision=4, threshold=6) if isinstance(x, np.ndarray) else repr(x)
+    return s if len(s) < 80 else s[:77] + "..."
+
+
+@dataclass
+class Exercise:
+    """An exercise with a judge and a hint.
+
+    Parameters
+    ----------
+    key : str
+        ``"chapter.name"``, unique in the book.
+    question : str
+        One line that names the task (the notebook states it in full).
+    judge : callable
+        ``judge(answer) -> (correct, detail)``: a :class:`NumberAnswer`, :class:`ChoiceAnswer`,
+        :class:`FunctionAnswer` or any function of that shape.
+    hint : str
+        Shown with a wrong answer.
+    """
+
+    key: str
+    question: str
+    judge: Callable[[Any], tuple[bool, str]]
+    hint: str = ""
+    tags: list[str] = field(default_factory=list)
+
+    def check(self, answer: Any) -> Verdict:
+        if answer is None or answer is Ellipsis:
+            return Verdict(False, "Write your answer in place of `...` first.")
+        ok, detail = self.judge(answer)
+        if ok:
+            return Verdict(True, (detail[:1].upper() + detail[1:] + ".") if detail else "Well done.")
+        msg = detail[:1].upper() + detail[1:] + "." if detail else ""
+        if self.hint:
+            msg = (msg + " " if msg else "") + "Hint: " + self.hint
+        return Verdict(False, msg)
+
+
+_REGISTRY: dict[str, Exercise] = {}
+
+
+def register(ex: Exercise) -> Exercise:
+    """Add ``ex`` to the book's registry (keys must be unique)."""
+    if "." not in ex.key:
+        raise ValueError(f"Invalid exercise key: {ex.key!r} (use 'chapter.name')")
+    if ex.key in _REGISTRY and _REGISTRY[ex.key] is not ex:
+        raise ValueError(f"Exercise {ex.key!r} is already registered")
+    _REGISTRY[ex.key] = ex
+    return ex
+
+
+def registry() -> dict[str, Exercise]:
+    """All registered exercises, by key (importing every chapter's module first)."""
+    from nbcode.exercises import _load_all
+
+    _load_all()
+    return dict(_REGISTRY)
+
+
+def get(key: str) -> Exercise:
+    """The exercise called ``key``."""
+    ex = registry().get(key)
+    if ex is None:
+        raise ValueError(f"Unknown exercise: {key!r}")
+    return ex
+
+
+def check(key: str, answer: Any) -> Verdict:
+    """Judge ``answer`` to exercise ``key``; returns a :class:`Verdict` that prints as a sentence.
+
+    Examples
+    --------
+    >>> check("intro.eta_opt", 0.25)
+    Correct. Well done.
+    >>> check("intro.eta_opt", ...)
+    Not yet. Write your answer in place of `...` first.
+    """
+    return get(key).check(answer)

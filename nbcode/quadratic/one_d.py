@@ -1,0 +1,139 @@
+"""One-dimensional quadratics: the smallest model of gradient descent (used from the intro on)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Quadratic1D", "contraction_factor", "gd_path", "regime", "steps_to_tolerance"]
+
+
+def _check_lr(lr: float) -> float:
+    if not isinstance(lr, (int, float, np.floating)) or not math.isfinite(lr) or lr < 0:
+        raise ValueError(f"Invalid learning rate: {lr}")
+    return float(lr)
+
+
+def _check_curvature(a: float) -> float:
+    if not isinstance(a, (int, float, np.floating)) or not math.isfinite(a) or a <= 0:
+        raise ValueError(f"Invalid curvature: {a} (need a > 0 for a minimum)")
+    return float(a)
+
+
+@dataclass(frozen=True)
+class Quadratic1D:
+    """:math:`E(w) = \\tfrac12 a w^2 + b w + c` with curvature ``a > 0``.
+
+    Examples
+    --------
+    >>> q = Quadratic1D(a=2.0, b=-4.0)
+    >>> q.w_star, q(q.w_star), q.grad(0.0)
+    (2.0, -4.0, -4.0)
+    """
+
+    a: float
+    b: float = 0.0
+    c: float = 0.0
+
+    def __post_init__(self) -> None:
+        _check_curvature(self.a)
+        for name in ("b", "c"):
+            if not math.isfinite(getattr(self, name)):
+                raise ValueError(f"Invalid coefficient {name}: {getattr(self, name)}")
+
+    @property
+    def w_star(self) -> float:
+        """The minimizer :math:`-b/a`."""
+        return -self.b / self.a
+
+    @property
+    def eta_opt(self) -> float:
+        """The learning rate that reaches the minimum in one step, :math:`1/a`."""
+        return 1.0 / self.a
+
+    def __call__(self, w: float | np.ndarray) -> float | np.ndarray:
+        return 0.5 * self.a * np.square(w) + self.b * np.asarray(w) + self.c
+
+    def grad(self, w: float | np.ndarray) -> float | np.ndarray:
+        """:math:`E'(w) = a w + b`."""
+        return self.a * np.asarray(w) + self.b
+
+
+def contraction_factor(lr: float, a: float) -> float:
+    """:math:`r = 1 - \\eta a`: each step multiplies :math:`w - w^*` by ``r``.
+
+    Examples
+    --------
+    >>> contraction_factor(0.5, 3.0)
+    -0.5
+    """
+    return 1.0 - _check_lr(lr) * _check_curvature(a)
+
+
+def regime(lr: float, a: float) -> str:
+    """Name the behaviour of gradient descent with step ``lr`` on curvature ``a``.
+
+    One of ``'stuck'`` (η = 0), ``'monotone'`` (η < 1/a), ``'one step'`` (η = 1/a),
+    ``'oscillating'`` (1/a < η < 2/a), ``'cycling'`` (η = 2/a) and ``'divergent'`` (η > 2/a).
+
+    Examples
+    --------
+    >>> [regime(eta, 1.0) for eta in (0.5, 1.0, 1.5, 2.0, 2.5)]
+    ['monotone', 'one step', 'oscillating', 'cycling', 'divergent']
+    """
+    r = contraction_factor(lr, a)
+    if r == 1.0:
+        return "stuck"
+    if r == 0.0:
+        return "one step"
+    if r == -1.0:
+        return "cycling"
+    if 0.0 < r < 1.0:
+        return "monotone"
+    if -1.0 < r < 0.0:
+        return "oscillating"
+    return "divergent"
+
+
+def gd_path(q: Quadratic1D, w0: float, lr: float, steps: int) -> np.ndarray:
+    """Run ``steps`` gradient-descent steps from ``w0``; returns the ``steps + 1`` iterates.
+
+    The loop is the ground truth; divergent runs are returned as they are (they grow like
+    :math:`|r|^k` and may overflow to ``inf``, which is shown, not hidden).
+    """
+    lr = _check_lr(lr)
+    if not isinstance(steps, (int, np.integer)) or steps < 0:
+        raise ValueError(f"Invalid number of steps: {steps}")
+    if not math.isfinite(w0):
+        raise ValueError(f"Invalid starting point: {w0}")
+    w = np.empty(int(steps) + 1)
+    w[0] = w0
+    with np.errstate(over="ignore", invalid="ignore"):
+        for k in range(int(steps)):
+            w[k + 1] = w[k] - lr * (q.a * w[k] + q.b)
+    return w
+
+
+def steps_to_tolerance(lr: float, a: float, distance0: float, tol: float) -> float:
+    """Steps until :math:`|w_k - w^*| \\le` ``tol``, from :math:`|r|^k d_0 \\le tol`.
+
+    Returns ``inf`` when gradient descent does not converge (:math:`|r| \\ge 1`), ``0`` when
+    already within tolerance, and ``1`` when :math:`\\eta = 1/a`.
+
+    Examples
+    --------
+    >>> steps_to_tolerance(0.5, 1.0, 1.0, 1e-3)  # 0.5**10 < 1e-3 <= 0.5**9
+    10
+    """
+    r = abs(contraction_factor(lr, a))
+    if tol <= 0 or distance0 < 0:
+        raise ValueError(f"Invalid tolerance or distance: tol={tol}, distance0={distance0}")
+    if distance0 <= tol:
+        return 0
+    if r == 0.0:
+        return 1
+    if r >= 1.0:
+        return math.inf
+    return math.ceil(math.log(tol / distance0) / math.log(r) - 1e-12)

@@ -1,0 +1,142 @@
+"""The controls of a sweep: a :class:`Slider` over a grid of numbers, a :class:`Choice` of options."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+__all__ = ["Slider", "Choice", "Control"]
+
+
+def _fmt_number(v: float, fmt: str | None) -> str:
+    if fmt is not None:
+        return format(v, fmt)
+    return format(v, ".3g")
+
+
+class Slider:
+    """A slider over a grid of values.
+
+    Give either ``start, stop, num`` (``scale='linear'`` or ``'log'``) or explicit ``values``.
+    The book's HTML precomputes one frame per value, so the grid *is* the set of positions.
+
+    Parameters
+    ----------
+    start, stop : float
+        Ends of the grid, both included.
+    num : int
+        Number of grid points (at least 2).
+    values : sequence of float, optional
+        Explicit grid, strictly increasing; overrides ``start, stop, num``.
+    scale : {'linear', 'log'}
+    value : float, optional
+        Initial position: the grid point nearest to it (default: the middle one).
+    label : str, optional
+        Shown beside the slider (default: the parameter's name).
+    fmt : str, optional
+        Format spec of the displayed value, e.g. ``'.2f'`` (default ``'.3g'``).
+    integer : bool
+        Pass values to the drawing function as ``int``.
+
+    Examples
+    --------
+    >>> Slider(0.1, 1.0, num=10).values[:3].round(2).tolist()
+    [0.1, 0.2, 0.3]
+    >>> Slider(1e-3, 1e-1, num=3, scale="log").values.tolist()
+    [0.001, 0.01, 0.1]
+    """
+
+    def __init__(
+        self,
+        start: float | None = None,
+        stop: float | None = None,
+        num: int | None = None,
+        *,
+        values: Sequence[float] | None = None,
+        scale: str = "linear",
+        value: float | None = None,
+        label: str | None = None,
+        fmt: str | None = None,
+        integer: bool = False,
+    ) -> None:
+        if values is not None:
+            grid = np.asarray(values, dtype=float).reshape(-1)
+        else:
+            if start is None or stop is None or num is None:
+                raise ValueError("Slider needs either values=... or start, stop and num")
+            if not (np.isfinite(start) and np.isfinite(stop)) or start >= stop:
+                raise ValueError(f"Invalid slider range: start={start}, stop={stop} (need finite start < stop)")
+            if int(num) != num or num < 2:
+                raise ValueError(f"Invalid number of slider positions: {num} (need an integer >= 2)")
+            if scale == "linear":
+                grid = np.linspace(start, stop, int(num))
+            elif scale == "log":
+                if start <= 0:
+                    raise ValueError(f"Invalid slider range for a log scale: start={start} (need start > 0)")
+                grid = np.geomspace(start, stop, int(num))
+            else:
+                raise ValueError(f"Invalid slider scale: {scale!r} (use 'linear' or 'log')")
+        if grid.size < 2 or not np.all(np.isfinite(grid)) or np.any(np.diff(grid) <= 0):
+            raise ValueError("Slider values must be at least two finite numbers in increasing order")
+        if integer:
+            if not np.all(grid == np.round(grid)):
+                raise ValueError("integer=True needs whole-number slider values")
+        self.values = grid
+        self.scale = scale
+        self.integer = integer
+        self.fmt = fmt
+        self.label = label
+        self.index = int(np.argmin(np.abs(grid - value))) if value is not None else (grid.size - 1) // 2
+
+    @property
+    def labels(self) -> list[str]:
+        return [str(int(v)) if self.integer else _fmt_number(v, self.fmt) for v in self.values]
+
+    def python_value(self, i: int) -> Any:
+        v = float(self.values[i])
+        return int(round(v)) if self.integer else v
+
+    def __len__(self) -> int:
+        return int(self.values.size)
+
+
+class Choice:
+    """A drop-down choice among options: strings, or ``(label, value)`` pairs.
+
+    Examples
+    --------
+    >>> c = Choice(["relu", "tanh"], value="tanh")
+    >>> c.labels, c.index
+    (['relu', 'tanh'], 1)
+    """
+
+    def __init__(self, options: Sequence[Any], *, value: Any = None, label: str | None = None) -> None:
+        if len(options) < 1:
+            raise ValueError("Choice needs at least one option")
+        pairs = [o if isinstance(o, tuple) and len(o) == 2 else (str(o), o) for o in options]
+        self._labels = [str(lbl) for lbl, _ in pairs]
+        self._values = [v for _, v in pairs]
+        if len(set(self._labels)) != len(self._labels):
+            raise ValueError(f"Choice labels must be distinct, got {self._labels}")
+        self.label = label
+        if value is None:
+            self.index = 0
+        else:
+            matches = [i for i, v in enumerate(self._values) if v == value]
+            if not matches:
+                raise ValueError(f"Invalid initial choice: {value!r} is not one of the options")
+            self.index = matches[0]
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self._labels)
+
+    def python_value(self, i: int) -> Any:
+        return self._values[i]
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+
+Control = Slider | Choice

@@ -1,0 +1,263 @@
+"""One call for a live parameter sweep that also works in the built HTML book.
+
+``sweep(draw, eta=Slider(...), surface=Choice([...]))`` takes a drawing function that returns
+a :class:`~nbcode.sweep.figure.Plot` and shows it with controls:
+
+* **live** (in Jupyter, with a kernel): ipywidgets controls; every move calls ``draw`` and
+  redraws with matplotlib;
+* **static** (when the book is built, and under nbval): ``draw`` is called once per point of
+  the control grid, the frames are stored as compact JSON inside the cell's HTML output, and a
+  small script (``sweep.js``) redraws them as SVG when a control moves, with no kernel. The
+  output is deterministic, so nbval checks the precomputed numbers.
+
+The mode comes from the environment variable ``NBCODE_SWEEP`` (``static`` or ``live``); when it
+is unset, a running IPython kernel with ipywidgets means live, anything else static. The
+Makefile sets ``NBCODE_SWEEP=static`` for the book build and the tests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import io
+import itertools
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from nbcode.sweep.controls import Choice, Slider
+from nbcode.sweep.encode import FramePool
+from nbcode.sweep.figure import Plot
+
+__all__ = ["sweep", "Sweep", "sweep_mode", "JS_PATH"]
+
+JS_PATH = Path(__file__).with_name("sweep.js")
+
+Control = Slider | Choice
+
+
+def sweep_mode() -> str:
+    """``'static'`` or ``'live'``: how sweeps show themselves in this process."""
+    env = os.environ.get("NBCODE_SWEEP", "").strip().lower()
+    if env in ("static", "live"):
+        return env
+    if env:
+        raise ValueError(f"Invalid NBCODE_SWEEP: {env!r} (use 'static' or 'live')")
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        import ipywidgets  # noqa: F401
+    except ImportError:
+        return "static"
+    return "live" if shell is not None and hasattr(shell, "kernel") else "static"
+
+
+class Sweep:
+    """A drawing function with its controls. Create it with :func:`sweep`."""
+
+    def __init__(
+        self,
+        draw: Callable[..., Plot],
+        controls: dict[str, Control],
+        *,
+        title: str = "",
+        max_frames: int = 2500,
+        max_bytes: int = 3_000_000,
+    ) -> None:
+        if not callable(draw):
+            raise ValueError(f"draw must be callable, got {type(draw).__name__}")
+        if not controls:
+            raise ValueError("a sweep needs at least one control (e.g. eta=Slider(0.1, 1.0, num=10))")
+        for name, c in controls.items():
+            if not isinstance(c, (Slider, Choice)):
+                raise ValueError(f"control {name!r} must be a Slider or a Choice, got {type(c).__name__}")
+        n = int(np.prod([len(c) for c in controls.values()]))
+        if n > max_frames:
+            raise ValueError(
+                f"the control grid has {n} points, more than max_frames={max_frames}: use fewer slider positions"
+            )
+        self.draw = draw
+        self.controls = controls
+        self.title = title
+        self.max_bytes = max_bytes
+        self.n_frames = n
+
+    # -- the grid ---------------------------------------------------------------------------
+    def params_at(self, indices: tuple[int, ...]) -> dict[str, Any]:
+        """Keyword arguments of ``draw`` at one grid position (one index per control)."""
+        return {name: c.python_value(i) for (name, c), i in zip(self.controls.items(), indices)}
+
+    def grid(self) -> Iterator[dict[str, Any]]:
+        """All grid positions in row-major order (the last control varies fastest)."""
+        for idx in itertools.product(*(range(len(c)) for c in self.controls.values())):
+            yield self.params_at(idx)
+
+    def initial(self) -> dict[str, Any]:
+        """The parameters the sweep starts at."""
+        return self.params_at(tuple(c.index for c in self.controls.values()))
+
+    def frame(self, **params: Any) -> Plot:
+        """``draw(**params)``, checked to return a :class:`Plot`."""
+        p = self.draw(**params)
+        if not isinstance(p, Plot):
+            raise TypeError(f"a sweep's drawing function must return an nbcode.sweep.Plot, got {type(p).__name__}")
+        return p
+
+    # -- static HTML ------------------------------------------------------------------------
+    def to_json(self) -> str:
+        """Every frame of the grid, as the JSON document the HTML renderer reads."""
+        pool = FramePool()
+        for params in self.grid():
+            pool.add(self.frame(**params))
+        controls = [
+            {"name": name, "label": c.label or name, "labels": c.labels, "kind": "slider" if isinstance(c, Slider) else "choice"}
+            for name, c in self.controls.items()
+        ]
+        return pool.to_json(controls)
+
+    def to_html(self) -> str:
+        """A self-contained HTML block: controls, the frames as JSON and the renderer."""
+        data = self.to_json()
+        if len(data) > self.max_bytes:
+            raise ValueError(
+                f"this sweep's frames take {len(data) / 1e6:.1f} MB, more than max_bytes={self.max_bytes / 1e6:.1f} MB: "
+                "use fewer slider positions or fewer points per line"
+            )
+        uid = "nbsweep-" + hashlib.sha1(data.encode()).hexdigest()[:12]
+        rows = []
+        for name, c in self.controls.items():
+            label = html.escape(c.label or name)
+            cur = html.escape(c.labels[c.index])
+            if isinstance(c, Slider):
+                widget = (
+                    f'<input type="range" data-sweep-control="{html.escape(name)}" min="0" max="{len(c) - 1}" '
+                    f'step="1" value="{c.index}" aria-label="{label}">'
+                    f'<output data-for="{html.escape(name)}">{cur}</output>'
+                )
+            else:
+                opts = "".join(
+                    f'<option value="{i}"{" selected" if i == c.index else ""}>{html.escape(lbl)}</option>'
+                    for i, lbl in enumerate(c.labels)
+                )
+                widget = f'<select data-sweep-control="{html.escape(name)}" aria-label="{label}">{opts}</select>'
+            rows.append(f'<label class="nbcode-sweep-control"><span>{label}</span> {widget}</label>')
+        title = f'<div class="nbcode-sweep-title">{html.escape(self.title)}</div>' if self.title else ""
+        script = JS_PATH.read_text()
+        safe = data.replace("</", "<\\/")
+        return (
+            f'<div class="nbcode-sweep" id="{uid}">{title}'
+            f'<div class="nbcode-sweep-controls" style="display:flex;flex-wrap:wrap;gap:0.4em 1.5em">{"".join(rows)}</div>'
+            f'<div class="nbcode-sweep-figure"></div><div class="nbcode-sweep-caption" style="font-size:90%"></div>'
+            f'<script type="application/json" class="nbcode-sweep-data">{safe}</script></div>'
+            f"<script>{script}\nwindow.nbcodeSweep.mount({uid!r});</script>"
+        )
+
+    def __repr__(self) -> str:
+        dims = " x ".join(f"{name}[{len(c)}]" for name, c in self.controls.items())
+        return f"<Sweep {self.title or self.draw.__name__}: {dims} = {self.n_frames} frames>"
+
+    # -- live ---------------------------------------------------------------------------------
+    def render_png(self, **params: Any) -> bytes:
+        """One frame drawn by matplotlib, as PNG bytes (what a live slider move costs)."""
+        fig = self.frame(**params).to_matplotlib(fast=True)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", pil_kwargs={"compress_level": 1})
+        return buf.getvalue()
+
+    def frame_json(self, **params: Any) -> str:
+        """One frame as self-contained JSON (``{"frame": ..., "pool": [...]}``), as a live move sends it."""
+        pool = FramePool()
+        pool.add(self.frame(**params))
+        return '{"frame":' + pool.frames[0] + ',"pool":[' + ",".join(pool.items) + "]}"
+
+    def widget(self) -> Any:
+        """The live version: ipywidgets controls; each move recomputes the frame in the kernel.
+
+        The frame is drawn by the same SVG renderer as the HTML book (an anywidget), so a move
+        costs ``draw`` plus a few milliseconds; without anywidget, matplotlib draws it instead.
+        """
+        import ipywidgets as W
+
+        boxes: dict[str, Any] = {}
+        for name, c in self.controls.items():
+            options = list(zip(c.labels, (c.python_value(i) for i in range(len(c)))))
+            desc = c.label or name
+            style = {"description_width": "initial"}
+            if isinstance(c, Slider):
+                boxes[name] = W.SelectionSlider(options=options, index=c.index, description=desc, continuous_update=True, style=style)
+            else:
+                boxes[name] = W.Dropdown(options=options, index=c.index, description=desc, style=style)
+        status = W.HTML()
+        view: Any
+        try:
+            from nbcode.sweep.live import FrameView
+
+            view = FrameView()
+
+            def show(params: dict[str, Any]) -> None:
+                view.frame = self.frame_json(**params)
+
+        except ImportError:  # no anywidget: matplotlib draws the frame
+            view = W.Image(format="png")
+
+            def show(params: dict[str, Any]) -> None:
+                view.value = self.render_png(**params)
+
+        def redraw(_: Any = None) -> None:
+            t0 = time.perf_counter()
+            show({k: b.value for k, b in boxes.items()})
+            status.value = f"<small>recomputed in {1e3 * (time.perf_counter() - t0):.0f} ms</small>"
+
+        for b in boxes.values():
+            b.observe(redraw, names="value")
+        redraw()
+        title = [W.HTML(f"<b>{html.escape(self.title)}</b>")] if self.title else []
+        return W.VBox(title + [W.HBox(list(boxes.values()), layout=W.Layout(flex_flow="row wrap")), view, status])
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        if sweep_mode() == "live":
+            w = self.widget()
+            bundle: dict[str, Any] = w._repr_mimebundle_(include=include, exclude=exclude)
+            return bundle
+        return {"text/html": self.to_html(), "text/plain": repr(self)}
+
+
+def sweep(draw: Callable[..., Plot], *, title: str = "", max_frames: int = 2500, max_bytes: int = 3_000_000, **controls: Control) -> Sweep:
+    """A live sweep of ``draw`` over the given controls (one keyword per parameter of ``draw``).
+
+    Parameters
+    ----------
+    draw : callable
+        ``draw(**params) -> Plot``; called with one value per control.
+    title : str
+        Shown above the controls.
+    max_frames : int
+        Refuse grids with more points than this (each point is a precomputed frame in the HTML).
+    max_bytes : int
+        Refuse a static sweep whose frames exceed this many bytes (page weight).
+    **controls : Slider or Choice
+        The parameters to vary.
+
+    Returns
+    -------
+    Sweep
+        Shows itself: as ipywidgets in a live kernel, as a self-contained HTML block otherwise.
+
+    Examples
+    --------
+    >>> from nbcode.sweep import Plot, Slider
+    >>> def draw(eta):
+    ...     p = Plot()
+    ...     p[0].plot([0, 1, 2], [1, 1 - eta, (1 - eta) ** 2])
+    ...     return p
+    >>> s = sweep(draw, eta=Slider(0.1, 0.9, num=5))
+    >>> s
+    <Sweep draw: eta[5] = 5 frames>
+    >>> s.initial()
+    {'eta': 0.5}
+    """
+    return Sweep(draw, controls, title=title, max_frames=max_frames, max_bytes=max_bytes)

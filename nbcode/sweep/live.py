@@ -1,0 +1,38 @@
+"""The live view of a sweep in Jupyter: an anywidget that draws frames with ``sweep.js``."""
+
+from __future__ import annotations
+
+import anywidget
+import traitlets
+
+from nbcode.sweep.core import JS_PATH
+
+__all__ = ["FrameView"]
+
+_ESM = (
+    JS_PATH.read_text()
+    + """
+function render({ model, el }) {
+  var fig = document.createElement("div"), cap = document.createElement("div");
+  cap.style.fontSize = "90%";
+  el.appendChild(fig); el.appendChild(cap);
+  function draw() {
+    var msg = model.get("frame");
+    if (!msg) return;
+    var d = JSON.parse(msg);
+    fig.innerHTML = window.nbcodeSweep.renderFrame(d.frame, d.pool);
+    cap.textContent = d.frame.caption || "";
+  }
+  model.on("change:frame", draw);
+  draw();
+}
+export default { render };
+"""
+)
+
+
+class FrameView(anywidget.AnyWidget):  # type: ignore[misc]
+    """Shows the frame JSON in ``frame`` (set by :meth:`nbcode.sweep.Sweep.widget`)."""
+
+    _esm = _ESM
+    frame = traitlets.Unicode("").tag(sync=True)
