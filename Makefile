@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # Sweeps embed precomputed frames, progress bars stay quiet: outputs are reproducible.
-RUN    := NBCODE_SWEEP=static TQDM_DISABLE=1 MPLBACKEND=Agg
+RUN    := NBCODE_SWEEP=static TQDM_DISABLE=1
 
 .PHONY: book test lab bench outputs venv clean help
 
@@ -30,8 +30,13 @@ book: $(STAMP)
 	$(RUN) $(BIN)/python scripts/build_book.py --execute cache
 	@echo "The book is at file://$(CURDIR)/_build/html/index.html"
 
+# One pytest run, one summary line: nbcode's unit tests and doctests, mypy (tests/test_typecheck.py),
+# the -W book build on the committed outputs (tests/test_book.py) and nbval over every notebook
+# in _toc.yml (conftest.py), two workers, each notebook kept on one worker.
 test: $(STAMP)
-	$(RUN) $(BIN)/python scripts/run_tests.py
+	$(RUN) $(BIN)/python -m pytest -n 2 --dist loadfile --durations=10 \
+	  --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout 300 \
+	  --doctest-modules tests nbcode book
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab --notebook-dir=book

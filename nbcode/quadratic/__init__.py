@@ -9,8 +9,47 @@ distance to it by the contraction factor :math:`r = 1 - \\eta a`, so
 Hence :math:`\\eta_{opt} = 1/a` (one step, Newton's step), monotone convergence for
 :math:`\\eta < \\eta_{opt}`, oscillating convergence for :math:`\\eta_{opt} < \\eta < 2\\eta_{opt}`,
 and divergence for :math:`\\eta > 2\\eta_{opt}`.
+
+In many dimensions (:mod:`nbcode.quadratic.multi`) the same holds along each eigenvector of the
+Hessian; :mod:`nbcode.quadratic.newton` has the local step :math:`1/L''(w)` on any smooth 1-D function.
 """
 
 from nbcode.quadratic.one_d import Quadratic1D, contraction_factor, gd_path, regime, steps_to_tolerance
 
 __all__ = ["Quadratic1D", "contraction_factor", "gd_path", "regime", "steps_to_tolerance"]
+
+from nbcode.quadratic.multi import (  # noqa: E402
+    QuadraticND,
+    best_fixed_lr,
+    eigen_contractions,
+    gd_path_nd,
+    iterations_to_tolerance,
+    max_stable_lr,
+    measured_iterations,
+    optimal_rate,
+    preconditioned_path,
+    predicted_iterations,
+    quadratic_2d,
+    quadratic_from_eigs,
+    rate,
+)
+from nbcode.quadratic.newton import convergence_ratios, local_eta_opt, newton_path  # noqa: E402
+
+__all__ += [
+    "QuadraticND",
+    "quadratic_from_eigs",
+    "quadratic_2d",
+    "eigen_contractions",
+    "rate",
+    "max_stable_lr",
+    "best_fixed_lr",
+    "optimal_rate",
+    "gd_path_nd",
+    "preconditioned_path",
+    "iterations_to_tolerance",
+    "predicted_iterations",
+    "measured_iterations",
+    "newton_path",
+    "local_eta_opt",
+    "convergence_ratios",
+]

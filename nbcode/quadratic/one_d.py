@@ -29,7 +29,7 @@ class Quadratic1D:
     Examples
     --------
     >>> q = Quadratic1D(a=2.0, b=-4.0)
-    >>> q.w_star, q(q.w_star), q.grad(0.0)
+    >>> q.w_star, float(q(q.w_star)), float(q.grad(0.0))
     (2.0, -4.0, -4.0)
     """
 

@@ -132,7 +132,8 @@ _plain_log_formatter = FuncFormatter(lambda v, _: f"{v:.0e}".replace("e-0", "e-"
 @functools.lru_cache(maxsize=2)
 def book_rc(fast: bool) -> dict[str, Any]:
     """The book style as rcParams; ``fast`` drops the constrained layout and tight bbox (slow)."""
-    rc = dict(mpl.rc_params_from_file(str(STYLE_PATH), use_default_template=False))
+    params = mpl.rc_params_from_file(str(STYLE_PATH), use_default_template=False)
+    rc: dict[str, Any] = {str(k): params[k] for k in params}
     if fast:
         rc["figure.constrained_layout.use"] = False
         rc["savefig.bbox"] = None
@@ -288,7 +289,8 @@ class Axes:
         ax.set_title(self.title)
         ax.set_xlabel(self.xlabel)
         ax.set_ylabel(self.ylabel)
-        if self.show_legend and (any(ln.label for ln in self.lines) or any(r.label for r in self.refs)):
+        if (self.show_legend and any(ln.label for ln in self.lines)) or any(r.label for r in self.refs):
+            # a labelled reference line always gets a legend (as in sweep.js)
             ax.legend()
 
 
@@ -327,13 +329,19 @@ class Plot:
     def __repr__(self) -> str:
         return f"Plot(ncols={len(self.axes)}, caption={self.caption!r})"
 
+    def _repr_png_(self) -> bytes:
+        """Jupyter shows a Plot as its matplotlib rendering."""
+        buf = io.BytesIO()
+        self.to_matplotlib().savefig(buf, format="png", metadata={"Software": None})
+        return buf.getvalue()
+
     def to_matplotlib(self, fast: bool = False) -> Figure:
         """Draw with matplotlib in the book's style; returns a figure not attached to pyplot.
 
         ``fast=True`` is for live redraws: fixed margins instead of the constrained layout,
         a lower resolution and contours pasted from a cache (about 2x quicker).
         """
-        with mpl.rc_context(book_rc(fast)):
+        with mpl.rc_context(book_rc(fast)):  # type: ignore[arg-type]
             fig = Figure(figsize=(self.width, self.height))
             axs = fig.subplots(1, len(self.axes), squeeze=False)[0]
             for spec, ax in zip(self.axes, axs):

@@ -31,7 +31,7 @@ export default { render };
 )
 
 
-class FrameView(anywidget.AnyWidget):  # type: ignore[misc]
+class FrameView(anywidget.AnyWidget):
     """Shows the frame JSON in ``frame`` (set by :meth:`nbcode.sweep.Sweep.widget`)."""
 
     _esm = _ESM

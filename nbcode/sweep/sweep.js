@@ -74,12 +74,12 @@
     xt.forEach(function (t) {
       var p = px(xlog ? Math.pow(10, t) : t);
       s += '<line x1="' + p + '" x2="' + p + '" y1="' + L.mt + '" y2="' + (L.mt + ph) + '" stroke="#000" stroke-opacity="0.12"/>';
-      s += '<text x="' + p + '" y="' + (L.mt + ph + 15) + '" text-anchor="middle" font-size="11">' + tickLabel(t, xlog) + "</text>";
+      s += '<text x="' + p + '" y="' + (L.mt + ph + 15) + '" text-anchor="middle" font-size="12">' + tickLabel(t, xlog) + "</text>";
     });
     yt.forEach(function (t) {
       var p = py(ylog ? Math.pow(10, t) : t);
       s += '<line x1="' + L.ml + '" x2="' + (L.ml + pw) + '" y1="' + p + '" y2="' + p + '" stroke="#000" stroke-opacity="0.12"/>';
-      s += '<text x="' + (L.ml - 5) + '" y="' + (p + 4) + '" text-anchor="end" font-size="11">' + tickLabel(t, ylog) + "</text>";
+      s += '<text x="' + (L.ml - 5) + '" y="' + (p + 4) + '" text-anchor="end" font-size="12">' + tickLabel(t, ylog) + "</text>";
     });
     s += '<line x1="' + L.ml + '" x2="' + (L.ml + pw) + '" y1="' + (L.mt + ph) + '" y2="' + (L.mt + ph) + '" stroke="#333"/>';
     s += '<line x1="' + L.ml + '" x2="' + L.ml + '" y1="' + L.mt + '" y2="' + (L.mt + ph) + '" stroke="#333"/>';
@@ -121,12 +121,12 @@
       if (!finite(t.x, xlog) || !finite(t.y, ylog)) return;
       var anchor = t.ha === "center" ? "middle" : t.ha === "right" ? "end" : "start";
       var dy = t.va === "top" ? 12 : t.va === "center" ? 4 : -3;
-      s += '<text x="' + px(t.x) + '" y="' + (py(t.y) + dy) + '" fill="' + t.color + '" font-size="11" text-anchor="' + anchor + '">' + esc(t.s) + "</text>";
+      s += '<text x="' + px(t.x) + '" y="' + (py(t.y) + dy) + '" fill="' + t.color + '" font-size="12" text-anchor="' + anchor + '">' + esc(t.s) + "</text>";
     });
     s += "</g>";
     // titles
-    if (ax.title) s += '<text x="' + (L.ml + pw / 2) + '" y="' + (L.mt - 10) + '" text-anchor="middle" font-size="13">' + esc(ax.title) + "</text>";
-    if (ax.xlabel) s += '<text x="' + (L.ml + pw / 2) + '" y="' + (H - 6) + '" text-anchor="middle" font-size="12">' + esc(ax.xlabel) + "</text>";
+    if (ax.title) s += '<text x="' + (L.ml + pw / 2) + '" y="' + (L.mt - 10) + '" text-anchor="middle" font-size="14">' + esc(ax.title) + "</text>";
+    if (ax.xlabel) s += '<text x="' + (L.ml + pw / 2) + '" y="' + (H - 6) + '" text-anchor="middle" font-size="13">' + esc(ax.xlabel) + "</text>";
     if (ax.ylabel) s += '<text transform="translate(14,' + (L.mt + ph / 2) + ') rotate(-90)" text-anchor="middle" font-size="12">' + esc(ax.ylabel) + "</text>";
     // legend
     var items = ax.lines.filter(function (l) { return l.label; }).concat(ax.refs.filter(function (r) { return r.label; }));
@@ -138,7 +138,7 @@
         var dash = it.dash && it.dash !== "none" ? ' stroke-dasharray="' + it.dash + '"' : "";
         if (it.dash === "none") s += '<circle cx="' + (lx + 10) + '" cy="' + yy + '" r="3.5" fill="' + it.color + '"/>';
         else s += '<line x1="' + lx + '" x2="' + (lx + 20) + '" y1="' + yy + '" y2="' + yy + '" stroke="' + it.color + '" stroke-width="2"' + dash + "/>";
-        s += '<text x="' + (lx + 26) + '" y="' + (yy + 4) + '" font-size="11">' + esc(it.label) + "</text>";
+        s += '<text x="' + (lx + 26) + '" y="' + (yy + 4) + '" font-size="12">' + esc(it.label) + "</text>";
       });
     }
     return s + "</g>";

@@ -1,0 +1,30 @@
+"""pytest set-up for the whole repository.
+
+* nbval runs over exactly the notebooks listed in ``_toc.yml`` (a chapter added to the book is
+  tested the moment it is added); other ``.ipynb`` files are not collected.
+* Sweeps render their precomputed static form, and progress bars stay quiet, so that outputs
+  are reproducible (the Makefile sets the same variables).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+os.environ.setdefault("NBCODE_SWEEP", "static")
+os.environ.setdefault("TQDM_DISABLE", "1")
+os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+
+_in_book: set[Path] | None = None
+
+
+def pytest_ignore_collect(collection_path: Path, config: object) -> bool | None:
+    global _in_book
+    if collection_path.suffix != ".ipynb":
+        return None
+    if _in_book is None:
+        from nbcode._book import toc_notebooks
+
+        _in_book = set(toc_notebooks(ROOT))
+    return collection_path.resolve() not in _in_book

@@ -1,0 +1,46 @@
+"""Book infrastructure (not a topic): which notebooks the book has, read from ``_toc.yml``.
+
+Used by the test suite (nbval runs exactly the notebooks of the table of contents), the build
+script and the benchmark.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = ["toc_files", "toc_notebooks"]
+
+
+def _walk(node: Any, out: list[str]) -> None:
+    if isinstance(node, dict):
+        for key in ("root", "file"):
+            if isinstance(node.get(key), str):
+                out.append(node[key])
+        for key in ("parts", "chapters", "sections"):
+            for child in node.get(key) or []:
+                _walk(child, out)
+    elif isinstance(node, list):
+        for child in node:
+            _walk(child, out)
+
+
+def toc_files(root: Path) -> list[Path]:
+    """Every document named in ``root/_toc.yml``, in book order, resolved to an existing file."""
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    stems: list[str] = []
+    _walk(toc, stems)
+    files = []
+    for stem in stems:
+        hits = [p for p in (root / stem, root / f"{stem}.ipynb", root / f"{stem}.md") if p.is_file()]
+        if not hits:
+            raise ValueError(f"_toc.yml names {stem!r}, which is not there")
+        files.append(hits[0].resolve())
+    return files
+
+
+def toc_notebooks(root: Path) -> list[Path]:
+    """The notebooks of the book, in book order."""
+    return [p for p in toc_files(root) if p.suffix == ".ipynb"]

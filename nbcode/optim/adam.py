@@ -1,0 +1,230 @@
+"""Adam and its relatives: AdamW (decoupled weight decay), AMSGrad, AdaMax, NAdam."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from nbcode.optim._base import Array, Optimizer, check_betas, check_nonneg
+
+__all__ = ["AdamState", "adam", "adamw", "AdamaxState", "adamax", "NAdamState", "nadam"]
+
+
+class AdamState(NamedTuple):
+    step: int
+    exp_avg: Array
+    exp_avg_sq: Array
+    max_exp_avg_sq: Array | None
+
+
+def adam(
+    lr: float = 1e-3,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    amsgrad: bool = False,
+    *,
+    decoupled_weight_decay: bool = False,
+    bias_correction: bool = True,
+) -> Optimizer:
+    r"""Adam: momentum on :math:`g` and RMSProp on :math:`g^2`, both bias-corrected.
+
+    .. math::
+
+        m_k = \beta_1 m_{k-1} + (1-\beta_1) g_k,\quad
+        v_k = \beta_2 v_{k-1} + (1-\beta_2) g_k^2,\quad
+        w_k = w_{k-1} - \frac{\eta}{1-\beta_1^k}\;
+              \frac{m_k}{\sqrt{v_k/(1-\beta_2^k)} + \epsilon}
+
+    Starting from :math:`m_0 = v_0 = 0`, :math:`m_k = (1-\beta_1)\sum_{j\le k}\beta_1^{k-j} g_j`
+    has weights summing to :math:`1-\beta_1^k`, hence the division. The first step is
+    :math:`-\eta\,\mathrm{sign}(g_1)` up to :math:`\epsilon`.
+
+    Parameters
+    ----------
+    lr, betas, eps, weight_decay, amsgrad, decoupled_weight_decay
+        As in ``torch.optim.Adam``. ``weight_decay`` adds :math:`\lambda w` to the gradient
+        (L2); with ``decoupled_weight_decay`` it shrinks :math:`w \leftarrow (1-\eta\lambda)w`
+        instead (AdamW). ``amsgrad`` divides by the running maximum of :math:`v_k`
+        (of the *uncorrected* :math:`v_k`, as PyTorch does).
+    bias_correction : bool
+        Not in PyTorch: ``False`` drops both corrections (for the identity with RMSProp).
+
+    Notes
+    -----
+    :math:`\epsilon` is added *after* the square root and the correction of :math:`v` (PyTorch,
+    the paper); TensorFlow's default adds an :math:`\hat\epsilon` before correcting.
+
+    References
+    ----------
+    Kingma & Ba, "Adam", ICLR 2015; Reddi, Kale & Kumar, "On the convergence of Adam and
+    beyond", ICLR 2018; Loshchilov & Hutter, "Decoupled weight decay regularization", ICLR 2019.
+
+    Examples
+    --------
+    >>> opt = adam(lr=0.1)
+    >>> w = np.zeros(3); s = opt.init(w)
+    >>> u, s = opt.update(np.array([5.0, -1e-3, 2.0]), s, w); np.round(u, 4).tolist()
+    [-0.1, 0.1, -0.1]
+    """
+    lr = check_nonneg(lr, f"Invalid learning rate: {lr}")
+    eps = check_nonneg(eps, f"Invalid epsilon value: {eps}")
+    b1, b2 = check_betas(betas)
+    weight_decay = check_nonneg(weight_decay, f"Invalid weight_decay value: {weight_decay}")
+
+    def init(params: Array) -> AdamState:
+        z = np.zeros_like(params)
+        return AdamState(0, z, z.copy(), z.copy() if amsgrad else None)
+
+    def update(grads: Array, state: AdamState, params: Array) -> tuple[Array, AdamState]:
+        k = state.step + 1
+        decay = np.zeros_like(params)
+        g = grads
+        if weight_decay != 0:
+            if decoupled_weight_decay:
+                decay = -lr * weight_decay * params
+            else:
+                g = grads + weight_decay * params
+        m = state.exp_avg + (1 - b1) * (g - state.exp_avg)  # torch's lerp
+        v = b2 * state.exp_avg_sq + (1 - b2) * g * g
+        bc1, bc2 = (1 - b1**k, 1 - b2**k) if bias_correction else (1.0, 1.0)
+        vmax = state.max_exp_avg_sq
+        if amsgrad:
+            assert vmax is not None
+            vmax = np.maximum(vmax, v)
+            denom = np.sqrt(vmax) / np.sqrt(bc2) + eps
+        else:
+            denom = np.sqrt(v) / np.sqrt(bc2) + eps
+        step = -(lr / bc1) * m / denom
+        return decay + step, AdamState(k, m, v, vmax)
+
+    return Optimizer(init, update)
+
+
+def adamw(lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False) -> Optimizer:
+    r"""AdamW: Adam with decoupled weight decay, :math:`w \leftarrow (1 - \eta\lambda) w` before the Adam step.
+
+    With L2 in the gradient, Adam divides the decay term by :math:`\sqrt{\hat v}`: weights with
+    large gradients are barely decayed. Decoupling applies the same shrinkage to every weight.
+
+    Examples
+    --------
+    >>> opt = adamw(lr=0.1, weight_decay=0.5)
+    >>> w = np.array([2.0]); s = opt.init(w)
+    >>> u, s = opt.update(np.array([1.0]), s, w); round(float(u[0]), 6)   # -0.1*0.5*2 - 0.1
+    -0.2
+    """
+    return adam(lr, betas, eps, weight_decay, amsgrad, decoupled_weight_decay=True)
+
+
+class AdamaxState(NamedTuple):
+    step: int
+    exp_avg: Array
+    exp_inf: Array
+
+
+def adamax(lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0) -> Optimizer:
+    r"""AdaMax: Adam with the :math:`L^\infty` norm, :math:`u_k = \max(\beta_2 u_{k-1}, |g_k| + \epsilon)`.
+
+    .. math:: w_k = w_{k-1} - \frac{\eta}{1-\beta_1^k}\,\frac{m_k}{u_k}
+
+    :math:`u` needs no bias correction (a maximum is not pulled towards its zero start).
+
+    References
+    ----------
+    Kingma & Ba (2015), section 7.1.
+
+    Examples
+    --------
+    >>> opt = adamax(lr=0.1)
+    >>> w = np.zeros(1); s = opt.init(w)
+    >>> u, s = opt.update(np.array([-3.0]), s, w); round(float(u[0]), 6)
+    0.1
+    """
+    lr = check_nonneg(lr, f"Invalid learning rate: {lr}")
+    eps = check_nonneg(eps, f"Invalid epsilon value: {eps}")
+    b1, b2 = check_betas(betas)
+    weight_decay = check_nonneg(weight_decay, f"Invalid weight_decay value: {weight_decay}")
+
+    def init(params: Array) -> AdamaxState:
+        return AdamaxState(0, np.zeros_like(params), np.zeros_like(params))
+
+    def update(grads: Array, state: AdamaxState, params: Array) -> tuple[Array, AdamaxState]:
+        k = state.step + 1
+        g = grads + weight_decay * params if weight_decay != 0 else grads
+        m = state.exp_avg + (1 - b1) * (g - state.exp_avg)
+        u = np.maximum(b2 * state.exp_inf, np.abs(g) + eps)
+        return -(lr / (1 - b1**k)) * m / u, AdamaxState(k, m, u)
+
+    return Optimizer(init, update)
+
+
+class NAdamState(NamedTuple):
+    step: int
+    mu_product: float
+    exp_avg: Array
+    exp_avg_sq: Array
+
+
+def nadam(
+    lr: float = 2e-3,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    momentum_decay: float = 4e-3,
+    decoupled_weight_decay: bool = False,
+) -> Optimizer:
+    r"""NAdam: Adam with a Nesterov-style look-ahead on the first moment (Dozat 2016).
+
+    With the momentum schedule :math:`\mu_k = \beta_1(1 - \tfrac12\, 0.96^{k\psi})`
+    (:math:`\psi` = ``momentum_decay``) and :math:`\Pi_k = \prod_{j\le k}\mu_j`:
+
+    .. math::
+
+        w_k = w_{k-1} - \eta\left(\frac{1-\mu_k}{1-\Pi_k}\,g_k
+              + \frac{\mu_{k+1}}{1-\Pi_{k+1}}\,m_k\right)\Big/
+              \left(\sqrt{v_k/(1-\beta_2^k)} + \epsilon\right)
+
+    The first term is the current gradient, the second the momentum already "looked ahead"
+    by one step: Nesterov's trick applied to Adam.
+
+    References
+    ----------
+    Dozat, "Incorporating Nesterov momentum into Adam", ICLR workshop 2016.
+
+    Examples
+    --------
+    >>> opt = nadam(lr=0.1)
+    >>> w = np.zeros(1); s = opt.init(w)
+    >>> u, s = opt.update(np.array([2.0]), s, w); round(float(u[0]), 3)
+    -0.106
+    """
+    lr = check_nonneg(lr, f"Invalid learning rate: {lr}")
+    eps = check_nonneg(eps, f"Invalid epsilon value: {eps}")
+    b1, b2 = check_betas(betas)
+    weight_decay = check_nonneg(weight_decay, f"Invalid weight_decay value: {weight_decay}")
+    momentum_decay = check_nonneg(momentum_decay, f"Invalid momentum_decay value: {momentum_decay}")
+
+    def init(params: Array) -> NAdamState:
+        return NAdamState(0, 1.0, np.zeros_like(params), np.zeros_like(params))
+
+    def update(grads: Array, state: NAdamState, params: Array) -> tuple[Array, NAdamState]:
+        k = state.step + 1
+        decay = np.zeros_like(params)
+        g = grads
+        if weight_decay != 0:
+            if decoupled_weight_decay:
+                decay = -lr * weight_decay * params
+            else:
+                g = grads + weight_decay * params
+        mu = b1 * (1.0 - 0.5 * 0.96 ** (k * momentum_decay))
+        mu_next = b1 * (1.0 - 0.5 * 0.96 ** ((k + 1) * momentum_decay))
+        prod = state.mu_product * mu
+        m = state.exp_avg + (1 - b1) * (g - state.exp_avg)
+        v = b2 * state.exp_avg_sq + (1 - b2) * g * g
+        denom = np.sqrt(v / (1 - b2**k)) + eps
+        step = -lr * (1 - mu) / (1 - prod) * g / denom - lr * mu_next / (1 - prod * mu_next) * m / denom
+        return decay + step, NAdamState(k, prod, m, v)
+
+    return Optimizer(init, update)

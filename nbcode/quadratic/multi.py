@@ -1,0 +1,313 @@
+"""Quadratics in many dimensions: gradient descent through the eigenbasis of the Hessian.
+
+For :math:`L(\\mathbf w) = \\tfrac12 \\mathbf w^\\top H \\mathbf w + \\mathbf b^\\top \\mathbf w + c` with
+:math:`H = Q \\Lambda Q^\\top` symmetric positive definite, the error
+:math:`\\mathbf e_k = \\mathbf w_k - \\mathbf w^*` obeys :math:`\\mathbf e_{k+1} = (I - \\eta H)\\,\\mathbf e_k`;
+in the coordinates :math:`\\mathbf z = Q^\\top \\mathbf e` every eigen-direction is a 1-D
+quadratic with its own contraction factor :math:`r_i = 1 - \\eta \\lambda_i`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+__all__ = [
+    "QuadraticND",
+    "quadratic_from_eigs",
+    "quadratic_2d",
+    "eigen_contractions",
+    "rate",
+    "max_stable_lr",
+    "best_fixed_lr",
+    "optimal_rate",
+    "gd_path_nd",
+    "preconditioned_path",
+    "iterations_to_tolerance",
+    "predicted_iterations",
+    "measured_iterations",
+]
+
+
+def _check_lr(lr: float) -> float:
+    if not isinstance(lr, (int, float, np.floating)) or not math.isfinite(lr) or lr < 0:
+        raise ValueError(f"Invalid learning rate: {lr}")
+    return float(lr)
+
+
+def _check_eigs(eigvals: Sequence[float] | np.ndarray) -> np.ndarray:
+    lam = np.asarray(eigvals, dtype=float).reshape(-1)
+    if lam.size == 0 or not np.all(np.isfinite(lam)) or np.any(lam <= 0):
+        raise ValueError(f"Invalid eigenvalues: {lam.tolist()} (need finite positive values)")
+    return lam
+
+
+def _check_kappa(kappa: float) -> float:
+    if not isinstance(kappa, (int, float, np.floating)) or not math.isfinite(kappa) or kappa < 1:
+        raise ValueError(f"Invalid condition number: {kappa} (need kappa >= 1)")
+    return float(kappa)
+
+
+def _check_tol(tol: float) -> float:
+    if not math.isfinite(tol) or not 0 < tol < 1:
+        raise ValueError(f"Invalid tolerance: {tol} (need 0 < tol < 1)")
+    return float(tol)
+
+
+@dataclass(frozen=True)
+class QuadraticND:
+    """:math:`L(\\mathbf w) = \\tfrac12 \\mathbf w^\\top H \\mathbf w + \\mathbf b^\\top \\mathbf w + c`, ``H`` SPD.
+
+    Examples
+    --------
+    >>> q = QuadraticND(np.diag([1.0, 4.0]), np.array([-1.0, -4.0]))
+    >>> q.w_star.tolist(), q.kappa
+    ([1.0, 1.0], 4.0)
+    """
+
+    H: np.ndarray
+    b: np.ndarray
+    c: float = 0.0
+    eigvals: np.ndarray = field(init=False, repr=False)
+    eigvecs: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        H = np.asarray(self.H, dtype=float)
+        b = np.asarray(self.b, dtype=float).reshape(-1)
+        if H.ndim != 2 or H.shape[0] != H.shape[1] or H.shape[0] != b.size:
+            raise ValueError(f"Invalid shapes: H {H.shape}, b {b.shape} (need H (d, d) and b (d,))")
+        if not np.all(np.isfinite(H)) or not np.allclose(H, H.T, rtol=1e-12, atol=1e-12):
+            raise ValueError("Invalid Hessian: H must be finite and symmetric")
+        lam, Q = np.linalg.eigh(H)
+        if lam[0] <= 0:
+            raise ValueError(f"Invalid Hessian: smallest eigenvalue {lam[0]:.3g} (need H positive definite)")
+        object.__setattr__(self, "H", H)
+        object.__setattr__(self, "b", b)
+        object.__setattr__(self, "eigvals", lam)
+        object.__setattr__(self, "eigvecs", Q)
+
+    @property
+    def dim(self) -> int:
+        return int(self.b.size)
+
+    @property
+    def w_star(self) -> np.ndarray:
+        """The minimizer :math:`-H^{-1}\\mathbf b`."""
+        return np.asarray(-np.linalg.solve(self.H, self.b))
+
+    @property
+    def kappa(self) -> float:
+        """The condition number :math:`\\lambda_{\\max}/\\lambda_{\\min}`."""
+        return float(self.eigvals[-1] / self.eigvals[0])
+
+    def __call__(self, w: np.ndarray) -> np.ndarray:
+        """Loss at ``w`` of shape ``(..., d)``."""
+        w = np.asarray(w, dtype=float)
+        return np.asarray(0.5 * np.einsum("...i,ij,...j->...", w, self.H, w) + w @ self.b + self.c)
+
+    def grad(self, w: np.ndarray) -> np.ndarray:
+        """:math:`\\nabla L = H\\mathbf w + \\mathbf b`."""
+        return np.asarray(np.asarray(w, dtype=float) @ self.H + self.b)
+
+
+def quadratic_from_eigs(
+    eigvals: Sequence[float] | np.ndarray, Q: np.ndarray | None = None, w_star: np.ndarray | None = None
+) -> QuadraticND:
+    """The quadratic with Hessian :math:`Q\\,\\mathrm{diag}(\\lambda)\\,Q^\\top`, minimum ``w_star`` (default 0), ``L(w*) = 0``.
+
+    Examples
+    --------
+    >>> q = quadratic_from_eigs([1.0, 10.0], w_star=np.array([1.0, 2.0]))
+    >>> q.kappa, q.w_star.round(12).tolist(), float(q(q.w_star))
+    (10.0, [1.0, 2.0], 0.0)
+    """
+    lam = _check_eigs(eigvals)
+    d = lam.size
+    Qm = np.eye(d) if Q is None else np.asarray(Q, dtype=float)
+    if Qm.shape != (d, d) or not np.allclose(Qm.T @ Qm, np.eye(d), atol=1e-10):
+        raise ValueError(f"Invalid rotation: Q must be an orthogonal ({d}, {d}) matrix")
+    H = (Qm * lam) @ Qm.T
+    H = 0.5 * (H + H.T)
+    ws = np.zeros(d) if w_star is None else np.asarray(w_star, dtype=float).reshape(-1)
+    if ws.size != d:
+        raise ValueError(f"Invalid minimizer shape: {ws.shape} (need ({d},))")
+    b = -H @ ws
+    return QuadraticND(H, b, float(0.5 * ws @ H @ ws))
+
+
+def quadratic_2d(kappa: float, angle: float = 0.0, *, lam_max: float = 1.0, w_star: Sequence[float] = (0.0, 0.0)) -> QuadraticND:
+    """A 2-D quadratic with eigenvalues ``lam_max / kappa`` and ``lam_max``, axes rotated by ``angle`` (radians).
+
+    ``angle = 0`` is the decoupled (axis-aligned) case; any other angle couples ``w1`` and ``w2``.
+
+    Examples
+    --------
+    >>> q = quadratic_2d(10.0, np.pi / 4)
+    >>> q.eigvals.round(12).tolist(), round(float(q.H[0, 1]), 12)
+    ([0.1, 1.0], -0.45)
+    """
+    kappa = _check_kappa(kappa)
+    if not math.isfinite(angle):
+        raise ValueError(f"Invalid angle: {angle}")
+    if not math.isfinite(lam_max) or lam_max <= 0:
+        raise ValueError(f"Invalid lam_max: {lam_max}")
+    c, s = math.cos(angle), math.sin(angle)
+    Q = np.array([[c, -s], [s, c]])
+    return quadratic_from_eigs([lam_max / kappa, lam_max], Q, np.asarray(w_star, dtype=float))
+
+
+def eigen_contractions(lr: float, eigvals: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Per-eigendirection contraction factors :math:`r_i = 1 - \\eta\\lambda_i`.
+
+    Examples
+    --------
+    >>> eigen_contractions(0.5, [1.0, 3.0]).tolist()
+    [0.5, -0.5]
+    """
+    return np.asarray(1.0 - _check_lr(lr) * _check_eigs(eigvals))
+
+
+def rate(lr: float, eigvals: Sequence[float] | np.ndarray) -> float:
+    """The worst contraction :math:`\\rho(\\eta) = \\max_i |1 - \\eta\\lambda_i|`: :math:`\\lVert\\mathbf e_k\\rVert \\le \\rho^k\\lVert\\mathbf e_0\\rVert`.
+
+    Examples
+    --------
+    >>> round(rate(2 / 11, [1.0, 10.0]), 12) == round((10 - 1) / (10 + 1), 12)
+    True
+    """
+    return float(np.max(np.abs(eigen_contractions(lr, eigvals))))
+
+
+def max_stable_lr(eigvals: Sequence[float] | np.ndarray) -> float:
+    """:math:`2/\\lambda_{\\max} = 2\\min_i \\eta_{i,opt}`; gradient descent diverges for larger steps.
+
+    Examples
+    --------
+    >>> max_stable_lr([0.5, 4.0])
+    0.5
+    """
+    return float(2.0 / np.max(_check_eigs(eigvals)))
+
+
+def best_fixed_lr(eigvals: Sequence[float] | np.ndarray) -> float:
+    """:math:`\\eta^\\star = 2/(\\lambda_{\\min} + \\lambda_{\\max})`, which minimizes :math:`\\rho(\\eta)`.
+
+    At this step the slowest and the fastest direction contract equally,
+    :math:`1 - \\eta^\\star\\lambda_{\\min} = -(1 - \\eta^\\star\\lambda_{\\max}) = (\\kappa - 1)/(\\kappa + 1)`.
+
+    Examples
+    --------
+    >>> round(best_fixed_lr([1.0, 10.0]), 6)
+    0.181818
+    """
+    lam = _check_eigs(eigvals)
+    return float(2.0 / (lam.min() + lam.max()))
+
+
+def optimal_rate(kappa: float) -> float:
+    """:math:`(\\kappa - 1)/(\\kappa + 1)`, the contraction at the best fixed step.
+
+    Examples
+    --------
+    >>> optimal_rate(1.0), optimal_rate(3.0)
+    (0.0, 0.5)
+    """
+    kappa = _check_kappa(kappa)
+    return (kappa - 1.0) / (kappa + 1.0)
+
+
+def gd_path_nd(q: QuadraticND, w0: Sequence[float] | np.ndarray, lr: float, steps: int) -> np.ndarray:
+    """Gradient descent :math:`\\mathbf w_{k+1} = \\mathbf w_k - \\eta\\nabla L(\\mathbf w_k)`; returns ``(steps + 1, d)`` iterates.
+
+    Divergent runs are returned as they are (they may overflow to ``inf``).
+
+    Examples
+    --------
+    >>> q = quadratic_from_eigs([1.0, 2.0])
+    >>> gd_path_nd(q, [1.0, 1.0], 0.5, 2).tolist()
+    [[1.0, 1.0], [0.5, 0.0], [0.25, 0.0]]
+    """
+    return preconditioned_path(q, w0, lr, steps, None)
+
+
+def preconditioned_path(
+    q: QuadraticND, w0: Sequence[float] | np.ndarray, lr: float, steps: int, P: np.ndarray | None = None
+) -> np.ndarray:
+    """Preconditioned gradient descent :math:`\\mathbf w_{k+1} = \\mathbf w_k - \\eta P\\nabla L(\\mathbf w_k)`.
+
+    ``P = None`` is plain gradient descent; :math:`P = H^{-1}` with :math:`\\eta = 1` is Newton's
+    method (one step to the minimum of a quadratic); :math:`P = \\mathrm{diag}(H)^{-1}` is Jacobi
+    (diagonal) preconditioning. The iteration matrix is :math:`I - \\eta P H`.
+
+    Examples
+    --------
+    >>> q = quadratic_2d(100.0, 0.3)
+    >>> path = preconditioned_path(q, [1.0, 1.0], 1.0, 1, np.linalg.inv(q.H))
+    >>> np.allclose(path[1], q.w_star)
+    True
+    """
+    lr = _check_lr(lr)
+    if not isinstance(steps, (int, np.integer)) or steps < 0:
+        raise ValueError(f"Invalid number of steps: {steps}")
+    w = np.asarray(w0, dtype=float).reshape(-1).copy()
+    if w.size != q.dim or not np.all(np.isfinite(w)):
+        raise ValueError(f"Invalid starting point: {np.asarray(w0).tolist()} (need {q.dim} finite numbers)")
+    if P is not None and np.asarray(P).shape != (q.dim, q.dim):
+        raise ValueError(f"Invalid preconditioner shape: {np.asarray(P).shape} (need ({q.dim}, {q.dim}))")
+    out = np.empty((int(steps) + 1, q.dim))
+    out[0] = w
+    with np.errstate(over="ignore", invalid="ignore"):
+        for k in range(int(steps)):
+            g = q.H @ w + q.b
+            w = w - lr * (g if P is None else np.asarray(P) @ g)
+            out[k + 1] = w
+    return out
+
+
+def iterations_to_tolerance(lr: float, eigvals: Sequence[float] | np.ndarray, tol: float) -> float:
+    """Smallest ``k`` with :math:`\\rho(\\eta)^k \\le` ``tol``: a guarantee :math:`\\lVert\\mathbf e_k\\rVert \\le tol\\,\\lVert\\mathbf e_0\\rVert`.
+
+    Returns ``inf`` when :math:`\\rho \\ge 1` and ``1`` when :math:`\\rho = 0`.
+
+    Examples
+    --------
+    >>> iterations_to_tolerance(2 / 4, [1.0, 3.0], 1e-3)  # rho = 0.5
+    10
+    """
+    r = rate(lr, eigvals)
+    tol = _check_tol(tol)
+    if r == 0.0:
+        return 1
+    if r >= 1.0:
+        return math.inf
+    return math.ceil(math.log(tol) / math.log(r) - 1e-12)
+
+
+def predicted_iterations(kappa: float, tol: float) -> float:
+    """Iterations at the best fixed step: :math:`\\lceil \\ln(1/\\epsilon) / \\ln\\frac{\\kappa+1}{\\kappa-1} \\rceil \\approx \\tfrac{\\kappa}{2}\\ln(1/\\epsilon)`.
+
+    Examples
+    --------
+    >>> predicted_iterations(3.0, 1e-3), predicted_iterations(1.0, 1e-3)
+    (10, 1)
+    """
+    return iterations_to_tolerance(best_fixed_lr([1.0, _check_kappa(kappa)]), [1.0, kappa], tol)
+
+
+def measured_iterations(path: np.ndarray, w_star: np.ndarray, tol: float) -> float:
+    """First ``k`` with :math:`\\lVert\\mathbf w_k - \\mathbf w^*\\rVert \\le tol\\,\\lVert\\mathbf w_0 - \\mathbf w^*\\rVert`
+    (``inf`` if the path never gets there).
+
+    Examples
+    --------
+    >>> measured_iterations(np.array([[1.0], [0.5], [0.25], [0.125]]), np.zeros(1), 0.3)
+    2
+    """
+    tol = _check_tol(tol)
+    err = np.linalg.norm(np.asarray(path, dtype=float) - np.asarray(w_star, dtype=float), axis=-1)
+    with np.errstate(invalid="ignore"):
+        ok = np.flatnonzero(err <= tol * err[0])
+    return int(ok[0]) if ok.size else math.inf

@@ -1,0 +1,131 @@
+"""The learning-rate range test (Smith 2017): one short run with a rate growing geometrically per step.
+
+The training loss is recorded at every mini-batch while :math:`\\eta_k = \\eta_{\\min}(\\eta_{\\max}/\\eta_{\\min})^{k/(K-1)}`.
+It stays flat while :math:`\\eta` is too small to matter, falls where :math:`\\eta` is useful, and
+blows up past the stability limit; a good constant rate lies where the smoothed loss falls fastest,
+somewhat below the rate of its minimum.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = ["RangeTest", "lr_range_test"]
+
+
+@dataclass(frozen=True)
+class RangeTest:
+    """Rates tried, the mini-batch loss at each, and its exponential moving average (bias-corrected)."""
+
+    lrs: np.ndarray
+    losses: np.ndarray
+    smoothed: np.ndarray
+
+    @property
+    def lr_min_loss(self) -> float:
+        """The rate at which the smoothed loss is smallest."""
+        return float(self.lrs[int(np.nanargmin(self.smoothed))])
+
+    @property
+    def lr_steepest(self) -> float:
+        """The rate at which the smoothed loss falls fastest per unit of :math:`\\ln\\eta` (before its
+        minimum; the first tenth of the run, where the moving average is still settling, is skipped)."""
+        stop = int(np.nanargmin(self.smoothed)) + 1
+        start = len(self.lrs) // 10
+        if stop - start < 3:
+            return float(self.lrs[start])
+        slope = np.gradient(self.smoothed[start:stop], np.log(self.lrs[start:stop]))
+        return float(self.lrs[start + int(np.argmin(slope))])
+
+
+def lr_range_test(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    lr_min: float = 1e-4,
+    lr_max: float = 10.0,
+    num_steps: int = 100,
+    batch_size: int = 32,
+    loss_fn: Callable[..., torch.Tensor] | None = None,
+    beta: float = 0.9,
+    stop_factor: float = 4.0,
+    seed: int = 0,
+) -> RangeTest:
+    """Train ``model`` for ``num_steps`` mini-batches with a geometrically growing rate.
+
+    The run stops early once the smoothed loss exceeds ``stop_factor`` times its best value or
+    becomes non-finite (the arrays are then shorter). ``model`` and ``optimizer`` are modified:
+    pass fresh ones.
+
+    Parameters
+    ----------
+    model, optimizer : a torch model and an optimizer over its parameters (its ``lr`` is overwritten).
+    X, y : training tensors; mini-batches are drawn from a permutation reshuffled every epoch.
+    lr_min, lr_max : float
+        The first and last rate, ``0 < lr_min < lr_max``.
+    num_steps : int
+        Number of mini-batches (at least 2).
+    batch_size : int
+        ``1 <= batch_size <= len(X)``.
+    loss_fn : callable, optional
+        Default: cross-entropy.
+    beta : float
+        Smoothing of the moving average.
+    stop_factor : float
+    seed : int
+        Seeds the order of the examples.
+
+    References
+    ----------
+    Smith (2017), Cyclical learning rates for training neural networks. WACV.
+    """
+    if not (math.isfinite(lr_min) and math.isfinite(lr_max)) or not 0 < lr_min < lr_max:
+        raise ValueError(f"Invalid learning rate range: lr_min={lr_min}, lr_max={lr_max} (need 0 < lr_min < lr_max)")
+    if not isinstance(num_steps, int) or num_steps < 2:
+        raise ValueError(f"Invalid num_steps: {num_steps} (need an integer >= 2)")
+    n = X.shape[0]
+    if not isinstance(batch_size, int) or not 1 <= batch_size <= n:
+        raise ValueError(f"Invalid batch size: {batch_size} (need 1 <= batch_size <= {n})")
+    if not 0 <= beta < 1:
+        raise ValueError(f"Invalid beta: {beta} (need 0 <= beta < 1)")
+    loss_fn = nn.functional.cross_entropy if loss_fn is None else loss_fn
+    lrs = np.geomspace(lr_min, lr_max, num_steps)
+    gen = torch.Generator()
+    gen.manual_seed(seed)
+    perm = torch.randperm(n, generator=gen)
+    pos = 0
+    losses: list[float] = []
+    smoothed: list[float] = []
+    avg, best = 0.0, math.inf
+    model.train()
+    for k, lr in enumerate(lrs):
+        if pos + batch_size > n:
+            perm, pos = torch.randperm(n, generator=gen), 0
+        idx = perm[pos : pos + batch_size]
+        pos += batch_size
+        for group in optimizer.param_groups:
+            group["lr"] = float(lr)
+        optimizer.zero_grad(set_to_none=True)
+        loss = loss_fn(model(X[idx]), y[idx])
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            break
+        avg = beta * avg + (1 - beta) * value
+        s = avg / (1 - beta ** (k + 1))
+        losses.append(value)
+        smoothed.append(s)
+        best = min(best, s)
+        if s > stop_factor * best:
+            break
+        loss.backward()
+        optimizer.step()
+    m = len(losses)
+    return RangeTest(lrs[:m], np.array(losses), np.array(smoothed))

@@ -1,0 +1,43 @@
+"""Re-execute the book's notebooks in place, top to bottom in a fresh kernel (`make outputs`).
+
+  python scripts/execute_notebooks.py                 # every notebook in _toc.yml
+  python scripts/execute_notebooks.py book/intro.ipynb
+
+Run it after changing a notebook or the nbcode code it uses, then commit the notebooks: nbval
+compares a fresh execution with these stored outputs. The Makefile sets NBCODE_SWEEP=static and
+TQDM_DISABLE=1 so that the stored outputs are the reproducible ones.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def execute(path: Path, timeout: int = 600) -> float:
+    nb = nbformat.read(path, as_version=4)
+    t0 = time.perf_counter()
+    NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    nbformat.write(nb, path)
+    return time.perf_counter() - t0
+
+
+def main(argv: list[str]) -> int:
+    from nbcode._book import toc_notebooks
+
+    paths = [Path(a).resolve() for a in argv] or toc_notebooks(ROOT)
+    for p in paths:
+        print(f"{p.relative_to(ROOT)}: ", end="", flush=True)
+        print(f"{execute(p):.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,91 @@
+"""The book as a whole: its table of contents, its committed notebooks, its strict HTML build,
+and the regression suite itself (a changed stored output must make nbval fail)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from nbcode._book import toc_files, toc_notebooks
+
+ROOT = Path(__file__).resolve().parents[1]
+BUILD = ROOT / "_build" / "test"
+
+
+def test_every_notebook_is_in_the_book_and_back() -> None:
+    in_toc = set(toc_notebooks(ROOT))
+    on_disk = {p.resolve() for p in (ROOT / "book").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts}
+    assert on_disk == in_toc, "every notebook under book/ must be listed in _toc.yml (and exist)"
+    assert toc_files(ROOT)[0].name == "intro.ipynb"
+
+
+@pytest.mark.parametrize("path", toc_notebooks(ROOT), ids=lambda p: p.name)
+def test_notebook_is_committed_executed_in_order(path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    assert nb.cells[0].cell_type == "markdown" and "\n# " in "\n" + nb.cells[0].source, "open with a title"
+    code = [c for c in nb.cells if c.cell_type == "code" and c.source.strip()]
+    counts = [c.execution_count for c in code]
+    assert counts == list(range(1, len(code) + 1)), "re-run the notebook top to bottom (make outputs)"
+    for c in code:
+        for out in c.outputs:
+            assert out.output_type != "error", f"error output in {path.name}"
+            assert not (out.output_type == "stream" and out.name == "stderr"), f"stderr output in {path.name}: {out.text[:200]}"
+    assert path.stat().st_size < 5_000_000, "keep a chapter under 5 MB"
+
+
+def test_strict_html_build() -> None:
+    """Sphinx with warnings as errors, on the committed outputs (nbval re-executes them)."""
+    if BUILD.exists():
+        shutil.rmtree(BUILD)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "build_book.py"), "--execute", "off", "-W", "-q", "--out", str(BUILD)],
+        capture_output=True, text=True, cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    for doc in toc_files(ROOT):
+        page = BUILD / "html" / doc.relative_to(ROOT).with_suffix(".html")
+        assert page.is_file(), f"{page} was not built"
+        assert page.stat().st_size < 5_000_000
+    intro = (BUILD / "html" / "book" / "intro.html").read_text()
+    assert 'class="nbcode-sweep"' in intro and "window.nbcodeSweep.mount(" in intro
+
+
+def _run_nbval(nb: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "NBCODE_SWEEP": "static", "TQDM_DISABLE": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--nbval",
+         "--nbval-sanitize-with", str(ROOT / "tests" / "nbval_sanitize.cfg"), "--rootdir", str(nb.parent), str(nb)],
+        capture_output=True, text=True, cwd=nb.parent, env=env,
+    )
+
+
+def test_nbval_fails_when_a_stored_number_changes(tmp_path: Path) -> None:
+    """The suite is real: edit one printed number in a copy of the intro and nbval must fail on it."""
+    src = ROOT / "book" / "intro.ipynb"
+    good, bad = tmp_path / "good", tmp_path / "bad"
+    good.mkdir(), bad.mkdir()
+    shutil.copy(src, good / "intro.ipynb")
+    nb = json.loads(src.read_text())
+    target = "0.10     monotone        0.800       0.800"
+    edited = 0
+    for cell in nb["cells"]:
+        for out in cell.get("outputs", []):
+            text = "".join(out.get("text", []))
+            if target in text:
+                out["text"] = text.replace(target, target[:-5] + "0.801")
+                edited += 1
+    assert edited == 1, "the intro's table of contraction factors moved; update this test"
+    (bad / "intro.ipynb").write_text(json.dumps(nb))
+
+    ok = _run_nbval(good / "intro.ipynb")
+    assert ok.returncode == 0, ok.stdout[-2000:]
+    broken = _run_nbval(bad / "intro.ipynb")
+    assert broken.returncode == 1, broken.stdout[-2000:]
+    assert "1 failed" in broken.stdout and "0.801" in broken.stdout

@@ -1,0 +1,201 @@
+"""The sweep helper: controls, frames, the static HTML and its page weight, the live widget."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from nbcode.sweep import Choice, Plot, Slider, sweep, sweep_mode
+from nbcode.sweep.encode import encode_array
+
+
+def draw_line(eta: float, kind: str = "a") -> Plot:
+    k = np.arange(5)
+    p = Plot(caption=f"eta={eta:.2f} kind={kind}")
+    p[0].plot(k, (1 - eta) ** k, label=kind).set(xlabel="k")
+    return p
+
+
+def data_of(html: str) -> dict:
+    m = re.search(r'<script type="application/json" class="nbcode-sweep-data">(.*?)</script>', html, re.S)
+    assert m is not None
+    return json.loads(m.group(1).replace("<\\/", "</"))
+
+
+def test_slider_grids() -> None:
+    assert Slider(0.0, 1.0, num=5).values.tolist() == [0.0, 0.25, 0.5, 0.75, 1.0]
+    np.testing.assert_allclose(Slider(1e-3, 1.0, num=4, scale="log").values, [1e-3, 1e-2, 1e-1, 1.0])
+    s = Slider(values=[1, 2, 4, 8], integer=True, value=3.9)
+    assert s.index == 2 and s.python_value(2) == 4 and isinstance(s.python_value(2), int)
+    assert s.labels == ["1", "2", "4", "8"]
+    assert Slider(0.0, 1.0, num=5).index == 2  # the middle by default
+    assert Slider(0.0, 1.0, num=5, fmt=".2f").labels[1] == "0.25"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"start": 1.0, "stop": 0.0, "num": 3}, "Invalid slider range"),
+        ({"start": 0.0, "stop": 1.0, "num": 1}, "Invalid number of slider positions"),
+        ({"start": 0.0, "stop": 1.0, "num": 3, "scale": "log"}, "log scale"),
+        ({"start": 0.1, "stop": 1.0, "num": 3, "scale": "cubic"}, "Invalid slider scale"),
+        ({"values": [1.0, 1.0, 2.0]}, "increasing"),
+        ({"values": [1.0, 2.5], "integer": True}, "whole-number"),
+        ({}, "either values"),
+    ],
+)
+def test_slider_bad_input(kwargs: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        Slider(**kwargs)
+
+
+def test_choice() -> None:
+    c = Choice([("ReLU", "relu"), ("tanh", "tanh")], value="tanh")
+    assert c.index == 1 and c.python_value(0) == "relu" and c.labels == ["ReLU", "tanh"]
+    with pytest.raises(ValueError, match="Invalid initial choice"):
+        Choice(["a"], value="b")
+    with pytest.raises(ValueError, match="distinct"):
+        Choice([("a", 1), ("a", 2)])
+
+
+def test_grid_order_matches_frames() -> None:
+    s = sweep(draw_line, eta=Slider(0.1, 0.5, num=3), kind=Choice(["a", "b"]))
+    grid = list(s.grid())
+    assert len(grid) == 6 == s.n_frames
+    # row-major: the last control varies fastest, as sweep.js computes the frame index
+    assert [(round(g["eta"], 2), g["kind"]) for g in grid[:3]] == [(0.1, "a"), (0.1, "b"), (0.3, "a")]
+    data = data_of(s.to_html())
+    captions = [data["frames"][i]["caption"] for i in data["order"]]
+    assert captions == [draw_line(**g).caption for g in grid]
+    assert [c["labels"] for c in data["controls"]] == [["0.1", "0.3", "0.5"], ["a", "b"]]
+
+
+def test_frames_hold_the_drawn_numbers() -> None:
+    s = sweep(draw_line, eta=Slider(values=[0.5, 2.5]))
+    data = data_of(s.to_html())
+    frame = data["frames"][data["order"][1]]
+    y = data["pool"][frame["axes"][0]["lines"][0]["y"]]
+    assert y == [1.0, -1.5, 2.25, -3.375, 5.062]  # (1 - 2.5)^k to 4 significant digits
+    assert frame["axes"][0]["xlabel"] == "k"
+
+
+def test_repeated_arrays_and_frames_are_stored_once() -> None:
+    def same(eta: float) -> Plot:
+        p = Plot()
+        p[0].plot([0, 1, 2], [0, 1, 2])
+        return p
+
+    data = data_of(sweep(same, eta=Slider(0.0, 1.0, num=10)).to_html())
+    assert len(data["frames"]) == 1 and data["order"] == [0] * 10
+    assert len(data["pool"]) == 1  # x and y are the same array
+
+
+def test_html_is_deterministic_and_self_contained() -> None:
+    a = sweep(draw_line, eta=Slider(0.1, 0.9, num=4)).to_html()
+    b = sweep(draw_line, eta=Slider(0.1, 0.9, num=4)).to_html()
+    assert a == b
+    assert "window.nbcodeSweep.mount(" in a and "<script src" not in a and "http" not in a.split("<script>")[0]
+
+
+def test_html_escapes_script_end_tags() -> None:
+    def sneaky(eta: float) -> Plot:
+        return Plot(caption="</script><b>x</b>")
+
+    html = sweep(sneaky, eta=Slider(0.0, 1.0, num=2)).to_html()
+    assert html.count("</script>") == 2  # the data block's and the renderer's, nothing from the caption
+    assert data_of(html)["frames"][0]["caption"] == "</script><b>x</b>"
+
+
+def test_non_finite_values_become_null() -> None:
+    assert encode_array(np.array([1.0, np.nan, np.inf, -np.inf, -0.0, 1234567.0])) == "[1,null,null,null,0,1.235e+06]"
+
+
+def test_contour_background_is_embedded_once() -> None:
+    x = np.linspace(-1, 1, 20)
+    z = x[None, :] ** 2 + x[:, None] ** 2
+
+    def draw(eta: float) -> Plot:
+        p = Plot()
+        p[0].contour(x, x, z).plot([0, eta], [0, eta])
+        return p
+
+    html = sweep(draw, eta=Slider(0.0, 1.0, num=5)).to_html()
+    assert html.count("data:image/png;base64,") == 1
+    assert data_of(html)["frames"][0]["axes"][0]["xlim"] == [-1.0, 1.0]
+
+
+def test_limits_on_size() -> None:
+    with pytest.raises(ValueError, match="max_frames"):
+        sweep(draw_line, eta=Slider(0.0, 1.0, num=60), kind=Choice(list("abcdefghij")), max_frames=500)
+
+    def heavy(eta: float) -> Plot:
+        p = Plot()
+        p[0].plot(np.arange(5000), np.random.default_rng(int(eta * 100)).random(5000))
+        return p
+
+    with pytest.raises(ValueError, match="MB, more than max_bytes"):
+        sweep(heavy, eta=Slider(0.0, 1.0, num=50), max_bytes=1_000_000).to_html()
+
+
+def test_bad_draw_functions_are_named() -> None:
+    with pytest.raises(TypeError, match="must return an nbcode.sweep.Plot"):
+        sweep(lambda eta: None, eta=Slider(0.0, 1.0, num=2)).to_html()
+    with pytest.raises(ValueError, match="at least one control"):
+        sweep(draw_line)
+    with pytest.raises(ValueError, match="must be a Slider or a Choice"):
+        sweep(draw_line, eta=[0.1, 0.2])  # type: ignore[arg-type]
+
+
+def test_plot_validation() -> None:
+    p = Plot()
+    with pytest.raises(ValueError, match="same length"):
+        p[0].plot([1, 2], [1, 2, 3])
+    with pytest.raises(ValueError, match="Invalid yscale"):
+        p[0].set(yscale="symlog")
+    with pytest.raises(ValueError, match="Invalid xlim"):
+        p[0].set(xlim=(1.0, 1.0))
+    with pytest.raises(ValueError, match="Invalid ncols"):
+        Plot(ncols=0)
+    with pytest.raises(ValueError, match="shape"):
+        p[0].contour([0, 1], [0, 1, 2], np.zeros((2, 2)))
+
+
+def test_matplotlib_rendering_matches_the_spec() -> None:
+    p = Plot(ncols=2, caption="c")
+    p[0].plot([1, 10, 100], [3, 2, 1], label="a").set(xscale="log", title="T", ylim=(0, 4)).legend()
+    p[1].axhline(0.5, label="ref")
+    fig = p.to_matplotlib()
+    ax0, ax1 = fig.axes
+    assert ax0.get_xscale() == "log" and ax0.get_title() == "T" and ax0.get_ylim() == (0.0, 4.0)
+    np.testing.assert_array_equal(ax0.lines[0].get_ydata(), [3, 2, 1])
+    assert ax0.get_legend() is not None and ax1.get_legend() is not None
+    assert p._repr_png_()[:4] == b"\x89PNG"
+
+
+def test_mode_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NBCODE_SWEEP", "live")
+    assert sweep_mode() == "live"
+    monkeypatch.setenv("NBCODE_SWEEP", "static")
+    assert sweep_mode() == "static"
+    bundle = sweep(draw_line, eta=Slider(0.1, 0.9, num=3))._repr_mimebundle_()
+    assert set(bundle) == {"text/html", "text/plain"} and bundle["text/plain"].startswith("<Sweep draw_line")
+    monkeypatch.setenv("NBCODE_SWEEP", "sometimes")
+    with pytest.raises(ValueError, match="Invalid NBCODE_SWEEP"):
+        sweep_mode()
+    monkeypatch.delenv("NBCODE_SWEEP")
+    assert sweep_mode() == "static"  # no IPython kernel in a test process
+
+
+def test_live_widget_recomputes_on_every_move() -> None:
+    s = sweep(draw_line, eta=Slider(0.1, 0.5, num=3), kind=Choice(["a", "b"]))
+    box = s.widget()
+    controls, view = box.children[0].children, box.children[1]
+    assert json.loads(view.frame)["frame"]["caption"] == "eta=0.30 kind=a"
+    controls[0].index = 2
+    assert json.loads(view.frame)["frame"]["caption"] == "eta=0.50 kind=a"
+    controls[1].value = "b"
+    assert json.loads(view.frame)["frame"]["caption"] == "eta=0.50 kind=b"
+    assert "recomputed in" in box.children[2].value
