@@ -20,10 +20,12 @@ def test_measured_contraction_equals_one_minus_eta_a(lr):
     q = Q.Quadratic1D(a=2.0, b=-3.0, c=1.0)
     path = Q.gd_path(q, w0=4.0, lr=lr, steps=12)
     e = path - q.w_star
-    measured = e[1:] / e[:-1]
-    np.testing.assert_allclose(measured, Q.contraction_factor(lr, q.a), rtol=1e-9)
+    keep = np.abs(e[:-1]) > 1e-6  # ratios of errors near machine precision are rounding noise
+    measured = e[1:][keep] / e[:-1][keep]
+    assert keep.sum() >= 5
+    np.testing.assert_allclose(measured, Q.contraction_factor(lr, q.a), rtol=1e-8)
     # The notes' rate R on the loss gap is the square of the contraction factor.
-    gap = q(path) - q(q.w_star)
+    gap = np.asarray(q(path) - q(q.w_star))[:6]
     np.testing.assert_allclose(Q.convergence_ratios(gap), (1 - lr * q.a) ** 2, rtol=1e-6)
 
 
@@ -187,3 +189,17 @@ def test_newton_linear_on_flat_minimum_and_divergence():
 def test_bad_input(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+# -- exercises of the chapter -------------------------------------------------------------------
+
+
+def test_exercises_best_lr_and_iterations():
+    from nbcode.exercises import check
+
+    assert check("convergence.best_lr", 0.4)
+    assert not check("convergence.best_lr", 2 / 4.5)  # the stability limit, not the best step
+    # 691 = ceil(ln(1e6) / ln(101/99)), computed by hand
+    assert Q.predicted_iterations(100.0, 1e-6) == 691
+    assert check("convergence.iterations", 691)
+    assert not check("convergence.iterations", 1382)

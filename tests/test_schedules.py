@@ -231,3 +231,24 @@ def test_range_test_bad_input():
         S.lr_range_test(model, opt, X, y, batch_size=41)
     with pytest.raises(ValueError, match="Invalid num_steps: 1"):
         S.lr_range_test(model, opt, X, y, num_steps=1)
+
+
+# -- exercises of the chapter -------------------------------------------------------------------
+
+
+def test_exercise_warmup_cosine_and_robbins_monro():
+    from nbcode.exercises import check
+    from nbcode.exercises.convergence import warmup_cosine_reference as ref
+
+    W, T, lr = 10, 100, 0.1
+    warm = S.linear_lr(lr, 1.0 / W, 1.0, W - 1)
+    cos = S.cosine_annealing_lr(lr, T - W)
+    for k in range(T + 1):
+        assert ref(k, lr, W, T) == pytest.approx(warm(k) if k < W else cos(k - W), rel=1e-12, abs=1e-15)
+    assert check("convergence.warmup_cosine", ref)
+    assert not check("convergence.warmup_cosine", lambda k, lr, W, T: lr * min(1.0, k / W))  # off by one step
+    # Robbins-Monro: only the inverse-time schedule has a divergent sum and a convergent sum of squares
+    s1, s2 = S.robbins_monro_sums(S.inverse_power_lr(1.0, 0.5), 100_000)
+    assert s2 > 11  # ~ ln K: diverges
+    assert check("convergence.robbins_monro", "inverse_time")
+    assert not check("convergence.robbins_monro", "inverse_sqrt")

@@ -1,7 +1,7 @@
 """Local Sphinx extension: what every chapter page of the book gives its reader.
 
-* A "Run this chapter" note right under the title of every page built from a notebook: how to
-  run it locally with ``make lab``. (The book promises no hosted launcher: no Binder, Colab or
+* A "Run this chapter" note (folded to its title) right under the title of every page built
+  from a notebook: how to run it locally with ``make lab``. (The book promises no hosted launcher: no Binder, Colab or
   Thebe buttons; ``_config.yml`` drops sphinx_thebe.)
 
 Loaded from ``_config.yml`` (``sphinx.local_extensions``); tested by ``tests/test_html.py``.
@@ -20,7 +20,8 @@ RUN_CLASS = "nbcode-run"
 
 def run_note(notebook: str) -> nodes.admonition:
     """The "Run this chapter" admonition for the notebook at ``notebook`` (repository path)."""
-    note = nodes.admonition(classes=["tip", RUN_CLASS])
+    # "dropdown": sphinx-togglebutton folds it to its title until the reader opens it
+    note = nodes.admonition(classes=["tip", "dropdown", RUN_CLASS])
     note += nodes.title(text="Run this chapter")
     para = nodes.paragraph()
     para += nodes.Text("This page is a Jupyter notebook. To run it: clone the book's repository, run ")

@@ -45,20 +45,63 @@ def tiny_mlp_loss(X: Any, y: Any, hidden: int) -> tuple[Callable[[torch.Tensor],
     return f, d
 
 
-def _batched_grad(ffn: Callable[[torch.Tensor], torch.Tensor], W: torch.Tensor) -> torch.Tensor:
-    """Row ``r`` is the gradient of ``f`` at ``W[r]`` (the runs are independent: one backward pass)."""
-    Wr = W.detach().requires_grad_(True)
-    (g,) = torch.autograd.grad(ffn(Wr).sum(), Wr)
-    return g
+def tiny_mlp_derivatives(
+    X: Any, y: Any, hidden: int, W: Any, *, with_hessian: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Losses, gradients and Hessians of :func:`tiny_mlp_loss` at a batch ``W`` of shape ``(R, d)``, in closed form.
 
+    With :math:`o_i = v^\\top a_i + c`, :math:`a_i = \\tanh(z_i)`, :math:`z_i = W u_i` (where
+    :math:`u_i = (x_i, 1)` carries the bias), residuals :math:`r_i = o_i - y_i` and the Jacobian
+    :math:`J_{i\\cdot} = \\partial o_i / \\partial w`:
 
-def _batched_hessian(ffn: Callable[[torch.Tensor], torch.Tensor], W: torch.Tensor) -> torch.Tensor:
-    """``H[r]`` is the Hessian of ``f`` at ``W[r]``: ``d`` double-backprop passes for all runs at once."""
-    Wr = W.detach().requires_grad_(True)
-    (g,) = torch.autograd.grad(ffn(Wr).sum(), Wr, create_graph=True)
-    rows = [torch.autograd.grad(g[:, j].sum(), Wr, retain_graph=True)[0] for j in range(W.shape[1])]
-    H = torch.stack(rows, dim=1)
-    return 0.5 * (H + H.transpose(1, 2))
+    .. math:: g = \\tfrac2n J^\\top r, \\qquad
+              H = \\tfrac2n \\Big(J^\\top J + \\sum_i r_i \\nabla^2 o_i\\Big)
+
+    where, per hidden unit :math:`j` (with :math:`s = 1 - a^2`, :math:`s' = -2 a s`), the only
+    non-zero second derivatives are :math:`\\partial^2 o / \\partial W_j \\partial W_j^\\top
+    = v_j s'_j u u^\\top` and :math:`\\partial^2 o / \\partial W_j \\partial v_j = s_j u`.
+    Checked against ``torch.func.hessian`` in the tests. Returns ``(L, g, H)`` of shapes
+    ``(R,)``, ``(R, d)``, ``(R, d, d)`` (``H`` is None when ``with_hessian`` is False).
+    """
+    Xa = np.asarray(X, dtype=np.float64)
+    ya = np.asarray(y, dtype=np.float64).reshape(-1)
+    n, p = Xa.shape
+    h = hidden
+    Wa = np.atleast_2d(np.asarray(W, dtype=np.float64))
+    d = h * p + 2 * h + 1
+    if Wa.shape[1] != d:
+        raise ValueError(f"Invalid parameter vectors: expected {d} columns, got shape {Wa.shape}")
+    R = Wa.shape[0]
+    A = Wa[:, : h * p].reshape(R, h, p)
+    bias = Wa[:, h * p : h * p + h]
+    v = Wa[:, h * p + h : h * p + 2 * h]
+    c = Wa[:, -1]
+    a = np.tanh(np.einsum("np,rhp->rnh", Xa, A) + bias[:, None, :])
+    s = 1.0 - a * a
+    r = np.einsum("rnh,rh->rn", a, v) + c[:, None] - ya
+    L = np.mean(r * r, axis=1)
+    vs = v[:, None, :] * s  # d o / d z, (R, n, h)
+    J = np.concatenate(
+        [np.einsum("rnh,np->rnhp", vs, Xa).reshape(R, n, h * p), vs, a, np.ones((R, n, 1))], axis=2
+    )
+    g = 2.0 / n * np.einsum("rnd,rn->rd", J, r)
+    if not with_hessian:
+        return L, g, None
+    H = np.einsum("rni,rnj->rij", J, J)
+    # second-derivative terms, unit by unit; u = (x, 1) indexes (A_j, b_j)
+    U = np.concatenate([Xa, np.ones((n, 1))], axis=1)
+    c2 = r[:, :, None] * v[:, None, :] * (-2.0 * a * s)  # r_i v_j s'_ij, (R, n, h)
+    c1 = r[:, :, None] * s  # r_i s_ij
+    blk = np.einsum("rnh,np,nq->rhpq", c2, U, U)  # (R, h, p+1, p+1)
+    col = np.einsum("rnh,np->rhp", c1, U)  # (R, h, p+1)
+    for j in range(h):
+        idx = np.r_[j * p : (j + 1) * p, h * p + j]
+        H[:, idx[:, None], idx[None, :]] += blk[:, j]
+        vj = h * p + h + j
+        H[:, idx, vj] += col[:, j]
+        H[:, vj, idx] += col[:, j]
+    H *= 2.0 / n
+    return L, g, H
 
 
 @dataclass
@@ -84,8 +127,9 @@ class CriticalPoint:
 
 
 def find_critical_points(
-    f: Callable[[torch.Tensor], torch.Tensor],
-    d: int,
+    X: Any,
+    y: Any,
+    hidden: int,
     *,
     gd_steps: Sequence[int] = (0, 30, 100, 300, 1000),
     n_inits: int = 8,
@@ -96,7 +140,9 @@ def find_critical_points(
     seed: int = 0,
     grad_tol: float = 1e-7,
 ) -> list[CriticalPoint]:
-    """Critical points of ``f`` near points of gradient-descent runs, all runs batched.
+    """Critical points of the tiny network :func:`tiny_mlp_loss` near points of gradient-descent runs.
+
+    All runs are batched, with the closed-form derivatives of :func:`tiny_mlp_derivatives`.
 
     From each of ``n_inits`` random initializations (:math:`N(0, \\text{init\\_scale}^2)`),
     gradient descent with step ``lr`` is stopped after each of ``gd_steps`` steps; from each of
@@ -114,38 +160,46 @@ def find_critical_points(
         raise ValueError(f"Invalid gd_steps: {list(gd_steps)}")
     if not (lr > 0 and np.isfinite(lr)):
         raise ValueError(f"Invalid learning rate: {lr}")
+    d = int(hidden) * np.asarray(X).shape[1] + 2 * int(hidden) + 1
+
+    def derivatives(W: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        L, g, H = tiny_mlp_derivatives(X, y, hidden, W)
+        assert H is not None
+        return L, g, H
+
+    def gradient(W: np.ndarray) -> np.ndarray:
+        return tiny_mlp_derivatives(X, y, hidden, W, with_hessian=False)[1]
+
     gen = torch.Generator().manual_seed(seed)
-    w = init_scale * torch.randn(n_inits, d, generator=gen, dtype=torch.float64)
-    ffn = f
+    w = init_scale * torch.randn(n_inits, d, generator=gen, dtype=torch.float64).numpy()
     starts, done = [], 0
     for s in sorted(int(s) for s in gd_steps):
         for _ in range(s - done):
-            w = w - lr * _batched_grad(ffn, w)
+            w = w - lr * gradient(w)
         done = s
-        starts.append(w.clone())
-    W = torch.cat(starts)
+        starts.append(w.copy())
+    W = np.concatenate(starts)
     R = W.shape[0]
-    eye = torch.eye(d, dtype=torch.float64)
-    mu = torch.full((R,), damping, dtype=torch.float64)
-    g = _batched_grad(ffn, W)
-    gn = (g * g).sum(1)
+    eye = np.eye(d)
+    mu = np.full(R, damping)
+    loss, g, H = derivatives(W)
+    gn = np.sum(g * g, axis=1)
     for _ in range(iters):
-        H = _batched_hessian(ffn, W)
-        rhs = torch.einsum("rij,rj->ri", H, g)
-        step = torch.linalg.solve(H @ H + mu[:, None, None] * eye, rhs)
+        rhs = np.einsum("rij,rj->ri", H, g)
+        step = np.linalg.solve(H @ H + mu[:, None, None] * eye, rhs[:, :, None])[:, :, 0]
         W_new = W - step
-        g_new = _batched_grad(ffn, W_new)
-        gn_new = (g_new * g_new).sum(1)
-        ok = torch.isfinite(gn_new) & (gn_new < gn)
-        W = torch.where(ok[:, None], W_new, W)
-        g = torch.where(ok[:, None], g_new, g)
-        gn = torch.where(ok, gn_new, gn)
-        mu = torch.where(ok, (mu / 3).clamp(min=1e-15), mu * 4)
-    H = _batched_hessian(ffn, W)
-    lam = torch.linalg.eigvalsh(H)
-    loss = ffn(W)
+        loss_new, g_new, H_new = derivatives(W_new)
+        gn_new = np.sum(g_new * g_new, axis=1)
+        ok = np.isfinite(gn_new) & (gn_new < gn)
+        W = np.where(ok[:, None], W_new, W)
+        g = np.where(ok[:, None], g_new, g)
+        H = np.where(ok[:, None, None], H_new, H)
+        loss = np.where(ok, loss_new, loss)
+        gn = np.where(ok, gn_new, gn)
+        mu = np.where(ok, np.maximum(mu / 3.0, 1e-10), mu * 4.0)
+    lam = np.linalg.eigvalsh(H)
     out = []
     for r in range(R):
-        if float(gn[r].sqrt()) <= grad_tol:
-            out.append(CriticalPoint(W[r].numpy().copy(), float(loss[r]), float(gn[r].sqrt()), lam[r].numpy().copy()))
+        if float(np.sqrt(gn[r])) <= grad_tol:
+            out.append(CriticalPoint(W[r].copy(), float(loss[r]), float(np.sqrt(gn[r])), lam[r].copy()))
     return out

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 import numpy as np
 import torch
@@ -104,7 +104,8 @@ class HessianOperator:
         self.f, self.theta = flat_loss(model, loss_fn, X, y)
         self.dim = int(self.theta.numel())
         self.dtype = self.theta.dtype
-        _, self._vjp = vjp(grad(self.f), self.theta)
+        out = vjp(grad(self.f), self.theta)
+        self._vjp = out[1]
         self.n_matvec = 0
 
     def matvec(self, v: Any) -> np.ndarray:
@@ -155,5 +156,5 @@ def as_operator(op: Any) -> Operator:
     if hasattr(op, "matvec") and hasattr(op, "dim"):
         if int(op.dim) < 1:
             raise ValueError(f"Invalid operator dimension: {op.dim}")
-        return op  # type: ignore[no-any-return]
+        return cast(Operator, op)
     return MatrixOperator(op)

@@ -60,7 +60,7 @@ def power_iteration(op: Any, *, max_iter: int = 1000, tol: float = 1e-6, seed: i
     Examples
     --------
     >>> r = power_iteration(np.diag([1.0, 2.0, 5.0]), tol=1e-12)
-    >>> round(r.eigenvalues[0], 8), r.n_matvec < 40
+    >>> round(float(r.eigenvalues[0]), 8), r.n_matvec < 40
     (5.0, True)
     """
     A = as_operator(op)
@@ -139,7 +139,8 @@ def lanczos_topk(
 
     Adds one Krylov vector at a time (one Hessian-vector product) and stops when the residual
     bound :math:`\\beta_j |s_{j,i}|` of each of the top-``k`` Ritz pairs :math:`(\\theta_i, Q s_i)`
-    is at most ``tol`` :math:`|\\theta_i|`: the residual :math:`\\|H x - \\theta x\\|` of a Ritz
+    is at most ``tol`` :math:`|\\theta_i|`, or after ``max_iter`` products (default
+    :math:`\\min(300, d)`): the residual :math:`\\|H x - \\theta x\\|` of a Ritz
     pair equals that bound, and for a symmetric matrix an eigenvalue lies within it.
 
     Examples
@@ -156,15 +157,17 @@ def lanczos_topk(
         raise ValueError(f"Invalid which: {which!r} (use 'LA' or 'LM')")
     if not (tol > 0 and math.isfinite(tol)):
         raise ValueError(f"Invalid tolerance: {tol}")
-    m_max = A.dim if max_iter is None else min(_check_int("max_iter", max_iter), A.dim)
+    m_max = min(300, A.dim) if max_iter is None else min(_check_int("max_iter", max_iter), A.dim)
     q = _start_vector(A.dim, seed)
-    Q = np.zeros((A.dim, m_max))
+    Q = np.zeros((A.dim, min(m_max, 32)))  # grows by doubling
     alpha: list[float] = []
     beta: list[float] = []
     hist: list[float] = []
     theta, S, order = np.zeros(0), np.zeros((0, 0)), np.zeros(0, dtype=int)
     n = 0
     for j in range(m_max):
+        if j == Q.shape[1]:
+            Q = np.concatenate([Q, np.zeros((A.dim, min(j, m_max - j)))], axis=1)
         Q[:, j] = q
         w = A.matvec(q)
         n += 1

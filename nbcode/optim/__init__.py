@@ -18,6 +18,7 @@ from nbcode.optim.heavy_ball import (
     iteration_matrix,
     measured_rate,
     optimal_heavy_ball,
+    rate_grid,
 )
 from nbcode.optim.lbfgs import LBFGSResult, LBFGSState, lbfgs, minimize_lbfgs, two_loop
 from nbcode.optim.rprop import RpropBacktrackState, RpropState, rprop, rprop_backtrack
@@ -33,5 +34,12 @@ __all__ = [
     "newton", "NewtonState", "quickprop", "QuickpropState",
     "lbfgs", "LBFGSState", "two_loop", "minimize_lbfgs", "LBFGSResult",
     "iteration_matrix", "heavy_ball_rate", "optimal_heavy_ball", "gd_optimal_rate", "heavy_ball_path",
-    "measured_rate", "converges",
+    "measured_rate", "converges", "rate_grid",
 ]
+
+from nbcode.optim.race import BASE_LR, RACERS, race, race_optimizer, race_table  # noqa: E402
+from nbcode.optim.experiments import BatchRun, batch_size_study, digits_race, top_hessian_eigenvalue  # noqa: E402
+from nbcode.optim._testfns import SURFACES  # noqa: E402
+
+__all__ += ["RACERS", "BASE_LR", "race", "race_optimizer", "race_table", "SURFACES",
+            "BatchRun", "batch_size_study", "digits_race", "top_hessian_eigenvalue"]

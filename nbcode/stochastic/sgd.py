@@ -5,9 +5,10 @@ mean loss over a mini-batch :math:`\\mathcal B_k` of ``batch_size`` rows,
 
 .. math:: w_{k+1} = w_k - \\eta_k\\,\\frac1B\\sum_{i\\in\\mathcal B_k} x_i\\,(x_i^\\top w_k - y_i),
 
-with the batches drawn by one of three orders: ``'reshuffle'`` (a new random permutation every
-epoch, random reshuffling), ``'fixed'`` (one random permutation, reused every epoch) or
-``'replacement'`` (every batch drawn independently, uniformly with replacement).
+with the batches drawn in one of four orders: ``'reshuffle'`` (a new random permutation every
+epoch, random reshuffling), ``'fixed'`` (one random permutation, reused every epoch), ``'given'``
+(the rows in their stored order, every epoch) or ``'replacement'`` (every batch drawn
+independently, uniformly with replacement).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 
 __all__ = ["LeastSquares", "SGDRun", "batch_indices", "minibatch_sgd", "ORDERS"]
 
-ORDERS = ("reshuffle", "fixed", "replacement")
+ORDERS = ("reshuffle", "fixed", "given", "replacement")
 
 
 class LeastSquares(Protocol):
@@ -41,7 +42,7 @@ def _check_batch_size(batch_size: int, n: int) -> int:
 def batch_indices(n: int, batch_size: int, steps: int, order: str = "reshuffle", seed: int = 0) -> np.ndarray:
     """The rows used at each of ``steps`` updates, an int array of shape ``(steps, batch_size)``.
 
-    For ``'reshuffle'`` and ``'fixed'`` an epoch is ``n // batch_size`` batches (the last partial
+    For ``'reshuffle'``, ``'fixed'`` and ``'given'`` an epoch is ``n // batch_size`` batches (the last partial
     batch is dropped), so every example is used at most once per epoch.
 
     Examples
@@ -61,8 +62,8 @@ def batch_indices(n: int, batch_size: int, steps: int, order: str = "reshuffle",
         return rng.integers(0, n, size=(int(steps), B))
     per_epoch = n // B
     epochs = -(-int(steps) // per_epoch)
-    fixed = rng.permutation(n)
-    rows = [(fixed if order == "fixed" else rng.permutation(n))[: per_epoch * B].reshape(per_epoch, B) for _ in range(epochs)]
+    fixed = np.arange(n) if order == "given" else rng.permutation(n)
+    rows = [(rng.permutation(n) if order == "reshuffle" else fixed)[: per_epoch * B].reshape(per_epoch, B) for _ in range(epochs)]
     return np.concatenate(rows)[: int(steps)] if rows else np.zeros((0, B), dtype=int)
 
 
@@ -108,7 +109,7 @@ def minibatch_sgd(
         ``1 <= batch_size <= n``.
     steps : int
         Number of updates.
-    order : {'reshuffle', 'fixed', 'replacement'}
+    order : {'reshuffle', 'fixed', 'given', 'replacement'}
         How batches are drawn (see :func:`batch_indices`).
     seed : int
         Seeds the batch order.

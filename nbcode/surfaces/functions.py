@@ -10,7 +10,7 @@ the hand-written derivatives against ``torch.func.hessian`` of the same expressi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -76,7 +76,7 @@ class Surface:
     grad_fn: Callable[[Array], Array]
     hess_fn: Callable[[Array], Array]
     box: tuple[float, float, float, float] = (-2.0, 2.0, -2.0, 2.0)
-    critical_points: list[tuple[tuple[float, ...], str]] = field(default_factory=list)
+    critical_points: Sequence[tuple[tuple[float, ...], str]] = field(default_factory=list)
     hessp_fn: Callable[[Array, Array], Array] | None = None
 
     def __call__(self, w: Any) -> float:

@@ -23,6 +23,7 @@ import io
 import itertools
 import os
 import time
+import weakref
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -37,6 +38,9 @@ __all__ = ["sweep", "Sweep", "sweep_mode", "JS_PATH"]
 JS_PATH = Path(__file__).with_name("sweep.js")
 
 Control = Slider | Choice
+
+#: Every sweep made in this process (weakly held), so a benchmark can time them all.
+CREATED: "weakref.WeakSet[Sweep]" = weakref.WeakSet()
 
 
 def sweep_mode() -> str:
@@ -85,6 +89,7 @@ class Sweep:
         self.title = title
         self.max_bytes = max_bytes
         self.n_frames = n
+        CREATED.add(self)
 
     # -- the grid ---------------------------------------------------------------------------
     def params_at(self, indices: tuple[int, ...]) -> dict[str, Any]:
@@ -173,6 +178,27 @@ class Sweep:
         pool = FramePool()
         pool.add(self.frame(**params))
         return '{"frame":' + pool.frames[0] + ',"pool":[' + ",".join(pool.items) + "]}"
+
+    def time_moves(self, max_moves: int = 60) -> dict[str, float]:
+        """Time slider moves over a walk across the grid: the live recompute (``draw`` + JSON,
+        what Jupyter pays per move) and a matplotlib redraw to an off-screen PNG (the fallback).
+
+        Returns median and 95th-percentile milliseconds of each.
+        """
+        grid = list(self.grid())
+        picks = grid if len(grid) <= max_moves else [grid[i] for i in np.linspace(0, len(grid) - 1, max_moves).astype(int)]
+        live, mpl_ = [], []
+        for params in picks:
+            t0 = time.perf_counter()
+            self.frame_json(**params)
+            t1 = time.perf_counter()
+            self.render_png(**params)
+            t2 = time.perf_counter()
+            live.append(t1 - t0)
+            mpl_.append(t2 - t1)
+        ms = lambda xs, q: float(1e3 * np.percentile(xs, q))  # noqa: E731
+        return {"moves": len(picks), "live_median_ms": ms(live, 50), "live_p95_ms": ms(live, 95),
+                "mpl_median_ms": ms(mpl_, 50), "mpl_p95_ms": ms(mpl_, 95)}
 
     def widget(self) -> Any:
         """The live version: ipywidgets controls; each move recomputes the frame in the kernel.

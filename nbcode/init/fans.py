@@ -1,0 +1,110 @@
+"""Fan-in, fan-out and the recommended gain of a nonlinearity, as ``torch.nn.init`` computes them."""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+__all__ = ["check_shape", "calculate_fan_in_and_fan_out", "calculate_correct_fan", "calculate_gain", "NONLINEARITIES"]
+
+_LINEAR = ["linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"]
+#: Names :func:`calculate_gain` knows (``torch.nn.functional`` names, as in torch).
+NONLINEARITIES = (*_LINEAR, "sigmoid", "tanh", "relu", "leaky_relu", "selu")
+
+
+def check_shape(shape: Sequence[int] | int) -> tuple[int, ...]:
+    """``shape`` as a tuple of non-negative ints, or ``ValueError("Invalid shape: ...")``."""
+    dims = (shape,) if isinstance(shape, int) else tuple(shape)
+    if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in dims):
+        raise ValueError(f"Invalid shape: {shape}")
+    return dims
+
+
+def calculate_fan_in_and_fan_out(shape: Sequence[int]) -> tuple[int, int]:
+    r"""Fan-in and fan-out of a weight of shape ``(out, in, *kernel)``.
+
+    .. math::
+
+        n_{\text{in}} = \text{in}\cdot\prod \text{kernel},\qquad
+        n_{\text{out}} = \text{out}\cdot\prod \text{kernel}.
+
+    A ``Linear`` weight has shape ``(out_features, in_features)``; a ``Conv2d`` weight
+    ``(out_channels, in_channels, kh, kw)``: every output is a sum over ``in * kh * kw`` inputs.
+
+    Examples
+    --------
+    >>> calculate_fan_in_and_fan_out((10, 64))
+    (64, 10)
+    >>> calculate_fan_in_and_fan_out((16, 3, 5, 5))
+    (75, 400)
+    """
+    dims = check_shape(shape)
+    if len(dims) < 2:
+        raise ValueError("Fan in and fan out can not be computed for tensor with fewer than 2 dimensions")
+    receptive = math.prod(dims[2:])
+    return dims[1] * receptive, dims[0] * receptive
+
+
+def calculate_correct_fan(shape: Sequence[int], mode: str) -> int:
+    """The fan ``mode`` (``'fan_in'`` or ``'fan_out'``) of a weight of shape ``shape``.
+
+    Examples
+    --------
+    >>> calculate_correct_fan((10, 64), "fan_out")
+    10
+    """
+    mode = mode.lower() if isinstance(mode, str) else mode
+    valid_modes = ["fan_in", "fan_out"]
+    if mode not in valid_modes:
+        raise ValueError(f"Mode {mode} not supported, please use one of {valid_modes}")
+    fan_in, fan_out = calculate_fan_in_and_fan_out(shape)
+    return fan_in if mode == "fan_in" else fan_out
+
+
+def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
+    r"""The gain :math:`g` that scales a unit-variance initialization for ``nonlinearity``.
+
+    With :math:`\operatorname{Var}(W) = g^2/n_{\text{in}}` the second moment of the
+    pre-activations is preserved from layer to layer, :math:`g^2\,\mathbb{E}[\phi(z)^2] =
+    \mathbb{E}[z^2]`:
+
+    ========================  =========================================
+    linear, conv, sigmoid     :math:`1`
+    tanh                      :math:`5/3`
+    relu                      :math:`\sqrt 2` (ReLU keeps half the second moment)
+    leaky_relu (slope a)      :math:`\sqrt{2/(1 + a^2)}` (default :math:`a = 0.01`)
+    selu                      :math:`3/4`
+    ========================  =========================================
+
+    The ReLU and leaky-ReLU values are exact (He et al. 2015); tanh's 5/3 and sigmoid's 1 are
+    conventions (tanh's is chosen so that the variance settles near 1 instead of decaying), and
+    selu's 3/4 was found empirically by the PyTorch developers.
+
+    References
+    ----------
+    He, Zhang, Ren & Sun, "Delving deep into rectifiers", ICCV 2015; ``torch.nn.init.calculate_gain``.
+
+    Examples
+    --------
+    >>> calculate_gain("relu") == math.sqrt(2)
+    True
+    >>> round(calculate_gain("leaky_relu", 0.2), 6)
+    1.386750
+    """
+    if nonlinearity in _LINEAR or nonlinearity == "sigmoid":
+        return 1
+    if nonlinearity == "tanh":
+        return 5.0 / 3
+    if nonlinearity == "relu":
+        return math.sqrt(2.0)
+    if nonlinearity == "leaky_relu":
+        if param is None:
+            negative_slope = 0.01
+        elif (not isinstance(param, bool) and isinstance(param, int)) or isinstance(param, float):
+            negative_slope = param
+        else:
+            raise ValueError(f"negative_slope {param} not a valid number")
+        return math.sqrt(2.0 / (1 + negative_slope**2))
+    if nonlinearity == "selu":
+        return 3.0 / 4
+    raise ValueError(f"Unsupported nonlinearity {nonlinearity}")

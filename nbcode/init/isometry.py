@@ -1,0 +1,177 @@
+r"""Singular values of the input-output Jacobian of a deep network at initialization.
+
+For :math:`h^L = \phi(W^L \phi(\cdots \phi(W^1 x)))` the Jacobian is
+
+.. math:: J = \frac{\partial h^L}{\partial x} = \prod_{l=L}^{1} D^l W^l,\qquad D^l = \operatorname{diag}\phi'(z^l).
+
+The variance rules of :mod:`nbcode.init.propagation` fix only the *mean* squared singular value
+of :math:`J`. *Dynamical isometry* (Saxe et al. 2014; Pennington et al. 2017) asks that *all*
+of them be close to 1: a linear network with orthogonal weights has exactly that; a tanh network
+with orthogonal weights and :math:`\sigma_w \approx 1` (where :math:`D^l \approx I`) nearly has it;
+a ReLU network cannot, because each :math:`D^l` zeroes about half of the coordinates.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from torch.func import jacrev
+
+from nbcode.init.initializers import orthogonal
+
+__all__ = ["mlp_weights", "input_output_jacobian", "jacobian_product", "jacobian_singular_values", "spectrum_grid", "fixed_point_variance", "CRITICAL_SIGMA"]
+
+_TORCH_ACTS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"linear": lambda z: z, "tanh": torch.tanh, "relu": torch.relu}
+_NP_DERIV: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "linear": np.ones_like,
+    "tanh": lambda z: 1.0 - np.tanh(z) ** 2,
+    "relu": lambda z: (z > 0).astype(float),
+}
+#: The weight scale at which the mean squared singular value of :math:`J` stays 1 with depth.
+CRITICAL_SIGMA = {"linear": 1.0, "tanh": 1.0, "relu": math.sqrt(2.0)}
+
+
+def _check_act(act: str) -> str:
+    if act not in _TORCH_ACTS:
+        raise ValueError(f"Unsupported nonlinearity {act}")
+    return act
+
+
+def mlp_weights(depth: int, width: int, *, init: str = "gaussian", sigma_w: float = 1.0, rng: np.random.Generator) -> list[np.ndarray]:
+    r"""``depth`` square weights with :math:`\operatorname{Var}(W_{ij}) = \sigma_w^2/n`.
+
+    ``init='gaussian'``: i.i.d. :math:`\mathcal N(0, \sigma_w^2/n)`; ``'orthogonal'``: :math:`\sigma_w`
+    times a Haar-random orthogonal matrix (same entry variance).
+
+    Examples
+    --------
+    >>> ws = mlp_weights(2, 4, init="orthogonal", rng=np.random.default_rng(0))
+    >>> bool(np.allclose(ws[0] @ ws[0].T, np.eye(4)))
+    True
+    """
+    if not isinstance(depth, int) or depth < 1:
+        raise ValueError(f"Invalid depth: {depth}")
+    if not isinstance(width, int) or width < 1:
+        raise ValueError(f"Invalid width: {width}")
+    if not math.isfinite(sigma_w) or sigma_w < 0:
+        raise ValueError(f"Invalid gain: {sigma_w}")
+    if init == "gaussian":
+        return list(rng.normal(0.0, sigma_w / math.sqrt(width), size=(depth, width, width)))
+    if init == "orthogonal":
+        return [orthogonal((width, width), sigma_w, rng=rng) for _ in range(depth)]
+    raise ValueError(f"Unsupported initialization scheme {init}")
+
+
+def input_output_jacobian(weights: Sequence[np.ndarray], act: str, x: np.ndarray) -> np.ndarray:
+    """:math:`\\partial h^L/\\partial x` at ``x`` by reverse-mode autodiff (``torch.func.jacrev``), float64.
+
+    Examples
+    --------
+    >>> w = [np.array([[2.0, 0.0], [0.0, -1.0]])]
+    >>> input_output_jacobian(w, "relu", np.array([1.0, 1.0])).tolist()
+    [[2.0, 0.0], [0.0, 0.0]]
+    """
+    phi = _TORCH_ACTS[_check_act(act)]
+    ws = [torch.as_tensor(np.asarray(w), dtype=torch.float64) for w in weights]
+
+    def net(h: torch.Tensor) -> torch.Tensor:
+        for w in ws:
+            h = phi(w @ h)
+        return h
+
+    return jacrev(net)(torch.as_tensor(np.asarray(x), dtype=torch.float64)).numpy()
+
+
+def jacobian_product(weights: Sequence[np.ndarray], act: str, x: np.ndarray) -> np.ndarray:
+    """The same Jacobian as the explicit product :math:`D^L W^L \\cdots D^1 W^1` (NumPy; a reference)."""
+    dphi = _NP_DERIV[_check_act(act)]
+    phi = {"linear": lambda z: z, "tanh": np.tanh, "relu": lambda z: np.maximum(z, 0.0)}[act]
+    h, jac = np.asarray(x, dtype=float), np.eye(len(x))
+    for w in weights:
+        z = w @ h
+        jac = dphi(z)[:, None] * (w @ jac)
+        h = phi(z)
+    return jac
+
+
+def fixed_point_variance(act: str, sigma_w: float, *, q0: float = 1.0, iters: int = 500) -> float:
+    r"""The variance :math:`q` the pre-activations settle at after ``iters`` layers:
+    :math:`q \leftarrow \sigma_w^2\,\mathbb E_{z\sim\mathcal N(0,q)}[\phi(z)^2]` from ``q0``.
+
+    For tanh with :math:`\sigma_w \le 1` it tends to 0 (slowly, like :math:`1/(2l)`, at
+    :math:`\sigma_w = 1`); above 1 it has a positive fixed point.
+
+    Examples
+    --------
+    >>> round(fixed_point_variance("tanh", 1.05), 4)
+    0.0469
+    """
+    _check_act(act)
+    phi = {"linear": lambda z: z, "tanh": np.tanh, "relu": lambda z: np.maximum(z, 0.0)}[act]
+    x, w = np.polynomial.hermite_e.hermegauss(81)
+    w = w / w.sum()
+    q = q0
+    for _ in range(iters):
+        q = sigma_w**2 * float(np.sum(w * phi(math.sqrt(q) * x) ** 2))
+    return q
+
+
+def _input(act: str, sigma_w: float, width: int, rng: np.random.Generator) -> np.ndarray:
+    q = fixed_point_variance(act, sigma_w) if act == "tanh" else 1.0
+    return math.sqrt(q) * rng.normal(size=width)
+
+
+def jacobian_singular_values(
+    depth: int, width: int, *, act: str = "tanh", init: str = "orthogonal", sigma_w: float = 1.0, rng: np.random.Generator
+) -> np.ndarray:
+    """Singular values (descending) of the input-output Jacobian of one random network, by
+    ``torch.func.jacrev``.
+
+    The input has i.i.d. :math:`\mathcal N(0, q^*)` entries with :math:`q^*` the variance the
+    signal settles at (:func:`fixed_point_variance`; 1 for linear and ReLU networks, whose
+    Jacobian does not depend on the input's scale), as in Pennington et al. (2017).
+
+    Examples
+    --------
+    >>> s = jacobian_singular_values(8, 16, act="linear", init="orthogonal", rng=np.random.default_rng(0))
+    >>> bool(np.allclose(s, 1.0))
+    True
+    """
+    _check_act(act)
+    weights = mlp_weights(depth, width, init=init, sigma_w=sigma_w, rng=rng)
+    x = _input(act, sigma_w, width, rng)
+    return np.linalg.svd(input_output_jacobian(weights, act, x), compute_uv=False)
+
+
+def spectrum_grid(
+    depths: Sequence[int], sigmas: Sequence[float], acts: Sequence[str], inits: Sequence[str], *, width: int = 64, seed: int = 0
+) -> dict[tuple[str, str, int, float], np.ndarray]:
+    """Singular values of :math:`J` on a grid; ``sigmas`` are multiples of :data:`CRITICAL_SIGMA`.
+
+    Keys are ``(act, init, depth, sigma)``. For each ``(act, init, sigma)`` one network of depth
+    ``max(depths)`` is drawn (seeded by its grid position) and the Jacobians of its first
+    ``depth`` layers are accumulated as the product :func:`jacobian_product` (the tests check it
+    against ``torch.func.jacrev``), so the grid costs one pass per network.
+    """
+    want = sorted(set(int(d) for d in depths))
+    out = {}
+    for i, act in enumerate(acts):
+        _check_act(act)
+        phi = {"linear": lambda z: z, "tanh": np.tanh, "relu": lambda z: np.maximum(z, 0.0)}[act]
+        for j, init in enumerate(inits):
+            for m, s in enumerate(sigmas):
+                rng = np.random.default_rng([seed, i, j, m])
+                sw = s * CRITICAL_SIGMA[act]
+                weights = mlp_weights(want[-1], width, init=init, sigma_w=sw, rng=rng)
+                h = _input(act, sw, width, rng)
+                jac = np.eye(width)
+                for depth, w in enumerate(weights, start=1):
+                    z = w @ h
+                    jac = _NP_DERIV[act](z)[:, None] * (w @ jac)
+                    h = phi(z)
+                    if depth in want:
+                        out[(act, init, depth, s)] = np.linalg.svd(jac, compute_uv=False)
+    return out

@@ -1,0 +1,18 @@
+"""Looking at a network's loss landscape: 1-D interpolations and 2-D filter-normalized slices.
+
+See :func:`~nbcode.landscape.slices.slice_2d` and :func:`~nbcode.landscape.slices.filter_normalize`
+(:cite:`li2018`). The model is never modified: every evaluation goes through
+``torch.func.functional_call``, vectorized over grid points with ``torch.func.vmap``.
+"""
+
+from nbcode.landscape.slices import (
+    centered_grid,
+    filter_normalize,
+    interpolate,
+    loss_on_grid,
+    random_direction,
+    slice_1d,
+    slice_2d,
+)
+
+__all__ = ["random_direction", "filter_normalize", "centered_grid", "loss_on_grid", "slice_1d", "slice_2d", "interpolate"]

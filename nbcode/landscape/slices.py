@@ -1,0 +1,157 @@
+"""Loss along lines and planes through a network's parameters (:cite:`li2018`)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import nn
+from torch.func import functional_call, vmap
+
+from nbcode.hessian.operator import flat_params, unflatten
+
+__all__ = ["random_direction", "filter_normalize", "centered_grid", "loss_on_grid", "slice_1d", "slice_2d", "interpolate"]
+
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def filter_normalize(model: nn.Module, direction: torch.Tensor) -> torch.Tensor:
+    """Rescale ``direction`` filter by filter to the norms of the model's filters.
+
+    For every weight with two or more dimensions, each output row (a neuron of a ``Linear``
+    layer, a filter of a convolution) :math:`d_i` becomes :math:`d_i \\|\\theta_i\\| / \\|d_i\\|`;
+    one-dimensional parameters (biases, normalization scales) get a zero direction, as in
+    :cite:`li2018`. This removes the scale invariance that makes raw random slices of ReLU
+    networks misleading.
+
+    Examples
+    --------
+    >>> net = nn.Linear(3, 2)
+    >>> d = filter_normalize(net, torch.ones(8))
+    >>> torch.allclose(d[:6].reshape(2, 3).norm(dim=1), net.weight.detach().norm(dim=1)), d[6:].tolist()
+    (True, [0.0, 0.0])
+    """
+    parts = unflatten(model, direction)
+    out = []
+    for (name, p), dp in zip(model.named_parameters(), parts.values()):
+        if p.ndim <= 1:
+            out.append(torch.zeros_like(dp).reshape(-1))
+            continue
+        rows_d = dp.reshape(dp.shape[0], -1)
+        rows_p = p.detach().reshape(p.shape[0], -1)
+        scale = rows_p.norm(dim=1, keepdim=True) / rows_d.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        out.append((rows_d * scale).reshape(-1))
+    return torch.cat(out)
+
+
+def random_direction(model: nn.Module, *, seed: int = 0, normalization: str = "filter") -> torch.Tensor:
+    """A seeded Gaussian direction in parameter space, flat, in the model's dtype.
+
+    ``normalization='filter'`` applies :func:`filter_normalize`; ``'none'`` keeps the raw
+    :math:`N(0, I)` direction.
+    """
+    theta = flat_params(model)
+    if normalization not in ("filter", "none"):
+        raise ValueError(f"Invalid normalization: {normalization!r} (use 'filter' or 'none')")
+    gen = torch.Generator().manual_seed(seed)
+    d = torch.randn(theta.numel(), generator=gen, dtype=torch.float64).to(theta.dtype)
+    return filter_normalize(model, d) if normalization == "filter" else d
+
+
+def centered_grid(radius: float, num: int) -> np.ndarray:
+    """``num`` (odd) points from ``-radius`` to ``radius`` with the middle one exactly 0.
+
+    Examples
+    --------
+    >>> centered_grid(1.0, 5).tolist()
+    [-1.0, -0.5, 0.0, 0.5, 1.0]
+    """
+    if not (np.isfinite(radius) and radius > 0):
+        raise ValueError(f"Invalid radius: {radius}")
+    if not isinstance(num, (int, np.integer)) or num < 3 or num % 2 == 0:
+        raise ValueError(f"Invalid number of grid points: {num} (need an odd integer >= 3)")
+    half = np.arange(1, num // 2 + 1) * (radius / (num // 2))
+    return np.concatenate([-half[::-1], [0.0], half])
+
+
+def loss_on_grid(
+    model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor, thetas: torch.Tensor, *, chunk: int = 64
+) -> np.ndarray:
+    """The loss at each row of ``thetas`` (shape ``(G, d)``), vectorized with ``vmap`` in chunks.
+
+    The model is called through :func:`torch.func.functional_call`: its parameters are not
+    touched.
+    """
+    if thetas.ndim != 2 or thetas.shape[1] != flat_params(model).numel():
+        raise ValueError(f"Invalid parameter grid: shape {tuple(thetas.shape)}")
+
+    def one(theta: torch.Tensor) -> torch.Tensor:
+        return loss_fn(functional_call(model, unflatten(model, theta), (X,)), y)
+
+    batched = vmap(one)
+    out = []
+    with torch.no_grad():
+        for i in range(0, thetas.shape[0], chunk):
+            out.append(batched(thetas[i : i + chunk]))
+    return torch.cat(out).double().numpy()
+
+
+def _check_model(model: nn.Module) -> torch.Tensor:
+    return flat_params(model)
+
+
+def slice_1d(
+    model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor, direction: torch.Tensor, alphas: Any
+) -> np.ndarray:
+    """:math:`L(\\theta^* + \\alpha d)` for each ``alpha``, with :math:`\\theta^*` the model's parameters."""
+    theta = _check_model(model)
+    if direction.shape != theta.shape:
+        raise ValueError(f"Invalid direction: expected shape {tuple(theta.shape)}, got {tuple(direction.shape)}")
+    a = torch.as_tensor(np.asarray(alphas, dtype=np.float64), dtype=theta.dtype)
+    return loss_on_grid(model, loss_fn, X, y, theta[None, :] + a[:, None] * direction[None, :])
+
+
+def slice_2d(
+    model: nn.Module,
+    loss_fn: LossFn,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    directions: tuple[torch.Tensor, torch.Tensor],
+    alphas: Any,
+    betas: Any,
+) -> np.ndarray:
+    """``Z[i, j] = L(θ* + alphas[j] d1 + betas[i] d2)`` (rows follow ``betas``, as contour plots expect).
+
+    Examples
+    --------
+    >>> torch.manual_seed(0) is not None
+    True
+    >>> net = nn.Linear(2, 1)
+    >>> X, y = torch.randn(5, 2), torch.randn(5, 1)
+    >>> d1, d2 = random_direction(net, seed=1), random_direction(net, seed=2)
+    >>> Z = slice_2d(net, nn.functional.mse_loss, X, y, (d1, d2), centered_grid(1.0, 3), centered_grid(1.0, 3))
+    >>> Z.shape, bool(Z[1, 1] == nn.functional.mse_loss(net(X), y).item())
+    ((3, 3), True)
+    """
+    theta = _check_model(model)
+    d1, d2 = directions
+    for d in (d1, d2):
+        if d.shape != theta.shape:
+            raise ValueError(f"Invalid direction: expected shape {tuple(theta.shape)}, got {tuple(d.shape)}")
+    a = torch.as_tensor(np.asarray(alphas, dtype=np.float64), dtype=theta.dtype)
+    b = torch.as_tensor(np.asarray(betas, dtype=np.float64), dtype=theta.dtype)
+    B, A = torch.meshgrid(b, a, indexing="ij")
+    thetas = theta[None, :] + A.reshape(-1, 1) * d1[None, :] + B.reshape(-1, 1) * d2[None, :]
+    return loss_on_grid(model, loss_fn, X, y, thetas).reshape(len(b), len(a))
+
+
+def interpolate(
+    model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor, theta_start: torch.Tensor, alphas: Any
+) -> np.ndarray:
+    """:math:`L((1 - \\alpha)\\,\\theta_0 + \\alpha\\,\\theta^*)`: the straight line from ``theta_start`` (α = 0) to the model (α = 1)."""
+    theta = _check_model(model)
+    if theta_start.shape != theta.shape:
+        raise ValueError(f"Invalid start point: expected shape {tuple(theta.shape)}, got {tuple(theta_start.shape)}")
+    return slice_1d(model, loss_fn, X, y, theta - theta_start.to(theta.dtype), np.asarray(alphas, dtype=np.float64) - 1.0)
+

@@ -1,0 +1,93 @@
+"""`make bench`: how fast the book runs and how live its sweeps feel.
+
+Prints a table and writes the same figures to benchmarks/results.json (committed, so a reader
+can see them without running anything). Absolute times depend on the machine: its CPU model and
+core count are printed with them.
+
+1. Notebook execution: wall time of each notebook of _toc.yml, executed headless (budget 60 s).
+2. Sweep latency: for every sweep of every notebook, the time of one slider move over a walk
+   across its grid — the live recompute in Jupyter (draw + frame JSON; the SVG redraw in the
+   browser adds a few ms) and the matplotlib fallback (draw + PNG). Budget: median < 50 ms,
+   p95 < 100 ms.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from nbcode._book import toc_notebooks  # noqa: E402
+
+PROBE = """
+import json as _json
+from nbcode.sweep.core import CREATED as _CREATED
+print("NBCODE-BENCH " + _json.dumps([dict(title=repr(s), **s.time_moves()) for s in list(_CREATED)]))
+"""
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def run(path: Path) -> tuple[float, list[dict]]:
+    nb = nbformat.read(path, as_version=4)
+    t0 = time.perf_counter()
+    client = NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+    client.execute()
+    elapsed = time.perf_counter() - t0
+    nb.cells.append(nbformat.v4.new_code_cell(PROBE))
+    with client.setup_kernel():
+        for i, cell in enumerate(nb.cells):  # re-run to rebuild the sweeps, then probe them
+            client.execute_cell(cell, i)
+    out = "".join(o.get("text", "") for o in nb.cells[-1].outputs if o.get("output_type") == "stream")
+    sweeps = json.loads(out.split("NBCODE-BENCH ", 1)[1]) if "NBCODE-BENCH " in out else []
+    return elapsed, sweeps
+
+
+def main() -> int:
+    os.environ.setdefault("NBCODE_SWEEP", "static")
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    results: dict = {"machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version()},
+                     "notebooks": [], "sweeps": []}
+    print(f"machine: {results['machine']['cpu']}, {results['machine']['cores']} cores")
+    print(f"\n{'notebook':<28}{'seconds':>9}  budget 60 s")
+    total = 0.0
+    for path in toc_notebooks(ROOT):
+        secs, sweeps = run(path)
+        total += secs
+        results["notebooks"].append({"notebook": path.name, "seconds": round(secs, 2)})
+        for s in sweeps:
+            results["sweeps"].append({"notebook": path.name, **{k: (round(v, 2) if isinstance(v, float) else v) for k, v in s.items()}})
+        print(f"{path.name:<28}{secs:9.1f}  {'ok' if secs < 60 else 'OVER BUDGET'}")
+    print(f"{'total':<28}{total:9.1f}")
+    results["total_seconds"] = round(total, 1)
+
+    print(f"\n{'sweep':<58}{'live med':>9}{'p95':>7}{'mpl med':>9}{'p95':>7}  (ms per move)")
+    for s in results["sweeps"]:
+        flag = "" if s["live_median_ms"] < 50 and s["live_p95_ms"] < 100 else "  MISSES BUDGET"
+        print(f"{s['title'][:57]:<58}{s['live_median_ms']:9.1f}{s['live_p95_ms']:7.1f}{s['mpl_median_ms']:9.1f}{s['mpl_p95_ms']:7.1f}{flag}")
+
+    out = ROOT / "benchmarks" / "results.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=1) + "\n")
+    print(f"\nwritten to {out.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

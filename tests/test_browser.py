@@ -1,0 +1,256 @@
+"""The HTML book in a real browser (headless Chromium via Playwright), with the network cut off.
+
+The built book (see tests/test_html.py) is served from a local ``http.server`` thread; every
+request to anything but that server is aborted and recorded. Every page of ``_toc.yml`` must load
+with no failed request and no console error, show its math typeset by the local MathJax (no raw
+TeX left), load every image, give every code cell a copy button, and redraw each live sweep when
+a slider moves. A screenshot of each page (and of each sweep) goes to ``_build/screenshots/``.
+
+Needs Chromium and ``playwright`` (pinned in requirements.txt; Playwright's own browser download
+is never used). Without them the tests skip, except in CI (``CI=true``), where they fail:
+``scripts/ensure_chromium.sh`` installs Debian's ``chromium`` there.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote_plus, urlsplit
+
+import pytest
+
+from test_html import ROOT, book_pages, built_html
+
+SCREENSHOTS = ROOT / "_build" / "screenshots"
+LAUNCH_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+HOW_TO_ENABLE = (
+    "install Chromium and Playwright for Python to run the browser tests: "
+    "`sudo apt-get install chromium` (or set CHROMIUM=/path/to/chromium) and "
+    "`pip install -r requirements.txt` (playwright); Playwright's own browser download is not needed"
+)
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def find_chromium() -> str | None:
+    candidates = [os.environ.get("CHROMIUM", ""), "chromium", "chromium-browser", "google-chrome", "google-chrome-stable"]
+    for name in candidates:
+        if name and (path := shutil.which(name)):
+            return path
+    return None
+
+
+def _unavailable(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(f"browser tests cannot run in CI: {reason} (scripts/ensure_chromium.sh installs Chromium)")
+    pytest.skip(f"{reason}: {HOW_TO_ENABLE}")
+
+
+# --------------------------------------------------------------------------------------------
+# fixtures: the built book on localhost, one browser
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+        pass
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    html = built_html()
+    handler = functools.partial(_QuietHandler, directory=str(html))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("playwright is not installed")
+    exe = find_chromium()
+    if exe is None:
+        _unavailable("no Chromium found")
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    with sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(profile), executable_path=exe, headless=True, args=LAUNCH_ARGS,
+            viewport={"width": 1280, "height": 900}, service_workers="block",
+        )
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+class PageLog:
+    """Everything that went wrong while a page loaded."""
+
+    def __init__(self, origin: str) -> None:
+        self.origin = origin
+        self.blocked: list[str] = []
+        self.failed: list[str] = []
+        self.errors: list[str] = []
+
+    def route(self, route: Any) -> None:
+        url = route.request.url
+        parts = urlsplit(url)
+        if parts.scheme in ("data", "blob") or f"{parts.scheme}://{parts.netloc}" == self.origin:
+            route.continue_()
+        else:
+            self.blocked.append(url)
+            route.abort("blockedbyclient")
+
+    def attach(self, page: Any) -> None:
+        page.route("**/*", self.route)
+        page.on("requestfailed", lambda r: r.url in self.blocked or self.failed.append(f"{r.url}: {r.failure}"))
+        page.on("response", lambda r: r.status >= 400 and self.failed.append(f"{r.url}: HTTP {r.status}"))
+        page.on("console", lambda m: m.type == "error" and self.errors.append(f"console: {m.text} @ {m.location}"))
+        page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
+
+    def problems(self) -> list[str]:
+        return [f"blocked (network): {u}" for u in self.blocked] + [f"failed: {u}" for u in self.failed] + self.errors
+
+
+def open_page(browser: Any, server: str, path: str) -> tuple[Any, PageLog]:
+    log = PageLog(server)
+    page = browser.new_page()
+    log.attach(page)
+    page.goto(f"{server}/{path}", wait_until="load")
+    page.evaluate(WAIT_READY)
+    page.wait_for_load_state("networkidle")
+    return page, log
+
+
+# MathJax typesets after its deferred script runs; fonts and lazy images load after that.
+WAIT_READY = """async () => {
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) { await MathJax.startup.promise; }
+  await Promise.all(Array.from(document.images).map(img => {
+    img.loading = "eager";
+    return img.decode().catch(() => null);
+  }));
+  await document.fonts.ready;
+  return true;
+}"""
+
+INSPECT = """() => {
+  const main = document.querySelector("article.bd-article") || document.body;
+  const clone = main.cloneNode(true);
+  clone.querySelectorAll("pre, code, script, style, mjx-container, .nbcode-sweep-data").forEach(e => e.remove());
+  return {
+    text: clone.innerText,
+    math: main.querySelectorAll(".math").length,
+    mathjax: main.querySelectorAll("mjx-container").length,
+    merror: main.querySelectorAll("mjx-merror, .MathJax_Error").length,
+    images: Array.from(document.images).map(i => ({src: i.currentSrc || i.src, ok: i.complete && i.naturalWidth > 0})),
+    codeBlocks: main.querySelectorAll("div.highlight").length,
+    copyButtons: main.querySelectorAll("div.highlight button.copybtn").length,
+    sweeps: main.querySelectorAll("div.nbcode-sweep").length,
+  };
+}"""
+
+SWEEP_STATE = """(root) => {
+  const svg = root.querySelector(".nbcode-sweep-figure svg");
+  return {
+    svg: svg ? svg.outerHTML : null,
+    role: svg ? svg.getAttribute("role") : null,
+    label: svg ? svg.getAttribute("aria-label") : null,
+    caption: (root.querySelector(".nbcode-sweep-caption") || {}).textContent || "",
+    outputs: Array.from(root.querySelectorAll("output")).map(o => o.textContent),
+    sliders: root.querySelectorAll("input[type=range][data-sweep-control]").length,
+  };
+}"""
+
+MOVE_SLIDER = """([root, k]) => {
+  const el = root.querySelectorAll("input[type=range][data-sweep-control]")[k];
+  const lo = Number(el.min), hi = Number(el.max), v = Number(el.value);
+  el.value = String(v === hi ? lo : hi);
+  el.dispatchEvent(new Event("input", {bubbles: true}));
+  return [v, Number(el.value)];
+}"""
+
+
+def screenshot_name(path: str) -> str:
+    return Path(path).with_suffix("").as_posix().replace("/", "_").removeprefix("book_")
+
+
+# --------------------------------------------------------------------------------------------
+# tests
+
+
+@pytest.mark.parametrize("path", book_pages())
+def test_page_in_browser(browser: Any, server: str, path: str) -> None:
+    page, log = open_page(browser, server, path)
+    try:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        name = screenshot_name(path)
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+        info = page.evaluate(INSPECT)
+
+        # math: typeset by the local MathJax, no raw TeX left in the visible text
+        for raw in ("$$", "\\(", "\\)", "\\[", "\\]", "\\begin{", "\\frac"):
+            assert raw not in info["text"], f"{path}: raw TeX {raw!r} in the visible text"
+        if info["math"]:
+            assert info["mathjax"] >= info["math"], f"{path}: {info['math']} math elements, {info['mathjax']} typeset"
+        assert info["merror"] == 0, f"{path}: {info['merror']} MathJax errors"
+
+        broken = [img["src"][:120] for img in info["images"] if not img["ok"]]
+        assert not broken, f"{path}: images that did not load: {broken}"
+        assert info["copyButtons"] == info["codeBlocks"], f"{path}: code blocks without a copy button"
+
+        # live sweeps: every slider redraws the figure
+        for i, root in enumerate(page.query_selector_all("article.bd-article div.nbcode-sweep")):
+            root.scroll_into_view_if_needed()
+            before = root.evaluate(SWEEP_STATE)
+            assert before["svg"], f"{path}: sweep {i} drew no figure"
+            assert before["role"] == "img" and before["label"], f"{path}: sweep {i}'s figure has no role=img / aria-label"
+            root.screenshot(path=str(SCREENSHOTS / f"{name}-sweep{i}.png"))
+            for k in range(before["sliders"]):
+                old, new = page.evaluate(MOVE_SLIDER, [root, k])
+                after = root.evaluate(SWEEP_STATE)
+                assert after["svg"] != before["svg"], f"{path}: sweep {i}, slider {k} moved {old} -> {new}, figure unchanged"
+                assert after["outputs"] != before["outputs"], f"{path}: sweep {i}, slider {k}: value display unchanged"
+                before = after
+        page.wait_for_load_state("networkidle")
+        assert not log.problems(), f"{path}:\n" + "\n".join(log.problems())
+    finally:
+        page.close()
+
+
+def test_search_finds_every_page(browser: Any, server: str) -> None:
+    """Sphinx's client-side search (search.html?q=...) finds each page by its title."""
+    from bs4 import BeautifulSoup
+
+    html = built_html()
+    for path in book_pages():
+        doc = BeautifulSoup((html / path).read_text(encoding="utf-8"), "html.parser")
+        query = doc.select_one("article.bd-article h1").get_text(" ").replace("#", " ").strip()
+        page, log = open_page(browser, server, f"search.html?q={quote_plus(query)}")
+        try:
+            page.wait_for_selector("#search-results ul.search li a", timeout=10_000)
+            hits = page.eval_on_selector_all("#search-results ul.search li a", "els => els.map(e => e.href)")
+            assert any(urlsplit(h).path.lstrip("/") == path for h in hits), f"search for {query!r} does not find {path}: {hits}"
+            assert not log.problems(), "\n".join(log.problems())
+        finally:
+            page.close()
+    page, log = open_page(browser, server, "search.html?q=gradient")
+    try:
+        page.screenshot(path=str(SCREENSHOTS / "search.png"))
+    finally:
+        page.close()

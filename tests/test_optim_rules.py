@@ -1,0 +1,340 @@
+"""nbcode.optim: validation messages, identities, closed forms, theory against experiment."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+import torch
+
+from nbcode import optim
+from nbcode.optim._testfns import SURFACES
+
+
+# ---- invalid hyper-parameters, one by one, with PyTorch's messages --------------------------------
+
+BAD: list[tuple[Callable[..., Any], dict[str, Any], str]] = [
+    (optim.sgd, dict(lr=-0.1), "Invalid learning rate: -0.1"),
+    (optim.sgd, dict(lr=float("nan")), "Invalid learning rate: nan"),
+    (optim.sgd, dict(momentum=-0.5), "Invalid momentum value: -0.5"),
+    (optim.sgd, dict(weight_decay=-1.0), "Invalid weight_decay value: -1.0"),
+    (optim.sgd, dict(nesterov=True), "Nesterov momentum requires a momentum and zero dampening"),
+    (optim.sgd, dict(momentum=0.9, dampening=0.1, nesterov=True), "Nesterov momentum requires a momentum and zero dampening"),
+    (optim.momentum_ma, dict(lr=0.1, momentum=1.0), "Invalid momentum value: 1.0"),
+    (optim.adagrad, dict(lr=-1.0), "Invalid learning rate: -1.0"),
+    (optim.adagrad, dict(lr_decay=-0.1), "Invalid lr_decay value: -0.1"),
+    (optim.adagrad, dict(initial_accumulator_value=-0.1), "Invalid initial_accumulator_value value: -0.1"),
+    (optim.adagrad, dict(eps=-1e-3), "Invalid epsilon value: -0.001"),
+    (optim.adagrad, dict(weight_decay=-0.2), "Invalid weight_decay value: -0.2"),
+    (optim.rmsprop, dict(alpha=-0.9), "Invalid alpha value: -0.9"),
+    (optim.rmsprop, dict(eps=-1.0), "Invalid epsilon value: -1.0"),
+    (optim.rmsprop, dict(momentum=-0.1), "Invalid momentum value: -0.1"),
+    (optim.rmsprop, dict(weight_decay=-0.1), "Invalid weight_decay value: -0.1"),
+    (optim.adadelta, dict(rho=1.5), "Invalid rho value: 1.5"),
+    (optim.adadelta, dict(eps=-1.0), "Invalid epsilon value: -1.0"),
+    (optim.adam, dict(lr=-1e-3), "Invalid learning rate: -0.001"),
+    (optim.adam, dict(eps=-1e-8), "Invalid epsilon value: -1e-08"),
+    (optim.adam, dict(betas=(1.0, 0.999)), "Invalid beta parameter at index 0: 1.0"),
+    (optim.adam, dict(betas=(0.9, -0.1)), "Invalid beta parameter at index 1: -0.1"),
+    (optim.adam, dict(weight_decay=-0.1), "Invalid weight_decay value: -0.1"),
+    (optim.adamw, dict(betas=(-0.1, 0.9)), "Invalid beta parameter at index 0: -0.1"),
+    (optim.adamax, dict(betas=(0.9, 1.0)), "Invalid beta parameter at index 1: 1.0"),
+    (optim.nadam, dict(momentum_decay=-1.0), "Invalid momentum_decay value: -1.0"),
+    (optim.rprop, dict(etas=(1.5, 1.2)), "Invalid eta values: 1.5, 1.2"),
+    (optim.rprop, dict(lr=-0.1), "Invalid learning rate: -0.1"),
+    (optim.rprop_backtrack, dict(step_sizes=(1.0, 0.1)), "Invalid step_sizes: 1.0, 0.1"),
+    (optim.quickprop, dict(mu=0.0), "Invalid mu value: 0.0"),
+    (optim.lbfgs, dict(lr=-1.0), "Invalid learning rate: -1.0"),
+    (optim.lbfgs, dict(history_size=0), "Invalid history_size: 0"),
+]
+
+
+@pytest.mark.parametrize("make,kwargs,message", BAD, ids=[f"{m.__name__}-{msg[:30]}" for m, _, msg in BAD])
+def test_invalid_hyperparameters_refused(make: Callable[..., Any], kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match="^" + message.replace("(", r"\(").replace(")", r"\)") + "$"):
+        make(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs", [dict(lr=-0.1), dict(momentum=-0.5), dict(weight_decay=-1.0), dict(nesterov=True)])
+def test_messages_are_torchs(kwargs: dict[str, Any]) -> None:
+    """The same arguments make torch.optim.SGD raise the same message."""
+    with pytest.raises(ValueError) as theirs:
+        torch.optim.SGD([torch.zeros(1, requires_grad=True)], **kwargs)
+    with pytest.raises(ValueError, match="^" + str(theirs.value) + "$"):
+        optim.sgd(**kwargs)
+
+
+def test_newton_and_others_refuse_bad_inputs() -> None:
+    with pytest.raises(ValueError, match="Invalid damping value: -1.0"):
+        optim.newton(lambda w: np.eye(1), damping=-1.0)
+    with pytest.raises(ValueError, match="Invalid line_search_fn: 'wolfe'"):
+        optim.minimize_lbfgs(lambda w: 0.0, lambda w: w, [1.0], line_search_fn="wolfe")
+    with pytest.raises(ValueError, match="Invalid eigenvalues"):
+        optim.optimal_heavy_ball(0.0, 1.0)
+    with pytest.raises(ValueError, match="Invalid parameters"):
+        optim.Stepper(optim.sgd(lr=0.1), [np.nan])
+    with pytest.raises(ValueError, match="grads have shape"):
+        optim.Stepper(optim.sgd(lr=0.1), [1.0, 2.0]).step([1.0])
+    with pytest.raises(ValueError, match="Invalid number of steps"):
+        optim.run(optim.sgd(lr=0.1), lambda w: w, [1.0], -1)
+    with pytest.raises(ValueError, match="Invalid surface"):
+        optim.race("Himmelblau")
+    with pytest.raises(ValueError, match="Invalid optimizer name"):
+        optim.race_optimizer("Shampoo", SURFACES["saddle"], 0.1)
+
+
+# ---- identities ---------------------------------------------------------------------------------
+
+def grad_fn(w: np.ndarray) -> np.ndarray:
+    return np.array([1.0, 5.0, 0.3]) * w + np.sin(w)
+
+
+W0 = np.array([2.0, -1.0, 0.5])
+
+
+def test_rmsprop_is_adam_with_beta1_zero_without_bias_correction() -> None:
+    a = optim.run(optim.rmsprop(lr=0.05, alpha=0.9, eps=1e-6), grad_fn, W0, 40)
+    b = optim.run(optim.adam(lr=0.05, betas=(0.0, 0.9), eps=1e-6, bias_correction=False), grad_fn, W0, 40)
+    np.testing.assert_allclose(a, b, rtol=1e-12)
+    c = optim.run(optim.adam(lr=0.05, betas=(0.0, 0.9), eps=1e-6), grad_fn, W0, 40)  # with correction: differs
+    assert np.max(np.abs(a - c)) > 1e-3
+
+
+def test_momentum_zero_is_plain_sgd() -> None:
+    a = optim.run(optim.sgd(lr=0.1, momentum=0.0), grad_fn, W0, 30)
+    w, path = W0.copy(), [W0.copy()]
+    for _ in range(30):
+        w = w - 0.1 * grad_fn(w)
+        path.append(w.copy())
+    np.testing.assert_allclose(a, np.array(path), rtol=1e-14)
+
+
+def test_two_momentum_conventions_differ_by_one_minus_beta() -> None:
+    beta = 0.8
+    a = optim.run(optim.momentum_ma(lr=0.5, momentum=beta), grad_fn, W0, 30)
+    b = optim.run(optim.sgd(lr=0.5 * (1 - beta), momentum=beta), grad_fn, W0, 30)
+    np.testing.assert_allclose(a, b, rtol=1e-12)
+    # torch's dampening=beta is NOT the moving average: its buffer starts at g, undamped
+    c = optim.run(optim.sgd(lr=0.5, momentum=beta, dampening=beta), grad_fn, W0, 30)
+    assert np.max(np.abs(a[1] - c[1])) > 0.1
+
+
+def test_momentum_effective_step_on_constant_gradient() -> None:
+    """On a constant gradient the heavy ball's step tends to lr * g / (1 - beta)."""
+    opt = optim.sgd(lr=0.01, momentum=0.9)
+    w, s = np.zeros(1), opt.init(np.zeros(1))
+    for _ in range(300):
+        u, s = opt.update(np.array([2.0]), s, w)
+    assert u[0] == pytest.approx(-0.01 * 2.0 / (1 - 0.9), rel=1e-10)
+
+
+def test_nesterov_pytorch_form_equals_lookahead_form() -> None:
+    w, look = optim.nesterov_lookahead_path(grad_fn, W0, 0.05, 0.9, 40)
+    torch_form = optim.run(optim.sgd(lr=0.05, momentum=0.9, nesterov=True), grad_fn, W0, 40)
+    np.testing.assert_allclose(torch_form, look, rtol=1e-11, atol=1e-13)
+    assert np.max(np.abs(torch_form - w)) > 1e-3  # the stored iterates are the look-ahead points
+
+
+def test_nesterov_on_quadratic_closed_form() -> None:
+    """On L = lam w^2 / 2, Nesterov is w_{k+1} = (1 + b)(1 - e l) w_k - b (1 - e l) w_{k-1} (look-ahead form)."""
+    lam, lr, b = 2.0, 0.1, 0.7
+    w, _ = optim.nesterov_lookahead_path(lambda x: lam * x, [1.0], lr, b, 30)
+    c = 1 - lr * lam
+    ref = [1.0, c]  # first step: v_0 = 0, so a plain gradient step
+    for _ in range(29):
+        ref.append((1 + b) * c * ref[-1] - b * c * ref[-2])
+    np.testing.assert_allclose(w[:, 0], ref, rtol=1e-12)
+
+
+def test_adam_first_steps_have_size_lr() -> None:
+    """|Δw| ≈ η for the first steps, whatever the gradient's scale (up to ε)."""
+    rng = np.random.default_rng(0)
+    for scale in (1e-3, 1.0, 1e3):
+        opt = optim.adam(lr=0.01)
+        w, s = np.zeros(5), opt.init(np.zeros(5))
+        g = scale * rng.normal(size=5)
+        u, s = opt.update(g, s, w)
+        np.testing.assert_allclose(np.abs(u), 0.01, rtol=1e-4)
+        u, s = opt.update(g, s, w + u)  # same gradient again: still exactly lr
+        np.testing.assert_allclose(np.abs(u), 0.01, rtol=1e-4)
+    # without bias correction the first step would be (1 - b1) / sqrt(1 - b2) = 3.16 times larger
+    opt = optim.adam(lr=0.01, bias_correction=False)
+    u, _ = opt.update(np.ones(1), opt.init(np.zeros(1)), np.zeros(1))
+    assert abs(u[0]) == pytest.approx(0.01 * 0.1 / math.sqrt(0.001), rel=1e-5)
+
+
+def test_adamw_decay_is_not_scaled_by_the_gradient() -> None:
+    """AdamW shrinks every weight by the same factor; Adam's L2 term is divided by sqrt(v)."""
+    w = np.array([1.0, 1.0])
+    g = np.array([100.0, 0.01])
+    u_w, _ = optim.adamw(lr=0.1, weight_decay=0.1).update(g, optim.adamw().init(w), w)
+    u_0, _ = optim.adam(lr=0.1).update(g, optim.adam().init(w), w)
+    np.testing.assert_allclose(u_w - u_0, -0.1 * 0.1 * w, rtol=1e-10)
+
+
+# ---- closed forms: Newton, Quickprop, Rprop with backtracking ---------------------------------------
+
+def test_newton_solves_a_quadratic_in_one_step() -> None:
+    rng = np.random.default_rng(1)
+    M = rng.normal(size=(6, 6))
+    H = M @ M.T + np.eye(6)
+    b = rng.normal(size=6)
+    path = optim.run(optim.newton(lambda w: H), lambda w: H @ w + b, rng.normal(size=6), 1)
+    np.testing.assert_allclose(path[1], np.linalg.solve(H, -b), rtol=1e-10)
+
+
+def test_newton_is_attracted_by_the_saddle() -> None:
+    s = SURFACES["saddle"]
+    path = optim.run(optim.newton(s.hess), s.grad, [0.5, 0.3], 10)
+    np.testing.assert_allclose(path[-1], [0.0, 0.0], atol=1e-10)
+    gd = optim.run(optim.sgd(lr=0.1), s.grad, [0.5, 0.3], 200)
+    np.testing.assert_allclose(np.abs(gd[-1]), [0.0, 1.0], atol=1e-6)
+
+
+def test_quickprop_step_is_the_secant_newton_step() -> None:
+    """Hand-computed: L = sum a_i (w_i - c_i)^2 / 2 (separable) is solved in two steps."""
+    a, c = np.array([1.0, 4.0, 0.5]), np.array([1.0, -2.0, 3.0])
+    path = optim.run(optim.quickprop(lr=0.1, mu=1e6), lambda w: a * (w - c), [0.0, 0.0, 0.0], 3)
+    np.testing.assert_allclose(path[1], 0.1 * a * c)  # gradient step
+    np.testing.assert_allclose(path[2], c, rtol=1e-12)  # secant = exact curvature
+    # with the default growth limit mu = 1.75 the second step is clipped to 1.75 x the first
+    p = optim.run(optim.quickprop(lr=0.1), lambda w: a * (w - c), [0.0, 0.0, 0.0], 2)
+    np.testing.assert_allclose(p[2] - p[1], np.clip(c - p[1], -1.75 * np.abs(p[1]), 1.75 * np.abs(p[1])))
+
+
+def test_quickprop_secant_formula_by_hand() -> None:
+    opt = optim.quickprop(lr=0.5)
+    w0 = np.array([1.0])
+    u1, s = opt.update(np.array([2.0]), opt.init(w0), w0)
+    assert u1[0] == -1.0
+    u2, s = opt.update(np.array([0.5]), s, w0 + u1)  # secant slope (0.5 - 2) / (-1) = 1.5 -> step -0.5/1.5
+    assert u2[0] == pytest.approx(-1.0 / 3.0)
+
+
+def test_rprop_backtrack_undoes_the_overshoot() -> None:
+    """1-D L = w^2 / 2 from w = 1 with step 1.5: overshoot to -0.5, go back to 1, then step 0.75."""
+    path = optim.run(optim.rprop_backtrack(lr=1.5, etas=(0.5, 1.2)), lambda w: w, [1.0], 3)
+    np.testing.assert_allclose(path[:, 0], [1.0, -0.5, 1.0, 0.25])
+    torchlike = optim.run(optim.rprop(lr=1.5, etas=(0.5, 1.2)), lambda w: w, [1.0], 3)
+    np.testing.assert_allclose(torchlike[:, 0], [1.0, -0.5, -0.5, 0.25])  # no backtracking: wait, then 0.75
+
+
+def test_optimizers_converge_on_a_parabola_and_rosenbrock() -> None:
+    para = lambda w: 2 * (w - 1.0)  # noqa: E731
+    for opt in (optim.sgd(lr=0.1, momentum=0.5), optim.adam(lr=0.1), optim.rmsprop(lr=0.01), optim.rprop(lr=0.1),
+                optim.adagrad(lr=0.5), optim.adadelta(lr=10.0), optim.nadam(lr=0.1), optim.adamax(lr=0.1)):
+        np.testing.assert_allclose(optim.run(opt, para, [3.0, -2.0], 1500)[-1], 1.0, atol=2e-2)
+    r = SURFACES["Rosenbrock"]
+    res = optim.minimize_lbfgs(r.f, r.grad, r.w0, tolerance_grad=1e-10)
+    np.testing.assert_allclose(res.x, [1.0, 1.0], atol=1e-6)
+    np.testing.assert_allclose(optim.run(optim.newton(r.hess), r.grad, r.w0, 10)[-1], [1.0, 1.0], atol=1e-8)
+
+
+# ---- heavy-ball theory against experiment ----------------------------------------------------------
+
+@pytest.mark.parametrize("kappa", [10.0, 100.0, 1000.0, 1e4])
+def test_heavy_ball_rate_at_polyaks_parameters(kappa: float) -> None:
+    lams = np.geomspace(1.0, kappa, 9)
+    lr, beta, r = optim.optimal_heavy_ball(1.0, kappa)
+    assert r == pytest.approx((math.sqrt(kappa) - 1) / (math.sqrt(kappa) + 1))
+    assert optim.heavy_ball_rate(lr, beta, lams) == pytest.approx(r, rel=1e-6)
+    assert optim.measured_rate(lr, beta, lams) == pytest.approx(r, rel=5e-3)
+    assert optim.measured_rate(2 / (1 + kappa), 0.0, lams) == pytest.approx(optim.gd_optimal_rate(kappa), rel=5e-3)
+
+
+def test_heavy_ball_matches_torch_sgd_on_a_quadratic() -> None:
+    lams = np.array([1.0, 10.0, 50.0])
+    p = torch.tensor(np.ones(3), requires_grad=True)
+    opt = torch.optim.SGD([p], lr=0.02, momentum=0.8)
+    ref = [p.detach().numpy().copy()]
+    for _ in range(25):
+        p.grad = torch.tensor(lams) * p.detach()
+        opt.step()
+        ref.append(p.detach().numpy().copy())
+    np.testing.assert_allclose(optim.heavy_ball_path(0.02, 0.8, lams, 1.0, 25), np.array(ref), rtol=1e-12, atol=1e-14)
+
+
+def test_convergence_region_matches_spectral_radius() -> None:
+    for lr in np.linspace(0.05, 4.5, 15):
+        for beta in np.linspace(0.0, 0.95, 10):
+            rho = optim.heavy_ball_rate(float(lr), float(beta), [1.0])
+            if abs(rho - 1) > 1e-9:
+                assert optim.converges(float(lr), float(beta), 1.0) == (rho < 1)
+
+
+def test_polyak_parameters_are_best_on_a_grid() -> None:
+    lams = [1.0, 100.0]
+    lr, beta, r = optim.optimal_heavy_ball(1.0, 100.0)
+    best = min(optim.heavy_ball_rate(a, b, lams) for a in np.linspace(0.005, 0.06, 56) for b in np.linspace(0.0, 0.95, 96))
+    assert best >= r - 1e-3
+
+
+# ---- the race surfaces: closed-form derivatives against torch.func ---------------------------------
+
+@pytest.mark.parametrize("name", list(SURFACES))
+def test_surface_derivatives_match_autograd(name: str) -> None:
+    s = SURFACES[name]
+    torch_f = {
+        "Beale": lambda w: sum((c - w[0] + w[0] * w[1] ** (i + 1)) ** 2 for i, c in enumerate((1.5, 2.25, 2.625))),
+        "long valley": None,
+        "saddle": lambda w: 0.5 * w[0] ** 2 - 0.5 * w[1] ** 2 + 0.25 * w[1] ** 4,
+        "Rosenbrock": lambda w: (1 - w[0]) ** 2 + 100 * (w[1] - w[0] ** 2) ** 2,
+    }[name]
+    if torch_f is None:
+        from nbcode.optim._testfns import _A
+
+        A = torch.tensor(_A)
+        torch_f = lambda w: 0.5 * w @ A @ w  # noqa: E731
+        assert np.allclose(sorted(np.linalg.eigvalsh(_A)), [0.1, 10.0])
+    rng = np.random.default_rng(2)
+    for w in rng.uniform(-1.5, 1.5, size=(5, 2)):
+        wt = torch.tensor(w)
+        np.testing.assert_allclose(s.f(w), float(torch_f(wt)), rtol=1e-12)
+        np.testing.assert_allclose(s.grad(w), torch.func.grad(torch_f)(wt).numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(s.hess(w), torch.func.hessian(torch_f)(wt).numpy(), rtol=1e-10, atol=1e-12)
+    for m in s.minima:
+        np.testing.assert_allclose(s.grad(np.array(m)), 0.0, atol=1e-12)
+
+
+def test_race_table_ranks() -> None:
+    t = optim.race_table(steps=200)
+    assert t["Rosenbrock"]["L-BFGS"] < 1e-10 and t["Rosenbrock"]["SGD"] > 1.0
+    assert t["saddle"]["Newton"] == 0.0  # converged to the saddle point
+    assert all(v == pytest.approx(-0.25, abs=1e-6) for k, v in t["saddle"].items() if k != "Newton")
+    assert t["long valley"]["momentum"] < t["long valley"]["SGD"] / 100
+
+
+# ---- exercises -------------------------------------------------------------------------------------
+
+def test_exercises_accept_right_and_refuse_wrong() -> None:
+    from nbcode.exercises import check
+
+    assert check("optimizers.effective_step", 0.2)
+    assert not check("optimizers.effective_step", 0.02)
+    assert check("optimizers.hb_rate", 19 / 21)
+    assert not check("optimizers.hb_rate", 399 / 401)
+    assert check("optimizers.quickprop", lambda wp, w, gp, g: w - g * (w - wp) / (g - gp))
+    assert not check("optimizers.quickprop", lambda wp, w, gp, g: w - g * (w - wp) / (gp - g))
+    assert check("optimizers.linear_scaling", 0.4)
+    assert not check("optimizers.linear_scaling", 0.05 * np.sqrt(8))
+    assert check("optimizers.torch_rprop", "without backtracking")
+    assert not check("optimizers.torch_rprop", "with backtracking")
+
+
+def test_quickprop_exercise_reference_matches_the_optimizer() -> None:
+    """The exercise's secant formula is what optim.quickprop does on a 1-D quadratic."""
+    from nbcode.exercises.optimizers import _quickprop_next
+
+    g = lambda w: 3.0 * (w - 2.0)  # noqa: E731
+    path = optim.run(optim.quickprop(lr=0.1, mu=1e6), g, [0.0], 2)[:, 0]
+    assert _quickprop_next(path[0], path[1], g(path[0]), g(path[1])) == pytest.approx(path[2])
+
+
+def test_rate_grid_matches_the_matrix_eigenvalues() -> None:
+    lrs, betas, lams = np.linspace(0.1, 4.0, 7), np.linspace(0.0, 0.95, 5), [0.01, 0.3, 1.0]
+    R = optim.rate_grid(lrs, betas, lams)
+    for i, b in enumerate(betas):
+        for j, e in enumerate(lrs):
+            assert R[i, j] == pytest.approx(optim.heavy_ball_rate(float(e), float(b), lams), rel=1e-9, abs=1e-12)
