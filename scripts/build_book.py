@@ -19,20 +19,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def code_fingerprint() -> str:
+def code_fingerprint(root: Path = ROOT) -> str:
     """Hash of everything whose change can change a notebook's outputs besides the notebook."""
     h = hashlib.sha256()
-    files = sorted((ROOT / "nbcode").rglob("*")) + [ROOT / "requirements.txt", ROOT / "pyproject.toml"]
+    files = sorted((root / "nbcode").rglob("*")) + [root / "requirements.txt", root / "pyproject.toml"]
     for p in files:
         if p.is_file() and "__pycache__" not in p.parts:
-            h.update(str(p.relative_to(ROOT)).encode())
+            h.update(str(p.relative_to(root)).encode())
             h.update(p.read_bytes())
     return h.hexdigest()
 
 
-def drop_stale_cache(build: Path) -> None:
+def drop_stale_cache(build: Path, root: Path = ROOT) -> None:
+    """Delete ``build/.jupyter_cache`` if nbcode or the pins changed since it was filled."""
     cache, stamp = build / ".jupyter_cache", build / ".nbcode-fingerprint"
-    fp = code_fingerprint()
+    fp = code_fingerprint(root)
     if cache.exists() and (not stamp.exists() or stamp.read_text() != fp):
         print("nbcode changed since the last build: dropping the execution cache")
         shutil.rmtree(cache)

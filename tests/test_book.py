@@ -89,3 +89,31 @@ def test_nbval_fails_when_a_stored_number_changes(tmp_path: Path) -> None:
     broken = _run_nbval(bad / "intro.ipynb")
     assert broken.returncode == 1, broken.stdout[-2000:]
     assert "1 failed" in broken.stdout and "0.801" in broken.stdout
+
+
+def test_execution_cache_is_dropped_when_nbcode_changes(tmp_path: Path) -> None:
+    """`make book` caches executed notebooks; a change to nbcode must invalidate the cache."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import build_book
+    finally:
+        sys.path.pop(0)
+    root = tmp_path / "repo"
+    (root / "nbcode").mkdir(parents=True)
+    (root / "nbcode" / "a.py").write_text("x = 1\n")
+    (root / "requirements.txt").write_text("numpy==2.0\n")
+    (root / "pyproject.toml").write_text("")
+    build = tmp_path / "_build"
+    cache = build / ".jupyter_cache"
+
+    build_book.drop_stale_cache(build, root)  # first build: records the fingerprint
+    cache.mkdir()
+    build_book.drop_stale_cache(build, root)  # nothing changed: the cache stays
+    assert cache.exists()
+    (root / "nbcode" / "a.py").write_text("x = 2\n")
+    build_book.drop_stale_cache(build, root)  # code changed: the cache goes
+    assert not cache.exists()
+    cache.mkdir()
+    (root / "requirements.txt").write_text("numpy==2.1\n")
+    build_book.drop_stale_cache(build, root)
+    assert not cache.exists()

@@ -28,7 +28,7 @@ from nbcode._book import toc_files
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "_build" / "test-html"
 HTML = BUILD / "html"
-SOURCES = ["_config.yml", "_toc.yml", "scripts/build_book.py", "book"]
+SOURCES = ["_config.yml", "_toc.yml", "_static", "scripts/build_book.py", "book"]
 BIB_PAGE = "book/references.html"
 MATHJAX = "_static/mathjax/tex-chtml.js"
 MAX_SCRIPTS = 30  # <script src> per page; vendored MathJax dumped in _static gave ~70

@@ -89,7 +89,7 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     >>> calculate_gain("relu") == math.sqrt(2)
     True
     >>> round(calculate_gain("leaky_relu", 0.2), 6)
-    1.386750
+    1.38675
     """
     if nonlinearity in _LINEAR or nonlinearity == "sigmoid":
         return 1

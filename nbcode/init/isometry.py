@@ -107,7 +107,7 @@ def fixed_point_variance(act: str, sigma_w: float, *, q0: float = 1.0, iters: in
     Examples
     --------
     >>> round(fixed_point_variance("tanh", 1.05), 4)
-    0.0469
+    0.0533
     """
     _check_act(act)
     phi = {"linear": lambda z: z, "tanh": np.tanh, "relu": lambda z: np.maximum(z, 0.0)}[act]
@@ -127,7 +127,7 @@ def _input(act: str, sigma_w: float, width: int, rng: np.random.Generator) -> np
 def jacobian_singular_values(
     depth: int, width: int, *, act: str = "tanh", init: str = "orthogonal", sigma_w: float = 1.0, rng: np.random.Generator
 ) -> np.ndarray:
-    """Singular values (descending) of the input-output Jacobian of one random network, by
+    r"""Singular values (descending) of the input-output Jacobian of one random network, by
     ``torch.func.jacrev``.
 
     The input has i.i.d. :math:`\mathcal N(0, q^*)` entries with :math:`q^*` the variance the

@@ -1,0 +1,226 @@
+"""Look at a real model on one mini-batch: per-layer activation and gradient statistics, and
+LSUV, the data-dependent initialization built on them.
+
+Goodfellow et al. (2016, §8.4) give the rule of thumb: choose the initial scales by looking at
+the range or standard deviation of activations and gradients on a single mini-batch.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from nbcode.init.initializers import orthogonal
+
+__all__ = ["LayerStats", "forward_stats", "layer_stats", "format_stats", "lsuv"]
+
+_WEIGHTED = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
+
+
+@dataclass
+class LayerStats:
+    """Statistics of one leaf module's output on one mini-batch.
+
+    ``grad_std`` is the std of :math:`\\partial L/\\partial(\\text{output})`; ``weight_grad_std`` that of
+    the module's weight gradient (NaN for modules without a weight); ``frac_zero`` the fraction of
+    exactly-zero outputs (dead or inactive ReLUs); ``saturated`` the fraction with
+    :math:`|h| > 0.99` (a saturated tanh).
+    """
+
+    name: str
+    kind: str
+    mean: float
+    std: float
+    grad_std: float = math.nan
+    weight_grad_std: float = math.nan
+    frac_zero: float = math.nan
+    saturated: float = math.nan
+
+
+def _leaves(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    return [(name, m) for name, m in model.named_modules() if not list(m.children()) and name]
+
+
+def forward_stats(model: nn.Module, X: torch.Tensor) -> list[LayerStats]:
+    """Mean and std of every leaf module's output on ``X`` (one forward pass, no gradients).
+
+    Hooks are removed afterwards, and the model is not modified.
+
+    Examples
+    --------
+    >>> torch.manual_seed(0) and None
+    >>> net = nn.Sequential(nn.Linear(4, 3), nn.ReLU())
+    >>> [s.kind for s in forward_stats(net, torch.randn(8, 4))]
+    ['Linear', 'ReLU']
+    """
+    rows: list[LayerStats] = []
+    handles = []
+
+    def hook(name: str) -> Callable[..., None]:
+        def fn(module: nn.Module, inputs: Any, out: Any) -> None:
+            if isinstance(out, torch.Tensor):
+                o = out.detach().double()
+                rows.append(
+                    LayerStats(
+                        name, type(module).__name__, float(o.mean()), float(o.std()),
+                        frac_zero=float((o == 0).double().mean()), saturated=float((o.abs() > 0.99).double().mean()),
+                    )
+                )
+
+        return fn
+
+    try:
+        for name, m in _leaves(model):
+            handles.append(m.register_forward_hook(hook(name)))
+        with torch.no_grad():
+            model(X)
+    finally:
+        for h in handles:
+            h.remove()
+    return rows
+
+
+def layer_stats(
+    model: nn.Module, X: torch.Tensor, y: torch.Tensor | None = None, loss_fn: Callable[..., torch.Tensor] | None = None
+) -> list[LayerStats]:
+    """Per-leaf-module output mean/std, output-gradient std and weight-gradient std on one batch.
+
+    One forward and one backward pass of ``loss_fn(model(X), y)`` (default: cross-entropy for
+    integer ``y``, mean squared error for float ``y``, half the mean square of the output when
+    ``y`` is None). The model is left unchanged: hooks are removed, existing ``.grad`` fields
+    restored, the RNG state restored (so dropout does not shift later random numbers), and the
+    train/eval mode untouched.
+
+    Examples
+    --------
+    >>> torch.manual_seed(0) and None
+    >>> net = nn.Sequential(nn.Linear(4, 3), nn.Tanh(), nn.Linear(3, 2))
+    >>> stats = layer_stats(net, torch.randn(16, 4), torch.tensor([0, 1] * 8))
+    >>> [s.name for s in stats], all(s.grad_std > 0 for s in stats), net[0].weight.grad is None
+    (['0', '1', '2'], True, True)
+    """
+    rows: dict[str, LayerStats] = {}
+    order: list[str] = []
+    handles = []
+    modules = dict(_leaves(model))
+
+    def hook(name: str) -> Callable[..., None]:
+        def fn(module: nn.Module, inputs: Any, out: Any) -> None:
+            if not isinstance(out, torch.Tensor):
+                return
+            o = out.detach().double()
+            rows[name] = LayerStats(
+                name, type(module).__name__, float(o.mean()), float(o.std()),
+                frac_zero=float((o == 0).double().mean()), saturated=float((o.abs() > 0.99).double().mean()),
+            )
+            order.append(name)
+            if out.requires_grad:
+                out.register_hook(lambda g: setattr(rows[name], "grad_std", float(g.double().std())))
+
+        return fn
+
+    saved = {p: p.grad for p in model.parameters()}
+    try:
+        with torch.random.fork_rng(devices=[]), torch.enable_grad():
+            for name, m in modules.items():
+                handles.append(m.register_forward_hook(hook(name)))
+            for p in model.parameters():
+                p.grad = None
+            out = model(X)
+            if y is None:
+                loss = 0.5 * out.pow(2).mean()
+            elif loss_fn is not None:
+                loss = loss_fn(out, y)
+            elif torch.is_floating_point(y):
+                loss = nn.functional.mse_loss(out, y)
+            else:
+                loss = nn.functional.cross_entropy(out, y)
+            loss.backward()
+            for name in order:
+                w = getattr(modules[name], "weight", None)
+                if isinstance(w, torch.Tensor) and w.grad is not None:
+                    rows[name].weight_grad_std = float(w.grad.double().std())
+    finally:
+        for h in handles:
+            h.remove()
+        for p, g in saved.items():
+            p.grad = g
+    return [rows[n] for n in order]
+
+
+def format_stats(stats: Sequence[LayerStats], *, digits: int = 3) -> str:
+    """A fixed-width table of :func:`layer_stats` (numbers to ``digits`` significant digits).
+
+    Examples
+    --------
+    >>> print(format_stats([LayerStats("0", "Linear", 0.0, 1.0, 0.5, 0.25, 0.0, 0.0)]))
+    layer  kind          mean       std  grad std  W-grad std  zero  sat.
+    0      Linear           0         1       0.5        0.25  0.00  0.00
+    """
+    def g(x: float) -> str:
+        return "-" if math.isnan(x) else f"{x:.{digits}g}"
+
+    lines = [f"{'layer':<6} {'kind':<10} {'mean':>7} {'std':>9} {'grad std':>9} {'W-grad std':>11} {'zero':>5} {'sat.':>5}"]
+    for s in stats:
+        lines.append(
+            f"{s.name:<6} {s.kind:<10} {g(s.mean):>7} {g(s.std):>9} {g(s.grad_std):>9} {g(s.weight_grad_std):>11} "
+            f"{'-' if math.isnan(s.frac_zero) else f'{s.frac_zero:.2f}':>5} {'-' if math.isnan(s.saturated) else f'{s.saturated:.2f}':>5}"
+        )
+    return "\n".join(lines)
+
+
+def lsuv(
+    model: nn.Module, X: torch.Tensor, *, tol: float = 0.01, max_iter: int = 10, rng: np.random.Generator | None = None
+) -> list[float]:
+    r"""Layer-sequential unit-variance initialization (Mishkin & Matas 2016), in place.
+
+    1. Every ``Linear``/``Conv`` weight is set to an orthogonal matrix (if ``rng`` is given) and
+       its bias to 0.
+    2. Layer by layer, from the input: forward the batch ``X``, measure the std :math:`s` of the
+       layer's output (with :func:`forward_stats`), divide the weight by :math:`s`; repeat until
+       :math:`|s^2 - 1| <` ``tol`` or ``max_iter`` passes.
+
+    Returns the final output std of each weighted layer. The output std is the data's, not a
+    theory's, so it accounts for the nonlinearities, the biases and the input's real statistics.
+
+    References
+    ----------
+    Mishkin & Matas, "All you need is a good init", ICLR 2016.
+
+    Examples
+    --------
+    >>> torch.manual_seed(0) and None
+    >>> net = nn.Sequential(*[m for _ in range(5) for m in (nn.Linear(32, 32), nn.ReLU())])
+    >>> stds = lsuv(net, torch.randn(256, 32), rng=np.random.default_rng(0))
+    >>> all(abs(s**2 - 1) < 0.01 for s in stds)
+    True
+    """
+    if not tol > 0:
+        raise ValueError(f"Invalid tolerance: {tol}")
+    if not isinstance(max_iter, int) or max_iter < 1:
+        raise ValueError(f"Invalid max_iter: {max_iter}")
+    named = [(name, m) for name, m in _leaves(model) if isinstance(m, _WEIGHTED)]
+    if not named:
+        raise ValueError("LSUV needs at least one Linear or Conv layer")
+    with torch.no_grad():
+        for _, m in named:
+            if rng is not None:
+                w = orthogonal(tuple(m.weight.shape), rng=rng)
+                m.weight.copy_(torch.as_tensor(w, dtype=m.weight.dtype))
+            if m.bias is not None:
+                m.bias.zero_()
+        final = []
+        for name, m in named:
+            s = math.nan
+            for _ in range(max_iter):
+                s = next(r.std for r in forward_stats(model, X) if r.name == name)
+                if abs(s**2 - 1) < tol or s == 0 or not math.isfinite(s):
+                    break
+                m.weight.div_(s)
+            final.append(s)
+    return final
