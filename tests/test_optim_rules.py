@@ -10,6 +10,9 @@ import pytest
 import torch
 
 from nbcode import optim
+
+# torch.func compiles its decompositions with torch.jit.script, which warns in this torch version
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
 from nbcode.optim._testfns import SURFACES
 
 
@@ -338,3 +341,11 @@ def test_rate_grid_matches_the_matrix_eigenvalues() -> None:
     for i, b in enumerate(betas):
         for j, e in enumerate(lrs):
             assert R[i, j] == pytest.approx(optim.heavy_ball_rate(float(e), float(b), lams), rel=1e-9, abs=1e-12)
+
+
+@pytest.mark.parametrize("kappa", [10.0, 100.0, 1000.0])
+def test_polyaks_point_is_near_the_stability_edge(kappa: float) -> None:
+    """The chapter's remark: eta* lam_max is within 10% of the edge 2 (1 + beta*), and inside it."""
+    lr, beta, _ = optim.optimal_heavy_ball(1.0 / kappa, 1.0)
+    assert 0.9 < lr / (2 * (1 + beta)) < 1.0
+    assert optim.converges(lr, beta, 1.0) and not optim.converges(lr * 1.1, beta, 1.0)

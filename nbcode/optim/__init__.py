@@ -38,8 +38,8 @@ __all__ = [
 ]
 
 from nbcode.optim.race import BASE_LR, RACERS, race, race_optimizer, race_table  # noqa: E402
-from nbcode.optim.experiments import BatchRun, batch_size_study, digits_race, top_hessian_eigenvalue  # noqa: E402
+from nbcode.optim.experiments import BatchRun, batch_size_study, digits_race, top_hessian_eigenvalue, update_timings  # noqa: E402
 from nbcode.optim._testfns import SURFACES  # noqa: E402
 
 __all__ += ["RACERS", "BASE_LR", "race", "race_optimizer", "race_table", "SURFACES",
-            "BatchRun", "batch_size_study", "digits_race", "top_hessian_eigenvalue"]
+            "BatchRun", "batch_size_study", "digits_race", "top_hessian_eigenvalue", "update_timings"]

@@ -16,7 +16,13 @@ from torch import nn
 from nbcode.data import load_digits
 from nbcode.train import History, fit, mlp, seed_everything
 
-__all__ = ["top_hessian_eigenvalue", "digits_race", "BatchRun", "batch_size_study", "DIGITS_RACE_OPTIMIZERS"]
+__all__ = ["top_hessian_eigenvalue", "digits_race", "BatchRun", "batch_size_study", "DIGITS_RACE_OPTIMIZERS", "update_timings"]
+
+
+def _digits64() -> dict[str, torch.Tensor]:
+    """The digits split as float64 inputs and integer labels."""
+    t = load_digits().as_tensors()
+    return {k: (v.double() if torch.is_floating_point(v) else v) for k, v in t.items() if isinstance(v, torch.Tensor)}
 
 
 def top_hessian_eigenvalue(
@@ -91,9 +97,9 @@ def digits_race(epochs: int = 8, batch_size: int = 64, hidden: int = 32, seed: i
     >>> sorted(h) == sorted(DIGITS_RACE_OPTIMIZERS), len(h["Adam"]["val_acc"])
     (True, 2)
     """
-    t = load_digits().as_tensors()
-    X, y = t["X_train"].double(), t["y_train"]
-    val = (t["X_val"].double(), t["y_val"])
+    t = _digits64()
+    X, y = t["X_train"], t["y_train"]
+    val = (t["X_val"], t["y_val"])
     out: dict[str, History] = {}
     for name, make in DIGITS_RACE_OPTIMIZERS.items():
         seed_everything(seed)
@@ -138,9 +144,9 @@ def batch_size_study(
     >>> runs[0].history["train_loss"][-1] < 1.5 < runs[0].history["train_loss"][0], runs[0].sharpness > 0
     (True, True)
     """
-    t = load_digits().as_tensors()
-    X, y = t["X_train"].double(), t["y_train"]
-    Xt, yt = t["X_test"].double(), t["y_test"]
+    t = _digits64()
+    X, y = t["X_train"], t["y_train"]
+    Xt, yt = t["X_test"], t["y_test"]
     runs = []
     for B in batch_sizes:
         seed_everything(seed)
@@ -151,3 +157,39 @@ def batch_size_study(
         runs.append(BatchRun(B, h, len(h["train_loss"]) - 1, h.steps, h.last("train_acc"), h.last("val_acc"),
                              top_hessian_eigenvalue(net, X, y)))
     return runs
+
+
+def update_timings(batch_sizes: tuple[int, ...] = (16, 64, 256, 1257), *, repeats: int = 30, hidden: int = 64) -> dict[int, tuple[float, float]]:
+    """Wall-clock seconds ``(per update, per epoch)`` of SGD on the digits MLP, for each batch size.
+
+    For benchmarks only (timings depend on the machine; the book prints none). Per epoch is
+    per update times :math:`\\lceil n/B \\rceil`. The median of ``repeats`` updates is used.
+
+    Examples
+    --------
+    >>> t = update_timings((16, 1257), repeats=3)
+    >>> sorted(t) == [16, 1257] and all(u > 0 and e >= u for u, e in t.values())
+    True
+    """
+    import math
+    import time
+
+    t = _digits64()
+    X, y = t["X_train"], t["y_train"]
+    n = X.shape[0]
+    out: dict[int, tuple[float, float]] = {}
+    for B in batch_sizes:
+        seed_everything(0)
+        net = mlp([64, hidden, 10], nn.ReLU).double()
+        opt = torch.optim.SGD(net.parameters(), lr=0.01)
+        times = []
+        for i in range(repeats + 2):
+            idx = torch.arange(i * B, (i + 1) * B) % n
+            start = time.perf_counter()
+            opt.zero_grad(set_to_none=True)
+            nn.functional.cross_entropy(net(X[idx]), y[idx]).backward()
+            opt.step()
+            times.append(time.perf_counter() - start)
+        per_update = sorted(times[2:])[len(times[2:]) // 2]
+        out[B] = (per_update, per_update * math.ceil(n / B))
+    return out

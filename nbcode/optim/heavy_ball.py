@@ -132,11 +132,12 @@ def heavy_ball_path(lr: float, momentum: float, lams: Any, w0: Any, steps: int) 
     return path
 
 
-def measured_rate(lr: float, momentum: float, lams: Any, *, steps: int = 3000) -> float:
+def measured_rate(lr: float, momentum: float, lams: Any, *, steps: int | None = None) -> float:
     """The rate read off a run: :math:`(\\|w_K\\| / \\|w_{K/2}\\|)^{2/K}` from :math:`w_0 = (1, \\dots, 1)`.
 
     The iterates are rescaled as they go (the recursion is linear), so long runs neither
-    underflow nor overflow; :math:`K` = ``steps`` is long because at Polyak's parameters the
+    underflow nor overflow; :math:`K` = ``steps`` (default: at least 3000 and :math:`10/(1-r)`)
+    is long because at Polyak's parameters the
     extreme eigenvalues give a Jordan block, whose error decays like :math:`k\\,r^k`: the
     measured rate exceeds :math:`r` by a factor :math:`2^{2/K}`.
 
@@ -147,6 +148,9 @@ def measured_rate(lr: float, momentum: float, lams: Any, *, steps: int = 3000) -
     True
     """
     lam = np.asarray(lams, dtype=float).ravel()
+    if steps is None:  # long enough for the transients of the other eigenvalues to die out
+        r = heavy_ball_rate(lr, momentum, lam)
+        steps = 3000 if not 0 < r < 1 else int(min(100_000, max(3000, 10.0 / (1.0 - r))))
     w, v = np.ones_like(lam), np.zeros_like(lam)
     log_scale, half = 0.0, steps // 2
     log_half = 0.0

@@ -175,15 +175,16 @@ def minimize_lbfgs(
             state = _direction(g, LBFGSState(0, None, lr, (), (), (), 1.0, None), lr, history_size)
             assert state.d is not None
             gtd = float(g @ state.d)
-        t = state.t
+        t, d = state.t, state.d
+        assert d is not None
         if line_search_fn == "backtracking":
             for _ in range(50):
-                f_new = float(fun(w + t * state.d))
+                f_new = float(fun(w + t * d))
                 if np.isfinite(f_new) and f_new <= f + 1e-4 * t * gtd:
                     break
                 t *= 0.5
             state = state._replace(t=t)
-        w = w + t * state.d
+        w = w + t * d
         f = float(fun(w))
         path.append(w.copy())
     return LBFGSResult(w, f, nit, np.array(path))

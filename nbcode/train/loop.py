@@ -152,7 +152,8 @@ def fit(
             hist.log(val_loss=vl, val_acc=va)
 
     record()
-    bar = tqdm(range(epochs), desc="epochs", leave=False, disable=(progress is False) or None)
+    # progress=None leaves tqdm's default, which TQDM_DISABLE=1 in the environment overrides
+    bar = tqdm(range(epochs), desc="epochs", leave=False, **({} if progress is None else {"disable": not progress}))
     for epoch in bar:
         model.train()
         perm = torch.randperm(n, generator=gen)
