@@ -1,4 +1,4 @@
-"""nbcode.quadratic: closed forms against iteration, torch.func, scipy and Newton identities."""
+"""nbcode.quadratic: closed forms against iteration, torch autograd, scipy and Newton identities."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def _random_quadratic(d: int = 4, seed: int = 0) -> Q.QuadraticND:
     return Q.quadratic_from_eigs(np.geomspace(0.1, 3.0, d), R, rng.standard_normal(d))
 
 
-def test_loss_grad_hessian_against_torch_func():
+def test_loss_grad_hessian_against_autograd():
     q = _random_quadratic()
     H, b, c = (torch.tensor(v, dtype=torch.float64) for v in (q.H, q.b, q.c))
 
@@ -57,8 +57,8 @@ def test_loss_grad_hessian_against_torch_func():
     w = np.array([0.3, -1.0, 2.0, 0.5])
     wt = torch.tensor(w, dtype=torch.float64)
     assert float(q(w)) == pytest.approx(float(loss(wt)), rel=1e-13)
-    np.testing.assert_allclose(q.grad(w), torch.func.grad(loss)(wt).numpy(), rtol=1e-12)
-    np.testing.assert_allclose(q.H, torch.func.hessian(loss)(wt).numpy(), rtol=1e-12)
+    np.testing.assert_allclose(q.grad(w), torch.autograd.functional.jacobian(loss, wt).numpy(), rtol=1e-12)
+    np.testing.assert_allclose(q.H, torch.autograd.functional.hessian(loss, wt).numpy(), rtol=1e-12)
     np.testing.assert_allclose(q.grad(q.w_star), 0.0, atol=1e-12)
 
 
@@ -88,6 +88,15 @@ def test_best_fixed_lr_minimizes_rate(kappa):
                           options={"xatol": 1e-10})
     assert res.x == pytest.approx(Q.best_fixed_lr(lam), rel=1e-6)
     assert Q.rate(Q.best_fixed_lr(lam), lam) == pytest.approx(Q.optimal_rate(kappa), rel=1e-12)
+
+
+def test_eigen_regimes_match_one_d_paths():
+    q = Q.quadratic_from_eigs([0.2, 1.0, 1.6], w_star=np.zeros(3))
+    lr = 1.5  # 1 - lr * lambda = 0.7, -0.5, -1.4
+    assert Q.eigen_regimes(lr, q.eigvals) == ["monotone", "oscillating", "divergent"]
+    path = Q.gd_path_nd(q, [1.0, 1.0, 1.0], lr, 6)
+    for i, lam in enumerate(q.eigvals):
+        np.testing.assert_allclose(path[:, i], Q.gd_path(Q.Quadratic1D(lam), 1.0, lr, 6), rtol=1e-12)
 
 
 def test_max_stable_lr_separates_convergence_from_divergence():

@@ -5,6 +5,11 @@ For :math:`L(\\mathbf w) = \\tfrac12 \\mathbf w^\\top H \\mathbf w + \\mathbf b^
 :math:`\\mathbf e_k = \\mathbf w_k - \\mathbf w^*` obeys :math:`\\mathbf e_{k+1} = (I - \\eta H)\\,\\mathbf e_k`;
 in the coordinates :math:`\\mathbf z = Q^\\top \\mathbf e` every eigen-direction is a 1-D
 quadratic with its own contraction factor :math:`r_i = 1 - \\eta \\lambda_i`.
+
+References
+----------
+Nocedal & Wright (2006), *Numerical Optimization*, 2nd ed., §3.3 (rate of steepest descent).
+LeCun, Bottou, Orr & Müller (1998), Efficient BackProp, §5 (eigenvalues and learning rates).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ __all__ = [
     "quadratic_from_eigs",
     "quadratic_2d",
     "eigen_contractions",
+    "eigen_regimes",
     "rate",
     "max_stable_lr",
     "best_fixed_lr",
@@ -168,6 +174,19 @@ def eigen_contractions(lr: float, eigvals: Sequence[float] | np.ndarray) -> np.n
     [0.5, -0.5]
     """
     return np.asarray(1.0 - _check_lr(lr) * _check_eigs(eigvals))
+
+
+def eigen_regimes(lr: float, eigvals: Sequence[float] | np.ndarray) -> list[str]:
+    """The 1-D regime (:func:`nbcode.quadratic.regime`) of each eigen-direction, in the order of ``eigvals``.
+
+    Examples
+    --------
+    >>> eigen_regimes(1.5, [0.1, 1.0, 1.5])
+    ['monotone', 'oscillating', 'divergent']
+    """
+    from nbcode.quadratic.one_d import regime
+
+    return [regime(_check_lr(lr), float(lam)) for lam in _check_eigs(eigvals)]
 
 
 def rate(lr: float, eigvals: Sequence[float] | np.ndarray) -> float:

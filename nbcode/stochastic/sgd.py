@@ -9,6 +9,12 @@ with the batches drawn in one of four orders: ``'reshuffle'`` (a new random perm
 epoch, random reshuffling), ``'fixed'`` (one random permutation, reused every epoch), ``'given'``
 (the rows in their stored order, every epoch) or ``'replacement'`` (every batch drawn
 independently, uniformly with replacement).
+
+References
+----------
+Bottou, Curtis & Nocedal (2018), Optimization methods for large-scale machine learning. SIAM Review.
+Mishchenko, Khaled & Richtárik (2020), Random reshuffling: simple analysis with vast improvements. NeurIPS.
+Polyak & Juditsky (1992), Acceleration of stochastic approximation by averaging. SIAM J. Control Optim.
 """
 
 from __future__ import annotations

@@ -99,7 +99,8 @@ class Background:
     def _raster(self) -> np.ndarray:
         key = (self.x.tobytes(), self.y.tobytes(), self.z.tobytes(), repr(self.levels), self.filled, self.cmap)
         if key not in _RASTERS:
-            fig = Figure(figsize=(4, 3), dpi=100, layout="none")
+            fig = Figure(figsize=(4, 3), dpi=100)
+            fig.set_layout_engine("none")
             ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
             self.draw(ax)
             ax.set_xlim(float(self.x[0]), float(self.x[-1]))
@@ -114,7 +115,8 @@ class Background:
 
     def to_png_data_uri(self, width_px: int, height_px: int) -> str:
         """Render just the contours, edge to edge, as a PNG data URI (for the HTML renderer)."""
-        fig = Figure(figsize=(width_px / 100, height_px / 100), dpi=100, layout="none")
+        fig = Figure(figsize=(width_px / 100, height_px / 100), dpi=100)
+        fig.set_layout_engine("none")
         ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
         self.draw(ax)
         ax.set_xlim(float(self.x[0]), float(self.x[-1]))
