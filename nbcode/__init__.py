@@ -6,6 +6,8 @@ Sub-packages are organised by topic, not by chapter:
 * :mod:`nbcode.schedules` — learning-rate schedules as pure ``step -> lr`` functions;
 * :mod:`nbcode.stochastic` — mini-batch SGD on least squares, gradient noise;
 * :mod:`nbcode.optim` — functional optimizers checked against ``torch.optim``;
+* :mod:`nbcode.init` — initializers after ``torch.nn.init``, variance propagation, Jacobian spectra,
+  a one-mini-batch probe and LSUV;
 * :mod:`nbcode.data` — the book's offline data sets;
 * :mod:`nbcode.train` — one small training loop for torch models;
 * :mod:`nbcode.sweep` — live parameter sweeps for Jupyter and the HTML book;

@@ -14,9 +14,9 @@ import nbformat
 import pytest
 
 from nbcode._book import toc_files, toc_notebooks
+from test_html import built_html
 
 ROOT = Path(__file__).resolve().parents[1]
-BUILD = ROOT / "_build" / "test"
 
 
 def test_every_notebook_is_in_the_book_and_back() -> None:
@@ -42,18 +42,12 @@ def test_notebook_is_committed_executed_in_order(path: Path) -> None:
 
 def test_strict_html_build() -> None:
     """Sphinx with warnings as errors, on the committed outputs (nbval re-executes them)."""
-    if BUILD.exists():
-        shutil.rmtree(BUILD)
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "build_book.py"), "--execute", "off", "-W", "-q", "--out", str(BUILD)],
-        capture_output=True, text=True, cwd=ROOT,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    html = built_html()  # the -W build into _build/test-html, shared with the HTML and browser tests
     for doc in toc_files(ROOT):
-        page = BUILD / "html" / doc.relative_to(ROOT).with_suffix(".html")
+        page = html / doc.relative_to(ROOT).with_suffix(".html")
         assert page.is_file(), f"{page} was not built"
         assert page.stat().st_size < 5_000_000
-    intro = (BUILD / "html" / "book" / "intro.html").read_text()
+    intro = (html / "book" / "intro.html").read_text()
     assert 'class="nbcode-sweep"' in intro and "window.nbcodeSweep.mount(" in intro
 
 

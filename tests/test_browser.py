@@ -4,7 +4,8 @@ The built book (see tests/test_html.py) is served from a local ``http.server`` t
 request to anything but that server is aborted and recorded. Every page of ``_toc.yml`` must load
 with no failed request and no console error, show its math typeset by the local MathJax (no raw
 TeX left), load every image, give every code cell a copy button, and redraw each live sweep when
-a slider moves. A screenshot of each page (and of each sweep) goes to ``_build/screenshots/``.
+a slider or choice moves. A screenshot of each page (its top) and of each sweep goes to
+``_build/screenshots/``.
 
 Needs Chromium and ``playwright`` (pinned in requirements.txt; Playwright's own browser download
 is never used). Without them the tests skip, except in CI (``CI=true``), where they fail:
@@ -18,6 +19,7 @@ import http.server
 import os
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -107,6 +109,7 @@ class PageLog:
         self.blocked: list[str] = []
         self.failed: list[str] = []
         self.errors: list[str] = []
+        self.pending: set[Any] = set()
 
     def route(self, route: Any) -> None:
         url = route.request.url
@@ -119,10 +122,41 @@ class PageLog:
 
     def attach(self, page: Any) -> None:
         page.route("**/*", self.route)
-        page.on("requestfailed", lambda r: r.url in self.blocked or self.failed.append(f"{r.url}: {r.failure}"))
-        page.on("response", lambda r: r.status >= 400 and self.failed.append(f"{r.url}: HTTP {r.status}"))
-        page.on("console", lambda m: m.type == "error" and self.errors.append(f"console: {m.text} @ {m.location}"))
-        page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
+        page.on("request", self.on_request)
+        page.on("requestfinished", self.on_finished)
+        page.on("requestfailed", self.on_failed)
+        page.on("response", self.on_response)
+        page.on("console", self.on_console)
+        page.on("pageerror", self.on_error)
+
+    def settle(self, page: Any, timeout: float = 30.0) -> None:
+        """Wait until no request of the page is in flight (fetches made by scripts included)."""
+        deadline = time.monotonic() + timeout
+        while self.pending and time.monotonic() < deadline:
+            page.wait_for_timeout(50)
+        assert not self.pending, f"requests still pending after {timeout} s: {[r.url for r in self.pending]}"
+
+    def on_request(self, request: Any) -> None:
+        self.pending.add(request)
+
+    def on_finished(self, request: Any) -> None:
+        self.pending.discard(request)
+
+    def on_failed(self, request: Any) -> None:
+        self.pending.discard(request)
+        if request.url not in self.blocked:
+            self.failed.append(f"{request.url}: {request.failure}")
+
+    def on_response(self, response: Any) -> None:
+        if response.status >= 400:
+            self.failed.append(f"{response.url}: HTTP {response.status}")
+
+    def on_console(self, message: Any) -> None:
+        if message.type == "error":
+            self.errors.append(f"console: {message.text} @ {message.location}")
+
+    def on_error(self, error: Any) -> None:
+        self.errors.append(f"uncaught: {error}")
 
     def problems(self) -> list[str]:
         return [f"blocked (network): {u}" for u in self.blocked] + [f"failed: {u}" for u in self.failed] + self.errors
@@ -168,21 +202,31 @@ INSPECT = """() => {
 SWEEP_STATE = """(root) => {
   const svg = root.querySelector(".nbcode-sweep-figure svg");
   return {
-    svg: svg ? svg.outerHTML : null,
+    // clip-path ids are random per drawing: take them out, so that only a new frame differs
+    svg: svg ? svg.outerHTML.replace(/nbclip[a-z0-9]+/g, "nbclip") : null,
     role: svg ? svg.getAttribute("role") : null,
     label: svg ? svg.getAttribute("aria-label") : null,
     caption: (root.querySelector(".nbcode-sweep-caption") || {}).textContent || "",
     outputs: Array.from(root.querySelectorAll("output")).map(o => o.textContent),
-    sliders: root.querySelectorAll("input[type=range][data-sweep-control]").length,
+    controls: root.querySelectorAll("[data-sweep-control]").length,
   };
 }"""
 
-MOVE_SLIDER = """([root, k]) => {
-  const el = root.querySelectorAll("input[type=range][data-sweep-control]")[k];
+MOVE_CONTROL = """([root, k]) => {
+  // a slider jumps to its other end (event "input"); a choice to another option ("change")
+  const el = root.querySelectorAll("[data-sweep-control]")[k];
+  if (el.tagName === "SELECT") {
+    if (el.options.length < 2) return null;
+    const old = el.selectedIndex;
+    el.selectedIndex = (old + 1) % el.options.length;
+    el.dispatchEvent(new Event("change", {bubbles: true}));
+    return ["select", old, el.selectedIndex];
+  }
   const lo = Number(el.min), hi = Number(el.max), v = Number(el.value);
+  if (lo === hi) return null;
   el.value = String(v === hi ? lo : hi);
   el.dispatchEvent(new Event("input", {bubbles: true}));
-  return [v, Number(el.value)];
+  return ["range", v, Number(el.value)];
 }"""
 
 
@@ -200,7 +244,8 @@ def test_page_in_browser(browser: Any, server: str, path: str) -> None:
     try:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         name = screenshot_name(path)
-        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+        # the top of the page (a full-page screenshot of a long chapter takes seconds)
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
         info = page.evaluate(INSPECT)
 
         # math: typeset by the local MathJax, no raw TeX left in the visible text
@@ -214,20 +259,25 @@ def test_page_in_browser(browser: Any, server: str, path: str) -> None:
         assert not broken, f"{path}: images that did not load: {broken}"
         assert info["copyButtons"] == info["codeBlocks"], f"{path}: code blocks without a copy button"
 
-        # live sweeps: every slider redraws the figure
+        # live sweeps: every control redraws the figure
         for i, root in enumerate(page.query_selector_all("article.bd-article div.nbcode-sweep")):
             root.scroll_into_view_if_needed()
             before = root.evaluate(SWEEP_STATE)
             assert before["svg"], f"{path}: sweep {i} drew no figure"
             assert before["role"] == "img" and before["label"], f"{path}: sweep {i}'s figure has no role=img / aria-label"
             root.screenshot(path=str(SCREENSHOTS / f"{name}-sweep{i}.png"))
-            for k in range(before["sliders"]):
-                old, new = page.evaluate(MOVE_SLIDER, [root, k])
+            assert before["controls"], f"{path}: sweep {i} has no controls"
+            for k in range(before["controls"]):
+                moved = page.evaluate(MOVE_CONTROL, [root, k])
+                if moved is None:  # a control with one position
+                    continue
+                kind, old, new = moved
                 after = root.evaluate(SWEEP_STATE)
-                assert after["svg"] != before["svg"], f"{path}: sweep {i}, slider {k} moved {old} -> {new}, figure unchanged"
-                assert after["outputs"] != before["outputs"], f"{path}: sweep {i}, slider {k}: value display unchanged"
+                assert after["svg"] != before["svg"], f"{path}: sweep {i}, {kind} {k} moved {old} -> {new}, figure unchanged"
+                if kind == "range":
+                    assert after["outputs"] != before["outputs"], f"{path}: sweep {i}, slider {k}: value display unchanged"
                 before = after
-        page.wait_for_load_state("networkidle")
+        log.settle(page)
         assert not log.problems(), f"{path}:\n" + "\n".join(log.problems())
     finally:
         page.close()
@@ -237,20 +287,48 @@ def test_search_finds_every_page(browser: Any, server: str) -> None:
     """Sphinx's client-side search (search.html?q=...) finds each page by its title."""
     from bs4 import BeautifulSoup
 
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     html = built_html()
-    for path in book_pages():
-        doc = BeautifulSoup((html / path).read_text(encoding="utf-8"), "html.parser")
-        query = doc.select_one("article.bd-article h1").get_text(" ").replace("#", " ").strip()
-        page, log = open_page(browser, server, f"search.html?q={quote_plus(query)}")
-        try:
-            page.wait_for_selector("#search-results ul.search li a", timeout=10_000)
-            hits = page.eval_on_selector_all("#search-results ul.search li a", "els => els.map(e => e.href)")
-            assert any(urlsplit(h).path.lstrip("/") == path for h in hits), f"search for {query!r} does not find {path}: {hits}"
-            assert not log.problems(), "\n".join(log.problems())
-        finally:
-            page.close()
-    page, log = open_page(browser, server, "search.html?q=gradient")
+    log = PageLog(server)
+    page = browser.new_page()
+    log.attach(page)
     try:
+        for path in book_pages():
+            doc = BeautifulSoup((html / path).read_text(encoding="utf-8"), "html.parser")
+            h1 = doc.select_one("article.bd-article h1")
+            assert h1 is not None, f"{path} has no title"
+            query = " ".join(h1.get_text(" ").replace("#", " ").split())
+            page.goto(f"{server}/search.html?q={quote_plus(query)}", wait_until="load")
+            try:  # results appear one by one (Sphinx fetches each hit for its summary)
+                page.wait_for_function(SEARCH_FOUND, arg=f"/{path}", timeout=30_000)
+            except PlaywrightTimeout:
+                hits = page.eval_on_selector_all("#search-results ul.search li a", "els => els.map(e => e.href)")
+                pytest.fail(f"search for {query!r} does not find {path}: {hits}")
+            page.wait_for_function(SEARCH_DONE, timeout=30_000)
+            log.settle(page)  # leaving while Sphinx fetches the hits' summaries would abort them
         page.screenshot(path=str(SCREENSHOTS / "search.png"))
+        assert not log.problems(), "\n".join(log.problems())
+    finally:
+        page.close()
+
+
+SEARCH_DONE = """() => /Search finished/.test(
+  (document.querySelector("#search-results .search-summary") || {}).textContent || "")"""
+SEARCH_FOUND = """(path) => Array.from(document.querySelectorAll("#search-results ul.search li a"))
+  .some(a => new URL(a.href).pathname === path)"""
+
+
+def test_front_page_opens_the_book(browser: Any, server: str) -> None:
+    """``index.html`` (what a reader opens first) leads to the first page of the table of contents."""
+    log = PageLog(server)
+    page = browser.new_page()
+    log.attach(page)
+    try:
+        page.goto(f"{server}/index.html")
+        page.wait_for_url(f"**/{book_pages()[0]}", timeout=10_000)
+        page.wait_for_load_state("networkidle")
+        log.settle(page)
+        assert not log.problems(), "\n".join(log.problems())
     finally:
         page.close()

@@ -9,6 +9,7 @@ discovered from ``_toc.yml``: a chapter added to the book is checked the moment 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -20,7 +21,7 @@ from urllib.parse import unquote, urlsplit
 
 import nbformat
 import pytest
-from bs4 import BeautifulSoup
+from bs4 import BeautifulSoup, Tag
 from filelock import FileLock
 
 from nbcode._book import toc_files
@@ -28,11 +29,12 @@ from nbcode._book import toc_files
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "_build" / "test-html"
 HTML = BUILD / "html"
+STAMP = BUILD / "built-ok"
 SOURCES = ["_config.yml", "_toc.yml", "_static", "scripts/build_book.py", "book"]
 BIB_PAGE = "book/references.html"
 MATHJAX = "_static/mathjax/tex-chtml.js"
 MAX_SCRIPTS = 30  # <script src> per page; vendored MathJax dumped in _static gave ~70
-MAX_PAGE_BYTES = 8_000_000  # the HTML plus every local script and stylesheet it loads
+MAX_ASSET_BYTES = 6_000_000  # every script and stylesheet a page loads (the HTML itself aside)
 
 
 # --------------------------------------------------------------------------------------------
@@ -51,28 +53,33 @@ def _source_files() -> Iterator[Path]:
 
 
 def build_is_fresh() -> bool:
-    """True if the last build in ``_build/test-html`` is newer than every source of the book.
+    """True if the last build in ``_build/test-html`` succeeded and is newer than every source.
 
-    Its time is that of ``searchindex.js``, which every build rewrites (``index.html``, a
-    redirect, is only written when missing).
+    ``STAMP`` is written after a successful -W build only (a failed one, with keep-going, still
+    writes pages) and removed before every build.
     """
-    stamp = HTML / "searchindex.js"
-    if not (stamp.is_file() and (HTML / "index.html").is_file()):
+    if not (STAMP.is_file() and (HTML / "index.html").is_file()):
         return False
     newest = max(f.stat().st_mtime for f in _source_files())
-    return stamp.stat().st_mtime > newest
+    return STAMP.stat().st_mtime > newest
 
 
+@functools.cache
 def built_html() -> Path:
-    """The built book (build it, -W, unless a fresh build is there). Safe under pytest-xdist."""
+    """The built book (build it, -W, unless a fresh build is there), once per test process.
+
+    A file lock keeps pytest-xdist workers (and tests/test_book.py) from building at once.
+    """
     BUILD.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(BUILD.parent / "test-html.lock"), timeout=600):
         if not build_is_fresh():
-            env = {**os.environ, "NBCODE_SWEEP": "static", "TQDM_DISABLE": "1"}
+            STAMP.unlink(missing_ok=True)
+            env = {**os.environ, "NBCODE_SWEEP": "static", "TQDM_DISABLE": "1", "NO_COLOR": "1"}
             cmd = [sys.executable, str(ROOT / "scripts" / "build_book.py"), "--execute", "off", "-W", "--out", str(BUILD)]
             res = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
             if res.returncode != 0 or not (HTML / "index.html").is_file():
                 pytest.fail(f"the book does not build warning-free:\n{res.stdout[-4000:]}\n{res.stderr[-4000:]}")
+            STAMP.write_text("built with -W by tests/test_html.py\n")
     return HTML
 
 
@@ -107,6 +114,12 @@ def soup(path: Path) -> BeautifulSoup:
     return _soups[path]
 
 
+def attr(el: Tag, name: str) -> str:
+    """An attribute as one string ("" if absent; multi-valued ones such as class joined)."""
+    value = el.get(name)
+    return value if isinstance(value, str) else " ".join(value or [])
+
+
 def is_external(url: str) -> bool:
     parts = urlsplit(url)
     return bool(parts.scheme and parts.scheme not in ("data", "mailto") or parts.netloc or url.startswith("//"))
@@ -120,13 +133,13 @@ def local_target(page: Path, url: str) -> tuple[Path, str]:
 
 def resources(doc: BeautifulSoup) -> Iterator[tuple[str, str]]:
     """(tag, url) of everything a page loads by itself."""
-    for tag, attr in (("script", "src"), ("link", "href"), ("img", "src"), ("iframe", "src"),
+    for tag, name in (("script", "src"), ("link", "href"), ("img", "src"), ("iframe", "src"),
                       ("source", "src"), ("video", "src"), ("audio", "src"), ("embed", "src"), ("object", "data")):
         for el in doc.find_all(tag):
-            url = el.get(attr)
+            url = attr(el, name)
             if not url:
                 continue
-            if tag == "link" and not {"stylesheet", "preload", "icon", "modulepreload", "manifest"} & set(el.get("rel", [])):
+            if tag == "link" and not {"stylesheet", "preload", "icon", "modulepreload", "manifest"} & set(attr(el, "rel").split()):
                 continue
             yield tag, url
 
@@ -162,14 +175,14 @@ def test_stylesheets_load_nothing_from_the_network(html: Path) -> None:
 def test_page_weight_and_no_launcher(html: Path, page: str) -> None:
     path = html / page
     doc = soup(path)
-    scripts = [urlsplit(el["src"]).path for el in doc.find_all("script", src=True)]
+    scripts = [urlsplit(attr(el, "src")).path for el in doc.find_all("script", src=True)]
     assert len(scripts) <= MAX_SCRIPTS, f"{page} has {len(scripts)} scripts: {scripts}"
     vendored = [s for s in scripts if "_static/mathjax/" in s and not s.endswith(MATHJAX)]
     assert not vendored, f"{page} includes vendored files as scripts: {vendored}"
-    weight = path.stat().st_size + sum(
+    weight = sum(
         local_target(path, url)[0].stat().st_size
         for tag, url in resources(doc) if tag in ("script", "link") and not is_external(url) and not url.startswith("data:"))
-    assert weight < MAX_PAGE_BYTES, f"{page} weighs {weight / 1e6:.1f} MB"
+    assert weight < MAX_ASSET_BYTES, f"{page} loads {weight / 1e6:.1f} MB of scripts and stylesheets"
     text = path.read_text(encoding="utf-8")
     for marker in ("THEBE_JS_URL", "thebe-config", "thebe-launch", "launch-buttons", "mybinder.org", "colab.research.google.com", "require.min.js", "embed-amd.js"):
         assert marker not in text, f"{page} has {marker!r}: the book promises no hosted launcher and loads no widget manager"
@@ -181,7 +194,7 @@ def test_internal_links_and_citations_resolve(html: Path, page: str) -> None:
     doc = soup(path)
     broken = []
     for a in doc.find_all("a", href=True):
-        href = a["href"]
+        href = attr(a, "href")
         if is_external(href) or href.startswith(("mailto:", "javascript:")) or href == "#":
             continue
         target, frag = local_target(path, href)
@@ -192,7 +205,7 @@ def test_internal_links_and_citations_resolve(html: Path, page: str) -> None:
     assert not broken, f"{page} has links to nowhere: {broken}"
     assert not doc.select(f"{CONTENT} .xref.std-ref:not(a .xref)"), f"{page} has unresolved cross-references"
     if "{cite" in source_of(page).read_text(encoding="utf-8"):
-        cites = [a["href"] for a in doc.select(f"{CONTENT} a[href]") if BIB_PAGE.split("/")[-1] + "#" in a["href"]]
+        cites = [attr(a, "href") for a in doc.select(f"{CONTENT} a[href]") if BIB_PAGE.split("/")[-1] + "#" in attr(a, "href")]
         assert cites, f"{page} cites papers but links to no bibliography entry"
 
 
@@ -217,15 +230,15 @@ def test_navigation(html: Path, page: str) -> None:
     nxt, prv = doc.select_one("a.right-next"), doc.select_one("a.left-prev")
     here = (html / page).parent
     if i + 1 < len(pages):
-        assert nxt is not None and (here / nxt["href"]).resolve() == (html / pages[i + 1]).resolve(), f"{page}: next link"
+        assert nxt is not None and (here / attr(nxt, "href")).resolve() == (html / pages[i + 1]).resolve(), f"{page}: next link"
     else:
         assert nxt is None
     if i > 0:
-        assert prv is not None and (here / prv["href"]).resolve() == (html / pages[i - 1]).resolve(), f"{page}: previous link"
+        assert prv is not None and (here / attr(prv, "href")).resolve() == (html / pages[i - 1]).resolve(), f"{page}: previous link"
     sections = [s.get("id") for s in doc.select(f"{CONTENT} section > section")]
     if len(sections) >= 2:
         toc = doc.select("nav.page-toc a.nav-link")
-        assert {a["href"].lstrip("#") for a in toc} >= {s for s in sections if s and doc.select_one(f"{CONTENT} section#{s} > h2")}, \
+        assert {attr(a, "href").lstrip("#") for a in toc} >= {s for s in sections if s and doc.select_one(f"{CONTENT} section#{s} > h2")}, \
             f"{page}: the page table of contents misses sections"
     assert doc.select_one('input[name="q"], .search-button, button[aria-label*="Search"]') is not None, f"{page}: no search box"
 
@@ -234,7 +247,7 @@ def test_navigation(html: Path, page: str) -> None:
 def test_notebook_page_offers_download_and_local_run(html: Path, page: str) -> None:
     doc = soup(html / page)
     src = source_of(page).relative_to(ROOT).as_posix()
-    links = [a["href"] for a in doc.select("a.btn-download-source-button[href]") if a["href"].endswith(".ipynb")]
+    links = [attr(a, "href") for a in doc.select("a.btn-download-source-button[href]") if attr(a, "href").endswith(".ipynb")]
     assert links, f"{page}: no download button for the notebook"
     nb = nbformat.read(str(local_target(html / page, links[0])[0]), as_version=4)
     nbformat.validate(nb)
@@ -246,24 +259,38 @@ def test_notebook_page_offers_download_and_local_run(html: Path, page: str) -> N
 
 @pytest.mark.parametrize("page", book_pages())
 def test_figures_have_alt_text_and_captions(html: Path, page: str) -> None:
+    """Every image is a figure with a caption and alt text; every sweep has labelled sliders.
+
+    For a plot in a notebook, give its code cell the metadata
+    ``"mystnb": {"image": {"alt": "..."}, "figure": {"caption": "...", "name": "fig-..."}}``.
+    """
     doc = soup(html / page)
+    fix = 'give the cell metadata "mystnb": {"image": {"alt": ...}, "figure": {"caption": ..., "name": ...}}'
+    problems = []
     for img in doc.select(f"{CONTENT} img"):
-        alt = (img.get("alt") or "").strip()
-        assert alt and not re.search(r"\.(png|jpe?g|svg|gif)$", alt, re.I), \
-            f"{page}: image {img.get('src')} has no alt text (alt={alt!r}); set it with cell metadata mystnb.image.alt"
+        alt = attr(img, "alt").strip()
+        figure = img.find_parent("figure")
+        caption = figure.select_one("figcaption") if figure is not None else None
+        if not alt or re.search(r"\.(png|jpe?g|svg|gif)$", alt, re.I):
+            problems.append(f"image {attr(img, 'src')} has no alt text (alt={alt!r})")
+        if caption is None or not caption.get_text(strip=True):
+            problems.append(f"image {attr(img, 'src')} is not a figure with a caption")
     for fig in doc.select(f"{CONTENT} figure"):
-        assert fig.find("figcaption") and fig.find("figcaption").get_text(strip=True), f"{page}: figure without caption"
+        caption = fig.select_one("figcaption")
+        if caption is None or not caption.get_text(strip=True):
+            problems.append(f"figure {attr(fig, 'id')} has no caption")
+    assert not problems, f"{page}: " + "; ".join(problems) + f" ({fix})"
     for sweep in doc.select("div.nbcode-sweep"):
         assert sweep.select_one("script.nbcode-sweep-data"), f"{page}: sweep without its frames"
-        for inp in sweep.select("input[type=range][data-sweep-control]"):
-            assert inp.get("aria-label"), f"{page}: slider without a label"
+        for inp in sweep.select("[data-sweep-control]"):
+            assert attr(inp, "aria-label"), f"{page}: sweep control without a label"
 
 
 @pytest.mark.parametrize("page", book_pages())
 def test_math_is_set_up_locally(html: Path, page: str) -> None:
     doc = soup(html / page)
     if doc.select(f"{CONTENT} .math"):
-        srcs = [urlsplit(el["src"]).path for el in doc.find_all("script", src=True)]
+        srcs = [urlsplit(attr(el, "src")).path for el in doc.find_all("script", src=True)]
         assert any(s.endswith(MATHJAX) for s in srcs), f"{page} has math but no local MathJax: {srcs}"
         assert (html / MATHJAX).is_file()
 

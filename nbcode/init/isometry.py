@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch.func import jacrev
 
+from nbcode.init._threads import single_blas_thread
 from nbcode.init.initializers import orthogonal
 
 __all__ = ["mlp_weights", "input_output_jacobian", "jacobian_product", "jacobian_singular_values", "spectrum_grid", "fixed_point_variance", "CRITICAL_SIGMA"]
@@ -30,6 +31,7 @@ _NP_DERIV: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "tanh": lambda z: 1.0 - np.tanh(z) ** 2,
     "relu": lambda z: (z > 0).astype(float),
 }
+_NP_ACTS: dict[str, Callable[[np.ndarray], np.ndarray]] = {"linear": lambda z: z, "tanh": np.tanh, "relu": lambda z: np.maximum(z, 0.0)}
 #: The weight scale at which the mean squared singular value of :math:`J` stays 1 with depth.
 CRITICAL_SIGMA = {"linear": 1.0, "tanh": 1.0, "relu": math.sqrt(2.0)}
 
@@ -40,6 +42,7 @@ def _check_act(act: str) -> str:
     return act
 
 
+@single_blas_thread
 def mlp_weights(depth: int, width: int, *, init: str = "gaussian", sigma_w: float = 1.0, rng: np.random.Generator) -> list[np.ndarray]:
     r"""``depth`` square weights with :math:`\operatorname{Var}(W_{ij}) = \sigma_w^2/n`.
 
@@ -88,7 +91,7 @@ def input_output_jacobian(weights: Sequence[np.ndarray], act: str, x: np.ndarray
 def jacobian_product(weights: Sequence[np.ndarray], act: str, x: np.ndarray) -> np.ndarray:
     """The same Jacobian as the explicit product :math:`D^L W^L \\cdots D^1 W^1` (NumPy; a reference)."""
     dphi = _NP_DERIV[_check_act(act)]
-    phi = {"linear": lambda z: z, "tanh": np.tanh, "relu": lambda z: np.maximum(z, 0.0)}[act]
+    phi = _NP_ACTS[act]
     h, jac = np.asarray(x, dtype=float), np.eye(len(x))
     for w in weights:
         z = w @ h
@@ -110,7 +113,7 @@ def fixed_point_variance(act: str, sigma_w: float, *, q0: float = 1.0, iters: in
     0.0533
     """
     _check_act(act)
-    phi = {"linear": lambda z: z, "tanh": np.tanh, "relu": lambda z: np.maximum(z, 0.0)}[act]
+    phi = _NP_ACTS[act]
     x, w = np.polynomial.hermite_e.hermegauss(81)
     w = w / w.sum()
     q = q0
@@ -124,6 +127,7 @@ def _input(act: str, sigma_w: float, width: int, rng: np.random.Generator) -> np
     return math.sqrt(q) * rng.normal(size=width)
 
 
+@single_blas_thread
 def jacobian_singular_values(
     depth: int, width: int, *, act: str = "tanh", init: str = "orthogonal", sigma_w: float = 1.0, rng: np.random.Generator
 ) -> np.ndarray:
@@ -146,6 +150,7 @@ def jacobian_singular_values(
     return np.linalg.svd(input_output_jacobian(weights, act, x), compute_uv=False)
 
 
+@single_blas_thread
 def spectrum_grid(
     depths: Sequence[int], sigmas: Sequence[float], acts: Sequence[str], inits: Sequence[str], *, width: int = 64, seed: int = 0
 ) -> dict[tuple[str, str, int, float], np.ndarray]:
@@ -160,7 +165,7 @@ def spectrum_grid(
     out = {}
     for i, act in enumerate(acts):
         _check_act(act)
-        phi = {"linear": lambda z: z, "tanh": np.tanh, "relu": lambda z: np.maximum(z, 0.0)}[act]
+        phi = _NP_ACTS[act]
         for j, init in enumerate(inits):
             for m, s in enumerate(sigmas):
                 rng = np.random.default_rng([seed, i, j, m])

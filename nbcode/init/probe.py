@@ -20,6 +20,8 @@ from nbcode.init.initializers import orthogonal
 __all__ = ["LayerStats", "forward_stats", "layer_stats", "format_stats", "lsuv"]
 
 _WEIGHTED = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
+_ZERO_KINDS = {"ReLU", "ReLU6"}
+_SAT_KINDS = {"Tanh", "Sigmoid", "Hardtanh", "Softsign"}
 
 
 @dataclass
@@ -156,20 +158,27 @@ def layer_stats(
 def format_stats(stats: Sequence[LayerStats], *, digits: int = 3) -> str:
     """A fixed-width table of :func:`layer_stats` (numbers to ``digits`` significant digits).
 
+    The "zero" column (fraction of exactly-zero outputs) is shown for ReLU layers and the "sat."
+    column (fraction with :math:`|h| > 0.99`) for squashing ones; elsewhere they read "-".
+
     Examples
     --------
-    >>> print(format_stats([LayerStats("0", "Linear", 0.0, 1.0, 0.5, 0.25, 0.0, 0.0)]))
+    >>> print(format_stats([LayerStats("0", "Linear", 0.0, 1.0, 0.5, 0.25, 0.0, 0.3), LayerStats("1", "ReLU", 0.4, 0.6, 0.5, math.nan, 0.5, 0.1)]))
     layer  kind          mean       std  grad std  W-grad std  zero  sat.
-    0      Linear           0         1       0.5        0.25  0.00  0.00
+    0      Linear           0         1       0.5        0.25     -     -
+    1      ReLU           0.4       0.6       0.5           -  0.50     -
     """
     def g(x: float) -> str:
         return "-" if math.isnan(x) else f"{x:.{digits}g}"
+
+    def frac(x: float, show: bool) -> str:
+        return f"{x:.2f}" if show and not math.isnan(x) else "-"
 
     lines = [f"{'layer':<6} {'kind':<10} {'mean':>7} {'std':>9} {'grad std':>9} {'W-grad std':>11} {'zero':>5} {'sat.':>5}"]
     for s in stats:
         lines.append(
             f"{s.name:<6} {s.kind:<10} {g(s.mean):>7} {g(s.std):>9} {g(s.grad_std):>9} {g(s.weight_grad_std):>11} "
-            f"{'-' if math.isnan(s.frac_zero) else f'{s.frac_zero:.2f}':>5} {'-' if math.isnan(s.saturated) else f'{s.saturated:.2f}':>5}"
+            f"{frac(s.frac_zero, s.kind in _ZERO_KINDS):>5} {frac(s.saturated, s.kind in _SAT_KINDS):>5}"
         )
     return "\n".join(lines)
 

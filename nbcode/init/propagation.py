@@ -3,7 +3,8 @@ r"""How the variance of activations and of gradients travels through a deep MLP 
 A bias-free MLP of depth :math:`L` computes :math:`z^l = W^l h^{l-1}`, :math:`h^l = \phi(z^l)`,
 :math:`h^0 = x`, and back-propagates :math:`\delta^{l-1} = \phi'(z^{l-1}) \odot (W^l)^\top \delta^l`
 with :math:`\delta^l = \partial L/\partial z^l`. If the weights are i.i.d. with mean 0 and
-variance :math:`\sigma_l^2`, independent of the signal, then (exactly in expectation)
+variance :math:`\sigma_l^2`, independent of the signal, then (the first exactly, in expectation
+over the weights)
 
 .. math::
 
@@ -11,7 +12,8 @@ variance :math:`\sigma_l^2`, independent of the signal, then (exactly in expecta
     \operatorname{Var}(\delta^{l-1}) = n_l\,\sigma_l^2\,\mathbb E[\phi'(z^{l-1})^2]\,\operatorname{Var}(\delta^l),
 
 the second under the usual extra assumption that the backward weights are independent of the
-forward signal (exact for linear and ReLU-like layers at large width). For a linear
+forward signal (accurate for wide layers; for linear and ReLU layers the tests find no bias even at
+width 48). For a linear
 :math:`\phi` these are the product formulas :math:`\operatorname{Var}(z^l) = n_{l-1}\sigma_l^2
 \operatorname{Var}(z^{l-1})`; for ReLU :math:`\mathbb E[\phi(z)^2] = \tfrac12\operatorname{Var}(z)`
 and :math:`\mathbb E[\phi'(z)^2] = \tfrac12` because :math:`z` is symmetric; for smooth
@@ -28,6 +30,7 @@ from typing import Callable
 import numpy as np
 
 from nbcode.init.fans import calculate_gain
+from nbcode.init._threads import single_blas_thread
 from nbcode.init.initializers import orthogonal
 
 __all__ = ["ACTIVATIONS", "Activation", "activation", "VarianceProfile", "simulate_variance", "predict_variance", "weight_std"]
@@ -126,6 +129,7 @@ def _check(depth: int, width: int, batch: int) -> None:
         raise ValueError(f"Invalid batch size: {batch}")
 
 
+@single_blas_thread
 def simulate_variance(
     depth: int,
     width: int,

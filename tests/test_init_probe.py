@@ -1,0 +1,171 @@
+"""The one-mini-batch probe, LSUV, the torch-model helpers and the chapter's exercises."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from nbcode.data import load_digits
+from nbcode.exercises import check
+from nbcode.init import format_stats, forward_stats, init_model_, layer_stats, lsuv, prior_bias, symmetry_run, train_with_init, unit_spread
+
+
+def _net() -> nn.Sequential:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(6, 8), nn.Tanh(), nn.Dropout(0.2), nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 3)).double()
+
+
+def test_layer_stats_match_a_manual_pass() -> None:
+    net = _net().eval()  # no dropout randomness, so the manual pass is the same computation
+    X = torch.randn(20, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    y = torch.arange(20) % 3
+    stats = layer_stats(net, X, y)
+    assert [s.name for s in stats] == ["0", "1", "2", "3", "4", "5"]
+    outs, h = [], X
+    for m in net:
+        h = m(h)
+        h.retain_grad()
+        outs.append(h)
+    nn.functional.cross_entropy(h, y).backward()
+    for s, o in zip(stats, outs):
+        assert o.grad is not None
+        g, o = o.grad, o.detach()
+        assert s.mean == pytest.approx(float(o.mean()), rel=1e-12)
+        assert s.std == pytest.approx(float(o.std()), rel=1e-12)
+        assert s.grad_std == pytest.approx(float(g.std()), rel=1e-12)
+        assert s.frac_zero == pytest.approx(float((o == 0).double().mean()))
+    for i in (0, 3, 5):
+        assert stats[i].weight_grad_std == pytest.approx(float(net[i].weight.grad.std()), rel=1e-12)
+    assert math.isnan(stats[1].weight_grad_std)
+
+
+def test_layer_stats_leave_the_model_unchanged() -> None:
+    net = _net().train()
+    X = torch.randn(16, 6, dtype=torch.float64)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    sentinel = torch.full_like(net[0].weight, 7.0)
+    net[0].weight.grad = sentinel
+    torch.manual_seed(5)
+    layer_stats(net, X, torch.arange(16) % 3)
+    after_rand = torch.rand(3)
+    torch.manual_seed(5)
+    assert torch.equal(after_rand, torch.rand(3)), "the global RNG must be restored (dropout used it)"
+    assert net.training
+    assert net[0].weight.grad is sentinel and net[3].weight.grad is None
+    for k, v in net.state_dict().items():
+        assert torch.equal(v, before[k])
+    for m in net.modules():
+        assert not m._forward_hooks and not m._backward_hooks
+
+
+def test_forward_stats_and_default_losses() -> None:
+    net = _net().eval()
+    X = torch.randn(10, 6, dtype=torch.float64)
+    f = forward_stats(net, X)
+    full = layer_stats(net, X)  # y None: loss = half the mean square of the output
+    assert [r.std for r in f] == pytest.approx([r.std for r in full], rel=1e-12)
+    out = net(X).detach()
+    assert full[-1].grad_std == pytest.approx(float((out / out.numel()).std()), rel=1e-10)
+    reg = layer_stats(net, X, torch.zeros(10, 3, dtype=torch.float64))  # float y: MSE
+    assert reg[-1].grad_std == pytest.approx(float((2 * out / out.numel()).std()), rel=1e-10)
+
+
+def test_format_stats() -> None:
+    text = format_stats(layer_stats(_net().eval(), torch.randn(8, 6, dtype=torch.float64), torch.arange(8) % 3))
+    lines = text.splitlines()
+    assert lines[0].split() == ["layer", "kind", "mean", "std", "grad", "std", "W-grad", "std", "zero", "sat."]
+    assert len(lines) == 7 and lines[2].split()[1] == "Tanh" and lines[2].split()[5] == "-"
+    assert lines[2].split()[6] == "-" and lines[2].split()[7] != "-"  # Tanh: saturation, not zeros
+    assert lines[5].split()[1] == "ReLU" and lines[5].split()[6] != "-" and lines[5].split()[7] == "-"
+
+
+def test_lsuv_gives_unit_variance_on_the_batch_and_near_it_on_new_data() -> None:
+    torch.manual_seed(0)
+    net = nn.Sequential(*[m for _ in range(12) for m in (nn.Linear(40, 40), nn.ReLU())], nn.Linear(40, 5)).double()
+    X = torch.randn(512, 40, dtype=torch.float64)
+    stds = lsuv(net, X, tol=0.01, rng=np.random.default_rng(0))
+    assert len(stds) == 13 and all(abs(s**2 - 1) < 0.01 for s in stds)
+    linear_out = [r.std for r in forward_stats(net, X) if r.kind == "Linear"]
+    assert all(abs(s**2 - 1) < 0.01 for s in linear_out)
+    fresh = [r.std for r in forward_stats(net, torch.randn(512, 40, dtype=torch.float64)) if r.kind == "Linear"]
+    assert all(abs(s - 1) < 0.15 for s in fresh)
+    # without LSUV (torch's default init) the last layer's std has collapsed
+    torch.manual_seed(0)
+    plain = nn.Sequential(*[m for _ in range(12) for m in (nn.Linear(40, 40), nn.ReLU())], nn.Linear(40, 5)).double()
+    assert [r.std for r in forward_stats(plain, X) if r.kind == "Linear"][-1] < 0.1
+
+
+def test_lsuv_errors() -> None:
+    X = torch.randn(4, 3)
+    with pytest.raises(ValueError, match="Invalid tolerance: 0"):
+        lsuv(nn.Linear(3, 3), X, tol=0)
+    with pytest.raises(ValueError, match="Invalid max_iter: 0"):
+        lsuv(nn.Linear(3, 3), X, max_iter=0)
+    with pytest.raises(ValueError, match="LSUV needs at least one Linear or Conv layer"):
+        lsuv(nn.Sequential(nn.ReLU()), X)
+
+
+def test_init_model_schemes() -> None:
+    net = nn.Sequential(nn.Linear(400, 300), nn.ReLU(), nn.Linear(300, 200)).double()
+    rng = np.random.default_rng(0)
+    init_model_(net, "kaiming", rng=rng, bias=0.1)
+    assert float(net[0].weight.detach().var()) * 400 == pytest.approx(2.0, rel=0.02)  # 5 standard errors of a sample variance
+    assert torch.all(net[2].bias == 0.1)
+    init_model_(net, "orthogonal", rng=rng)
+    W = net[2].weight.detach().numpy()
+    np.testing.assert_allclose(W @ W.T, 2.0 * np.eye(200), atol=1e-10)  # gain sqrt(2) for ReLU
+    init_model_(net, "zeros", rng=rng)
+    assert float(net[0].weight.detach().abs().max()) == 0.0
+    with pytest.raises(ValueError, match="Unsupported initialization scheme he"):
+        init_model_(net, "he", rng=rng)
+
+
+def test_prior_bias() -> None:
+    y = np.array([0] * 90 + [1] * 10)
+    b = prior_bias(y, 2)
+    p = torch.softmax(torch.tensor(b), 0).numpy()
+    np.testing.assert_allclose(p, [0.9, 0.1], rtol=1e-12)
+    loss = nn.functional.cross_entropy(torch.tensor(b).repeat(100, 1), torch.tensor(y))
+    assert float(loss) == pytest.approx(-(0.9 * math.log(0.9) + 0.1 * math.log(0.1)), rel=1e-12)
+    with pytest.raises(ValueError, match="Invalid labels"):
+        prior_bias(np.array([0, 0, 2]), 3)
+
+
+@pytest.fixture(scope="module")
+def digits() -> tuple[torch.Tensor, ...]:
+    d = load_digits()
+    return tuple(torch.as_tensor(a) for a in (d.X_train, d.y_train, d.X_val, d.y_val))
+
+
+def test_symmetry(digits: tuple[torch.Tensor, ...]) -> None:
+    data = (digits[0][:300], digits[1][:300], digits[2], digits[3])
+    hist, spread = symmetry_run(data, "constant", epochs=2)  # type: ignore[arg-type]
+    assert spread < 1e-6  # identical units (up to round-off, which grows only slowly)
+    hist, spread = symmetry_run(data, "zeros", act="relu", epochs=2)  # type: ignore[arg-type]
+    assert spread == 0.0 and hist["train_loss"][-1] == pytest.approx(math.log(10), abs=0.01)
+    _, spread = symmetry_run(data, "xavier", epochs=1)  # type: ignore[arg-type]
+    assert spread > 0.1
+    lin = nn.Linear(3, 4)
+    with torch.no_grad():
+        lin.weight.fill_(1.0)
+        lin.bias.fill_(0.5)
+    assert unit_spread(lin) == 0.0
+
+
+def test_he_trains_a_deep_relu_net_and_tiny_weights_do_not(digits: tuple[torch.Tensor, ...]) -> None:
+    he = train_with_init(digits, "kaiming", act="relu", depth=10, epochs=2, lr=0.01)  # type: ignore[arg-type]
+    small = train_with_init(digits, "small", act="relu", depth=10, epochs=2, lr=0.01)  # type: ignore[arg-type]
+    assert he["train_loss"][-1] < 1.5 and small["train_loss"][-1] > 2.25
+
+
+def test_exercises() -> None:
+    assert check("init.conv_he_std", math.sqrt(2) / math.sqrt(288))
+    assert not check("init.conv_he_std", math.sqrt(2) / math.sqrt(32))
+    assert check("init.relu_xavier_depth", 20) and not check("init.relu_xavier_depth", 19)
+    assert check("init.xavier_uniform_bound", lambda i, o, g: g * math.sqrt(6 / (i + o)))
+    assert not check("init.xavier_uniform_bound", lambda i, o, g: g * 6 / math.sqrt(i + o))
+    assert check("init.isometry", "tanh + orthogonal") and not check("init.isometry", "relu + orthogonal")
