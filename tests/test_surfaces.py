@@ -232,7 +232,9 @@ def test_rnn_cliff_gradient_matches_torch():
 
 
 def test_rnn_loss_has_a_cliff():
-    w = np.linspace(0.0, 15.0, 3001)
-    L = rnn_loss(w, -5.0)
+    w = np.linspace(6.0, 11.0, 5001)
+    gw, _ = rnn_loss_grad(w, -5.0, T=8)
+    assert np.abs(gw).max() > 1000 * np.median(np.abs(gw))
+    L = rnn_loss(w, -5.0, T=50)  # for long sequences the wall becomes a jump
     jumps = np.abs(np.diff(L))
     assert jumps.max() > 100 * np.median(jumps)

@@ -107,14 +107,20 @@ def predicted_escape_steps(offset: float, lam_min: float, lr: float, radius: flo
     """Steps to leave a ball of ``radius`` around a saddle, from the linearized dynamics.
 
     Along the eigenvector of :math:`\\lambda_{\\min} < 0` gradient descent multiplies the
-    offset by :math:`r = 1 + \\eta|\\lambda_{\\min}|` per step; the noise adds variance
-    :math:`\\sigma^2 \\sum_{j<k} r^{2j} \\approx \\sigma^2 r^{2k}/(r^2-1)`, so the offset after
-    :math:`k` steps is about :math:`r^k \\sqrt{\\delta^2 + \\sigma^2/(r^2-1)}` and
+    offset :math:`\\delta` by :math:`r = 1 + \\eta|\\lambda_{\\min}|` per step, so it leaves a
+    ball of radius :math:`R` after
 
-    .. math:: k \\approx \\frac{\\log\\big(R / \\sqrt{\\delta^2 + \\sigma^2/(r^2 - 1)}\\big)}{\\log(1 + \\eta|\\lambda_{\\min}|)}
-              \\approx \\frac{\\log(R/\\delta)}{\\eta\\,|\\lambda_{\\min}|} \\quad (\\sigma = 0,\\ \\eta|\\lambda| \\ll 1).
+    .. math:: k \\approx \\frac{\\log(R/\\delta)}{\\log(1 + \\eta|\\lambda_{\\min}|)}
+              \\approx \\frac{\\log(R/\\delta)}{\\eta\\,|\\lambda_{\\min}|}
 
-    In time :math:`t = \\eta k`, the escape takes :math:`\\log(R/\\delta)/|\\lambda_{\\min}|`.
+    steps, i.e. after a time :math:`t = \\eta k \\approx \\log(R/\\delta)/|\\lambda_{\\min}|`.
+    With noise :math:`\\sigma` added at every step, the offset after :math:`k` steps is
+    :math:`r^k(\\delta + s\\xi)` with :math:`\\xi \\sim N(0, 1)` and
+    :math:`s^2 = \\sigma^2 \\sum_{j \\ge 1} r^{-2j} = \\sigma^2/(r^2 - 1)`. Averaging
+    :math:`\\log|s\\xi|` gives :math:`\\log s - (\\gamma + \\log 2)/2` (:math:`\\gamma` is Euler's
+    constant), so :math:`\\delta` is replaced by the effective offset
+    :math:`\\sqrt{\\delta^2 + c\\, s^2}` with :math:`c = e^{-\\gamma}/2`, exact in both limits
+    :math:`\\sigma = 0` and :math:`\\delta = 0`.
 
     Examples
     --------
@@ -127,5 +133,6 @@ def predicted_escape_steps(offset: float, lam_min: float, lr: float, radius: flo
     if not (offset >= 0 and math.isfinite(offset)) or not (noise >= 0 and math.isfinite(noise)) or offset + noise == 0:
         raise ValueError(f"Invalid offset or noise: offset={offset}, noise={noise} (need one of them > 0)")
     r = 1.0 + lr * abs(lam_min)
-    eff = math.sqrt(offset**2 + noise**2 / (r * r - 1.0))
+    c = math.exp(-0.5772156649015329) / 2.0
+    eff = math.sqrt(offset**2 + c * noise**2 / (r * r - 1.0))
     return max(0.0, math.log(radius / eff) / math.log(r))

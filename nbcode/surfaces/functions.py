@@ -244,7 +244,7 @@ def beale() -> Surface:
     >>> beale()([3.0, 0.5])
     0.0
     """
-    return Surface("Beale", 2, _beale_value, _beale_grad, _beale_hess, (-4.5, 4.5, -4.5, 4.5), [((3.0, 0.5), "minimum")])
+    return Surface("Beale", 2, _beale_value, _beale_grad, _beale_hess, (-0.5, 4.5, -1.0, 1.5), [((3.0, 0.5), "minimum")])
 
 
 def saddle() -> Surface:

@@ -1,0 +1,112 @@
+"""Tests of nbcode.landscape: filter normalization, grids with θ* exactly on them, vectorized
+evaluation against a plain loop, the model left untouched."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from nbcode.landscape import centered_grid, filter_normalize, interpolate, loss_on_grid, random_direction, slice_1d, slice_2d
+from nbcode.train import mlp
+
+
+@pytest.fixture()
+def setup():
+    torch.manual_seed(0)
+    net = mlp([5, 7, 3], nn.ReLU).double()
+    X = torch.randn(40, 5, dtype=torch.float64)
+    y = torch.randint(0, 3, (40,))
+    return net, X, y
+
+
+def _loop_loss(net, X, y, theta):
+    """The ground truth: copy theta into a clone of the model and call it."""
+    clone = mlp([5, 7, 3], nn.ReLU).double()
+    torch.nn.utils.vector_to_parameters(theta, clone.parameters())
+    with torch.no_grad():
+        return float(nn.functional.cross_entropy(clone(X), y))
+
+
+def test_filter_normalization_per_row_and_zero_bias(setup):
+    net, X, y = setup
+    d = random_direction(net, seed=3)
+    parts = torch.split(d, [p.numel() for p in net.parameters()])
+    for p, dp in zip(net.parameters(), parts):
+        dp = dp.reshape(p.shape)
+        if p.ndim == 1:
+            assert torch.count_nonzero(dp) == 0
+        else:
+            torch.testing.assert_close(dp.norm(dim=1), p.detach().norm(dim=1))
+    # direction of each row is kept (only the length changes)
+    raw = random_direction(net, seed=3, normalization="none")
+    w0 = raw[: 7 * 5].reshape(7, 5)
+    torch.testing.assert_close(torch.nn.functional.normalize(d[: 7 * 5].reshape(7, 5), dim=1), torch.nn.functional.normalize(w0, dim=1))
+    # seeded
+    assert torch.equal(random_direction(net, seed=3), d) and not torch.equal(random_direction(net, seed=4), d)
+    # invariance that motivates it: rescaling a ReLU layer's rows rescales the normalized direction alike
+    assert torch.equal(filter_normalize(net, 2.0 * raw), filter_normalize(net, raw)) or torch.allclose(
+        filter_normalize(net, 2.0 * raw), filter_normalize(net, raw)
+    )
+
+
+def test_slices_match_a_plain_loop_and_leave_the_model_alone(setup):
+    net, X, y = setup
+    before = [p.detach().clone() for p in net.parameters()]
+    theta = torch.nn.utils.parameters_to_vector(net.parameters()).detach()
+    d1, d2 = random_direction(net, seed=1), random_direction(net, seed=2)
+    a, b = centered_grid(1.0, 5), centered_grid(0.5, 3)
+    Z = slice_2d(net, nn.functional.cross_entropy, X, y, (d1, d2), a, b)
+    assert Z.shape == (3, 5)
+    for i, bi in enumerate(b):
+        for j, aj in enumerate(a):
+            assert Z[i, j] == pytest.approx(_loop_loss(net, X, y, theta + aj * d1 + bi * d2), rel=1e-12)
+    # θ* exactly on the grid: the centre is the model's own loss (up to batched-matmul rounding)
+    assert a[2] == 0.0 and b[1] == 0.0
+    with torch.no_grad():
+        assert Z[1, 2] == pytest.approx(float(nn.functional.cross_entropy(net(X), y)), rel=1e-14)
+    line = slice_1d(net, nn.functional.cross_entropy, X, y, d1, a)
+    np.testing.assert_allclose(line, Z[1], rtol=1e-12)
+    for p, q in zip(net.parameters(), before):
+        assert torch.equal(p.detach(), q)
+
+
+def test_chunking_does_not_change_results(setup):
+    net, X, y = setup
+    theta = torch.nn.utils.parameters_to_vector(net.parameters()).detach()
+    thetas = theta[None, :] + 0.1 * torch.randn(10, theta.numel(), dtype=torch.float64)
+    np.testing.assert_allclose(
+        loss_on_grid(net, nn.functional.cross_entropy, X, y, thetas, chunk=3),
+        loss_on_grid(net, nn.functional.cross_entropy, X, y, thetas, chunk=64),
+        rtol=1e-13,
+    )
+
+
+def test_interpolation_endpoints(setup):
+    net, X, y = setup
+    theta = torch.nn.utils.parameters_to_vector(net.parameters()).detach()
+    start = torch.zeros_like(theta)
+    L = interpolate(net, nn.functional.cross_entropy, X, y, start, [0.0, 0.5, 1.0])
+    assert L[0] == pytest.approx(np.log(3.0), rel=1e-12)  # all-zero network: uniform prediction
+    with torch.no_grad():
+        assert L[2] == pytest.approx(float(nn.functional.cross_entropy(net(X), y)), rel=1e-12)
+    assert L[1] == pytest.approx(_loop_loss(net, X, y, 0.5 * theta), rel=1e-12)
+
+
+def test_bad_inputs(setup):
+    net, X, y = setup
+    with pytest.raises(ValueError, match="Invalid normalization"):
+        random_direction(net, normalization="layer")
+    with pytest.raises(ValueError, match="Invalid number of grid points"):
+        centered_grid(1.0, 4)
+    with pytest.raises(ValueError, match="Invalid radius"):
+        centered_grid(-1.0, 5)
+    with pytest.raises(ValueError, match="Invalid direction"):
+        slice_1d(net, nn.functional.cross_entropy, X, y, torch.zeros(3, dtype=torch.float64), [0.0])
+    with pytest.raises(ValueError, match="Invalid parameter grid"):
+        loss_on_grid(net, nn.functional.cross_entropy, X, y, torch.zeros(2, 3, dtype=torch.float64))
+    with pytest.raises(ValueError, match="Invalid model: it has no parameters"):
+        random_direction(nn.ReLU())
+    with pytest.raises(ValueError, match="Invalid start point"):
+        interpolate(net, nn.functional.cross_entropy, X, y, torch.zeros(2, dtype=torch.float64), [0.0])
