@@ -78,14 +78,20 @@ def test_intro_sweep_is_live_in_jupyterlab(lab: str) -> None:
         page.goto(f"{lab}/lab/tree/intro.ipynb?token={TOKEN}")
         page.wait_for_selector(".jp-Notebook", timeout=90_000)
         page.wait_for_selector(".jp-Notebook-cell", timeout=90_000)
+        # the kernel must be up before "Run All", or the requests can be lost on a slow machine
+        page.wait_for_function(
+            "() => document.body.innerText.includes('Python 3 (ipykernel) | Idle')", timeout=90_000
+        )
         page.locator(".jp-Notebook").first.click()
         page.keyboard.press("Escape")
         page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
         page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
         try:
             page.wait_for_selector(".jp-OutputArea .nbcode-sweep-svg", timeout=120_000)
-        finally:
+        except Exception:
             page.screenshot(path=str(SCREENSHOTS / "lab-intro-run.png"))
+            errors_shown = page.locator("[data-mime-type='application/vnd.jupyter.stderr']").all_inner_texts()
+            raise AssertionError(f"the sweep did not appear; error outputs: {errors_shown}; console: {errors}")
         output = page.locator(".jp-OutputArea-output:has(.nbcode-sweep-svg)")
         before = output.inner_text()
         assert "η = 0.30" in before and "recomputed in" in before
