@@ -8,6 +8,10 @@ Sub-packages are organised by topic, not by chapter:
 * :mod:`nbcode.optim` — functional optimizers checked against ``torch.optim``;
 * :mod:`nbcode.init` — initializers after ``torch.nn.init``, variance propagation, Jacobian spectra,
   a one-mini-batch probe and LSUV;
+* :mod:`nbcode.norm` — BatchNorm, LayerNorm, GroupNorm, InstanceNorm, weight and spectral norm,
+  forward and backward, checked against ``torch.nn``;
+* :mod:`nbcode.surfaces`, :mod:`nbcode.hessian`, :mod:`nbcode.landscape` — test surfaces, Hessian
+  tools for torch models, loss-landscape slices;
 * :mod:`nbcode.data` — the book's offline data sets;
 * :mod:`nbcode.train` — one small training loop for torch models;
 * :mod:`nbcode.sweep` — live parameter sweeps for Jupyter and the HTML book;
