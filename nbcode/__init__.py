@@ -10,6 +10,8 @@ Sub-packages are organised by topic, not by chapter:
   a one-mini-batch probe and LSUV;
 * :mod:`nbcode.norm` — BatchNorm, LayerNorm, GroupNorm, InstanceNorm, weight and spectral norm,
   forward and backward, checked against ``torch.nn``;
+* :mod:`nbcode.regularize` — penalties and proximal operators, dropout, early stopping, clipping,
+  augmentation;
 * :mod:`nbcode.surfaces`, :mod:`nbcode.hessian`, :mod:`nbcode.landscape` — test surfaces, Hessian
   tools for torch models, loss-landscape slices;
 * :mod:`nbcode.data` — the book's offline data sets;

@@ -230,6 +230,20 @@ MOVE_CONTROL = """([root, k]) => {
 }"""
 
 
+RESTORE_CONTROL = """([root, k, old]) => {
+  // put control k back where it was, so that every control is tried from the initial state
+  // (a control may matter only in some states of the others, e.g. GroupNorm's number of groups)
+  const el = root.querySelectorAll("[data-sweep-control]")[k];
+  if (el.tagName === "SELECT") {
+    el.selectedIndex = old;
+    el.dispatchEvent(new Event("change", {bubbles: true}));
+  } else {
+    el.value = String(old);
+    el.dispatchEvent(new Event("input", {bubbles: true}));
+  }
+}"""
+
+
 def screenshot_name(path: str) -> str:
     return Path(path).with_suffix("").as_posix().replace("/", "_").removeprefix("book_")
 
@@ -276,7 +290,8 @@ def test_page_in_browser(browser: Any, server: str, path: str) -> None:
                 assert after["svg"] != before["svg"], f"{path}: sweep {i}, {kind} {k} moved {old} -> {new}, figure unchanged"
                 if kind == "range":
                     assert after["outputs"] != before["outputs"], f"{path}: sweep {i}, slider {k}: value display unchanged"
-                before = after
+                page.evaluate(RESTORE_CONTROL, [root, k, old])
+                assert root.evaluate(SWEEP_STATE)["svg"] == before["svg"], f"{path}: sweep {i}, control {k} not restored"
         log.settle(page)
         assert not log.problems(), f"{path}:\n" + "\n".join(log.problems())
     finally:

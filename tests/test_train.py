@@ -96,3 +96,31 @@ def test_bad_input(kwargs: dict, match: str) -> None:
         fit(net, torch.optim.SGD(net.parameters(), lr=0.1), d["X_train"], d["y_train"], progress=False, **kwargs)
     with pytest.raises(ValueError, match="Invalid layer sizes"):
         mlp([64])
+
+
+@pytest.mark.parametrize(("env", "progress", "shown"), [("1", None, False), ("", None, True), ("1", True, True), ("", False, False)])
+def test_progress_bar_follows_tqdm_disable(monkeypatch: pytest.MonkeyPatch, env: str, progress: bool | None, shown: bool) -> None:
+    """The notebook bar of tqdm ignores TQDM_DISABLE, so fit reads it itself."""
+    import nbcode.train.loop as loop
+
+    seen = []
+
+    class Recorder:
+        def __init__(self, it: object, **kw: object) -> None:
+            seen.append(kw["disable"])
+            self.it = it
+
+        def __iter__(self):  # type: ignore[no-untyped-def]
+            return iter(self.it)  # type: ignore[call-overload]
+
+        def set_postfix(self, **kw: object) -> None:
+            pass
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(loop, "tqdm", Recorder)
+    monkeypatch.setenv("TQDM_DISABLE", env)
+    net = mlp([2, 2])
+    fit(net, torch.optim.SGD(net.parameters(), lr=0.1), torch.zeros(4, 2), torch.zeros(4, dtype=torch.long), epochs=1, progress=progress)
+    assert seen == [not shown]

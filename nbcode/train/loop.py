@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import random
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
@@ -152,8 +153,9 @@ def fit(
             hist.log(val_loss=vl, val_acc=va)
 
     record()
-    # progress=None leaves tqdm's default, which TQDM_DISABLE=1 in the environment overrides
-    bar = tqdm(range(epochs), desc="epochs", leave=False, **({} if progress is None else {"disable": not progress}))
+    if progress is None:  # tqdm's notebook bar ignores TQDM_DISABLE, so read it here
+        progress = os.environ.get("TQDM_DISABLE", "").strip().lower() not in ("1", "true", "yes")
+    bar = tqdm(range(epochs), desc="epochs", leave=False, disable=not progress)
     for epoch in bar:
         model.train()
         perm = torch.randperm(n, generator=gen)

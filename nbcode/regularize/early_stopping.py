@@ -1,0 +1,148 @@
+"""Early stopping: a callback for :func:`nbcode.train.fit`, and its L2 equivalent on a quadratic."""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+import numpy as np
+
+from nbcode.regularize.penalties import _alpha
+
+__all__ = ["EarlyStopping", "gd_quadratic_factors", "l2_factors", "matching_alpha"]
+
+
+class EarlyStopping:
+    """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience`` epochs,
+    and (optionally) put back the weights of the best epoch.
+
+    Use as ``fit(..., callback=EarlyStopping(model, patience=5))``. After training,
+    ``best_epoch`` is the epoch with the best value (0 = before training), ``stopped_epoch`` the
+    epoch at which training stopped (``None`` if it ran to the end; call :meth:`restore` then to
+    get the best weights anyway).
+
+    Parameters
+    ----------
+    model : torch.nn.Module, optional
+        Whose ``state_dict`` is saved at every new best and restored at the stop.
+    patience : int
+        Epochs without improvement tolerated (``>= 1``).
+    min_delta : float
+        An improvement must be larger than this (``>= 0``).
+    monitor : str
+        A key of the :class:`nbcode.train.History` (default ``"val_loss"``; lower is better).
+    restore_best : bool
+
+    Examples
+    --------
+    >>> from nbcode.train import History
+    >>> h, es = History(), EarlyStopping(patience=2)
+    >>> h.log(val_loss=5.0)  # before training
+    >>> stops = []
+    >>> for epoch, v in enumerate([3.0, 2.0, 2.5, 2.1], start=1):
+    ...     h.log(val_loss=v)
+    ...     stops.append(es(epoch, h))
+    >>> stops, es.best_epoch, es.stopped_epoch
+    ([False, False, False, True], 2, 4)
+    """
+
+    def __init__(
+        self, model: Any = None, *, patience: int = 5, min_delta: float = 0.0, monitor: str = "val_loss", restore_best: bool = True
+    ) -> None:
+        if not isinstance(patience, int) or patience < 1:
+            raise ValueError(f"Invalid patience: {patience} (need an integer >= 1)")
+        if not math.isfinite(min_delta) or min_delta < 0:
+            raise ValueError(f"Invalid min_delta: {min_delta}")
+        self.model = model
+        self.patience = patience
+        self.min_delta = float(min_delta)
+        self.monitor = monitor
+        self.restore_best = restore_best
+        self.best_value = math.inf
+        self.best_epoch = -1
+        self.stopped_epoch: int | None = None
+        self.wait = 0
+        self._best_state: dict[str, Any] | None = None
+        if model is not None:
+            self._best_state = copy.deepcopy(model.state_dict())
+
+    def _snapshot(self, epoch: int, value: float) -> None:
+        self.best_value, self.best_epoch, self.wait = value, epoch, 0
+        if self.model is not None:
+            self._best_state = copy.deepcopy(self.model.state_dict())
+
+    def __call__(self, epoch: int, history: Any) -> bool:
+        """Record ``history[monitor]``; return True to stop. The first call also looks at the
+        value before training (entry 0)."""
+        values = history[self.monitor]
+        if self.stopped_epoch is not None:
+            return True
+        if self.best_epoch < 0:
+            # the value before training (entry 0) is the first candidate; its weights were
+            # saved when the callback was built
+            self.best_value, self.best_epoch = values[0], 0
+        value = values[-1]
+        if value < self.best_value - self.min_delta:
+            self._snapshot(epoch, value)
+            return False
+        self.wait += 1
+        if self.wait >= self.patience:
+            self.stopped_epoch = epoch
+            if self.restore_best:
+                self.restore()
+            return True
+        return False
+
+    def restore(self) -> None:
+        """Load the best weights seen into ``model`` (no-op without a model)."""
+        if self.model is not None and self._best_state is not None:
+            self.model.load_state_dict(self._best_state)
+
+
+def gd_quadratic_factors(lams: Any, lr: float, steps: int) -> np.ndarray:
+    """Gradient descent from :math:`w_0 = 0` on :math:`\\tfrac12 (w - w^*)^\\top H (w - w^*)`
+    after :math:`\\tau` steps, per eigen-direction: :math:`w_\\tau = Q\\,\\mathrm{diag}(f_i)\\,Q^\\top w^*` with
+
+    .. math:: f_i = 1 - (1 - \\eta\\lambda_i)^{\\tau}
+
+    Examples
+    --------
+    >>> gd_quadratic_factors([1.0], 0.5, 2).tolist()
+    [0.75]
+    """
+    lams = np.asarray(lams, dtype=np.float64)
+    if not lr > 0:
+        raise ValueError(f"Invalid learning rate: {lr}")
+    return np.asarray(1.0 - (1.0 - lr * lams) ** int(steps))
+
+
+def l2_factors(lams: Any, alpha: float) -> np.ndarray:
+    """The L2 shrinkage :math:`\\lambda_i / (\\lambda_i + \\alpha)` per eigen-direction (see
+    :func:`nbcode.regularize.l2_optimum`).
+
+    Examples
+    --------
+    >>> l2_factors([1.0, 3.0], 1.0).tolist()
+    [0.5, 0.75]
+    """
+    lams = np.asarray(lams, dtype=np.float64)
+    return np.asarray(lams / (lams + _alpha(alpha)))
+
+
+def matching_alpha(lams: Any, lr: float, steps: int) -> float:
+    """The :math:`\\alpha` whose L2 factors are closest (least squares in :math:`\\log\\alpha`,
+    over a fine grid) to the early-stopping factors after ``steps`` steps: the measured
+    counterpart of the prediction :math:`\\alpha \\approx 1/(\\eta\\tau)` :cite:`goodfellow2016`.
+
+    Examples
+    --------
+    >>> lams = np.geomspace(1e-3, 1e-1, 20)
+    >>> 0.5 < matching_alpha(lams, 0.1, 100) * 0.1 * 100 < 2.0
+    True
+    """
+    f = gd_quadratic_factors(lams, lr, steps)
+    grid = np.geomspace(1e-8, 1e4, 4801)
+    lams = np.asarray(lams, dtype=np.float64)
+    err = (((lams[None, :] / (lams[None, :] + grid[:, None])) - f[None, :]) ** 2).sum(axis=1)
+    return float(grid[int(np.argmin(err))])
