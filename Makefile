@@ -41,7 +41,11 @@ test: $(STAMP)
 	  --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout 300 \
 	  --doctest-modules tests nbcode book
 
+# The book works offline: JupyterLab is told not to fetch news or check for updates.
 lab: $(STAMP)
+	@mkdir -p $(VENV)/share/jupyter/lab/settings
+	@echo '{"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": false}}' \
+	  > $(VENV)/share/jupyter/lab/settings/overrides.json
 	$(BIN)/jupyter lab --notebook-dir=book
 
 outputs: $(STAMP)
