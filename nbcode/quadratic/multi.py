@@ -20,6 +20,8 @@ from typing import Sequence
 
 import numpy as np
 
+from nbcode.quadratic.one_d import _check_lr
+
 __all__ = [
     "QuadraticND",
     "quadratic_from_eigs",
@@ -36,12 +38,6 @@ __all__ = [
     "predicted_iterations",
     "measured_iterations",
 ]
-
-
-def _check_lr(lr: float) -> float:
-    if not isinstance(lr, (int, float, np.floating)) or not math.isfinite(lr) or lr < 0:
-        raise ValueError(f"Invalid learning rate: {lr}")
-    return float(lr)
 
 
 def _check_eigs(eigvals: Sequence[float] | np.ndarray) -> np.ndarray:

@@ -29,15 +29,13 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from nbcode.sweep.controls import Choice, Slider
+from nbcode.sweep.controls import Choice, Control, Slider
 from nbcode.sweep.encode import FramePool
 from nbcode.sweep.figure import Plot
 
 __all__ = ["sweep", "Sweep", "sweep_mode", "JS_PATH"]
 
 JS_PATH = Path(__file__).with_name("sweep.js")
-
-Control = Slider | Choice
 
 #: Every sweep made in this process (weakly held), so a benchmark can time them all.
 CREATED: "weakref.WeakSet[Sweep]" = weakref.WeakSet()

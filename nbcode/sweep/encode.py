@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from nbcode.sweep.figure import DASHES as _DASH
 from nbcode.sweep.figure import Axes, Background, Plot
 
 __all__ = ["FramePool", "LAYOUT"]
@@ -19,7 +20,6 @@ __all__ = ["FramePool", "LAYOUT"]
 #: Margins of a panel in pixels (left, right, top, bottom); shared with sweep.js.
 LAYOUT = {"ml": 58, "mr": 12, "mt": 28, "mb": 44, "px_per_inch": 100}
 _PNG_CACHE: dict[str, str] = {}  # background hash -> JSON string of its PNG data URI
-_DASH = {"-": "", "--": "6,4", ":": "1.5,3", "-.": "6,3,1.5,3", "": "none"}
 
 
 def encode_array(a: np.ndarray) -> str:

@@ -26,7 +26,8 @@ from nbcode.plot import STYLE_PATH, color as resolve_color
 
 __all__ = ["Plot", "Axes", "Line", "RefLine", "Text", "Background"]
 
-_LINESTYLES = {"-": "", "--": "6,4", ":": "1.5,3", "-.": "6,3,1.5,3", "": "none"}
+#: matplotlib line styles and the SVG dash pattern sweep.js draws for each
+DASHES = {"-": "", "--": "6,4", ":": "1.5,3", "-.": "6,3,1.5,3", "": "none"}
 _MARKERS = {None, "o", "s", "x", "+", "."}
 _SCALES = {"linear", "log"}
 
@@ -177,8 +178,8 @@ class Axes:
         xa, ya = _as_1d(x, "x"), _as_1d(y, "y")
         if xa.shape != ya.shape:
             raise ValueError(f"x and y must have the same length, got {xa.size} and {ya.size}")
-        if ls not in _LINESTYLES:
-            raise ValueError(f"Invalid line style: {ls!r} (use one of {sorted(_LINESTYLES)})")
+        if ls not in DASHES:
+            raise ValueError(f"Invalid line style: {ls!r} (use one of {sorted(DASHES)})")
         if marker not in _MARKERS:
             raise ValueError(f"Invalid marker: {marker!r}")
         c = resolve_color(color, default=len(self.lines))

@@ -108,11 +108,11 @@
         for (j = 0; j < x.length; j++) {
           if (!(finite(x[j], xlog) && finite(y[j], ylog))) continue;
           var cx = px(x[j]), cy = py(y[j]);
+          var stroke = '" stroke="' + ln.color + '" stroke-width="1.5"/>';
           if (ln.marker === "s") m += '<rect x="' + (cx - r) + '" y="' + (cy - r) + '" width="' + 2 * r + '" height="' + 2 * r + '"/>';
-          else if (ln.marker === "x" || ln.marker === "+") m += "";
+          else if (ln.marker === "x") m += '<path d="M' + (cx - r) + " " + (cy - r) + "L" + (cx + r) + " " + (cy + r) + "M" + (cx - r) + " " + (cy + r) + "L" + (cx + r) + " " + (cy - r) + stroke;
+          else if (ln.marker === "+") m += '<path d="M' + (cx - r) + " " + cy + "L" + (cx + r) + " " + cy + "M" + cx + " " + (cy - r) + "L" + cx + " " + (cy + r) + stroke;
           else m += '<circle cx="' + cx.toFixed(1) + '" cy="' + cy.toFixed(1) + '" r="' + (ln.marker === "." ? r / 2 : r) + '"/>';
-          if (ln.marker === "x") m += '<path d="M' + (cx - r) + " " + (cy - r) + "L" + (cx + r) + " " + (cy + r) + "M" + (cx - r) + " " + (cy + r) + "L" + (cx + r) + " " + (cy - r) + '" stroke="' + ln.color + '" stroke-width="1.5"/>';
-          if (ln.marker === "+") m += '<path d="M' + (cx - r) + " " + cy + "L" + (cx + r) + " " + cy + "M" + cx + " " + (cy - r) + "L" + cx + " " + (cy + r) + '" stroke="' + ln.color + '" stroke-width="1.5"/>';
         }
         s += '<g fill="' + ln.color + '"' + op + ">" + m + "</g>";
       }
