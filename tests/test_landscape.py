@@ -8,7 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from nbcode.landscape import centered_grid, filter_normalize, interpolate, loss_on_grid, random_direction, slice_1d, slice_2d
+from nbcode.landscape import (auto_chunk, centered_grid, filter_normalize, interpolate, loss_on_grid, losses_at, random_direction,
+                              slice_1d, slice_2d)
 from nbcode.train import mlp
 
 
@@ -83,6 +84,46 @@ def test_chunking_does_not_change_results(setup):
     )
 
 
+class Wrapped(nn.Module):
+    """The same network inside another module."""
+
+    def __init__(self, inner: nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.inner(x)
+
+
+@pytest.mark.parametrize("chunk", [1, 4, None])
+@pytest.mark.parametrize("wrap", [False, True])
+def test_losses_on_a_plane_match_the_loop(setup, chunk, wrap):
+    """Points on a plane, looped or vmapped, against the ground truth."""
+    net, X, y = setup
+    model = Wrapped(net) if wrap else net
+    theta = torch.nn.utils.parameters_to_vector(net.parameters()).detach()
+    d1, d2 = random_direction(net, seed=1, normalization="none"), random_direction(net, seed=2, normalization="none")
+    coeffs = torch.tensor([[0.0, 0.0], [0.3, -0.2], [-1.0, 0.5], [2.0, 1.0], [0.1, 0.1]], dtype=torch.float64)
+    L = losses_at(model, nn.functional.cross_entropy, X, y, theta, [d1, d2], coeffs, chunk=chunk)
+    expected = [_loop_loss(net, X, y, theta + a * d1 + b * d2) for a, b in coeffs.tolist()]
+    np.testing.assert_allclose(L, expected, rtol=1e-12)
+    with torch.no_grad():
+        assert L[0] == pytest.approx(float(nn.functional.cross_entropy(net(X), y)), rel=1e-14)  # the centre (batched-matmul rounding)
+
+
+def test_auto_chunk_follows_the_activation_size_and_leaves_buffers_alone():
+    torch.manual_seed(0)
+    small, wide = mlp([5, 7, 3]), mlp([5, 4096, 3])
+    X = torch.randn(64, 5)
+    assert auto_chunk(small, X) == 64  # 64 x 7 activations: the cap
+    assert auto_chunk(wide, X) == 1  # 64 x 4096 = 2**18 entries: 4 points fit, too few for vmap
+    assert auto_chunk(wide, X[:16]) == 16  # 2**16 entries: 16 points fit the 2**20 budget
+    bn = nn.Sequential(nn.Linear(5, 7), nn.BatchNorm1d(7), nn.ReLU(), nn.Linear(7, 3))
+    before = bn[1].running_mean.clone()
+    auto_chunk(bn, X)
+    assert torch.equal(bn[1].running_mean, before) and int(bn[1].num_batches_tracked) == 0
+
+
 def test_interpolation_endpoints(setup):
     net, X, y = setup
     theta = torch.nn.utils.parameters_to_vector(net.parameters()).detach()
@@ -108,5 +149,10 @@ def test_bad_inputs(setup):
         loss_on_grid(net, nn.functional.cross_entropy, X, y, torch.zeros(2, 3, dtype=torch.float64))
     with pytest.raises(ValueError, match="Invalid model: it has no parameters"):
         random_direction(nn.ReLU())
+    theta = torch.nn.utils.parameters_to_vector(net.parameters()).detach()
+    with pytest.raises(ValueError, match="Invalid chunk: 0"):
+        loss_on_grid(net, nn.functional.cross_entropy, X, y, theta[None, :], chunk=0)
+    with pytest.raises(ValueError, match="Invalid coefficients: shape \\(3, 1\\) for 2 directions"):
+        losses_at(net, nn.functional.cross_entropy, X, y, theta, [theta, theta], torch.zeros(3, 1))
     with pytest.raises(ValueError, match="Invalid start point"):
         interpolate(net, nn.functional.cross_entropy, X, y, torch.zeros(2, dtype=torch.float64), [0.0])
