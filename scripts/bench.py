@@ -6,9 +6,9 @@ core count are printed with them.
 
 1. Notebook execution: wall time of each notebook of _toc.yml, executed headless (budget 60 s).
 2. Sweep latency: for every sweep of every notebook, the time of one slider move over a walk
-   across its grid — the live recompute in Jupyter (draw + frame JSON; the SVG redraw in the
-   browser adds a few ms) and the matplotlib fallback (draw + PNG). Budget: median < 50 ms,
-   p95 < 100 ms.
+   across its grid: the live recompute in Jupyter (draw + frame JSON), the SVG redraw of the same
+   frames in headless Chromium (sweep.js, timed from the input event to the laid-out SVG), and the
+   matplotlib fallback (draw + PNG). Budget for recompute + redraw: median < 50 ms, p95 < 100 ms.
 3. Optimizer steps on 10^6 float32 parameters against the memory-bandwidth bound: the bytes a
    step must read and write divided by the copy bandwidth measured here on arrays as large as
    the optimizer's working set. nbcode's readable (functional) and in-place kernels, and
@@ -69,6 +69,73 @@ def run(path: Path) -> tuple[float, list[dict]]:
     out = "".join(o.get("text", "") for o in nb.cells[-1].outputs if o.get("output_type") == "stream")
     sweeps = json.loads(out.split("NBCODE-BENCH ", 1)[1]) if "NBCODE-BENCH " in out else []
     return elapsed, sweeps
+
+
+REDRAW_WALK = """
+(root) => {
+  const times = [], controls = [];
+  const inputs = Array.from(root.querySelectorAll("[data-sweep-control]"));
+  for (const el of inputs) {
+    const n = el.tagName === "SELECT" ? el.options.length : Number(el.max) + 1, start = el.value;
+    controls.push(el.getAttribute("data-sweep-control") + "[" + n + "]");
+    for (let v = 0; v < n; v++) {
+      const t0 = performance.now();
+      el.value = String(v);
+      el.dispatchEvent(new Event("input", {bubbles: true}));
+      void root.getBoundingClientRect().height;  // force style and layout of the new SVG
+      times.push(performance.now() - t0);
+    }
+    el.value = start;
+    el.dispatchEvent(new Event("input", {bubbles: true}));
+  }
+  return {controls: controls.join(" x "), times: times};
+}
+"""
+
+
+def sweep_redraw(paths: list[Path]) -> list[dict] | None:
+    """The browser's half of a move: the SVG redraw of every sweep in headless Chromium.
+
+    Each sweep's committed HTML output (the same ``sweep.js`` that draws the live widget) is put on
+    one local page; every control walks its whole range, and each move is timed from the event to
+    the new SVG laid out. None when Chromium or Playwright is missing.
+    """
+    import shutil
+    import tempfile
+
+    chromium = next((p for n in (os.environ.get("CHROMIUM", ""), "chromium", "chromium-browser", "google-chrome")
+                     if n and (p := shutil.which(n))), None)
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return None
+    if chromium is None:
+        return None
+    parts, owners = [], []
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            for out in cell.get("outputs", []):
+                html = out.get("data", {}).get("text/html", "")
+                html = "".join(html) if isinstance(html, list) else html
+                if "nbcode-sweep-data" in html:
+                    parts.append(html)
+                    owners.append(path.name)
+    with tempfile.TemporaryDirectory() as tmp:
+        page_path = Path(tmp) / "sweeps.html"
+        page_path.write_text("<!doctype html><meta charset='utf-8'><body style='width:900px'>" + "\n".join(parts) + "</body>")
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=chromium, args=["--headless", "--no-sandbox", "--disable-gpu"])
+            page = browser.new_page()
+            page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:") else route.abort())
+            page.goto(page_path.as_uri())
+            results = [page.evaluate(REDRAW_WALK, root) for root in page.query_selector_all(".nbcode-sweep")]
+            browser.close()
+    import numpy as np
+
+    return [{"notebook": nb, "controls": r["controls"], "moves": len(r["times"]),
+             "redraw_median_ms": round(float(np.median(r["times"])), 2), "redraw_p95_ms": round(float(np.percentile(r["times"], 95)), 2)}
+            for nb, r in zip(owners, results)]
 
 
 def best_time(fn, repeat: int = 15) -> float:  # type: ignore[no-untyped-def]
@@ -284,10 +351,24 @@ def main() -> int:
     print(f"{'total':<28}{total:9.1f}")
     results["total_seconds"] = round(total, 1)
 
-    print(f"\n{'sweep':<58}{'live med':>9}{'p95':>7}{'mpl med':>9}{'p95':>7}  (ms per move)")
+    redraws = sweep_redraw(toc_notebooks(ROOT))
+    if redraws is None:
+        print("\n(no Chromium or Playwright: the browser's SVG redraw is not measured)")
+    else:  # match each sweep's redraw to its recompute by notebook and controls ("eta[22] x ...")
+        for s in results["sweeps"]:
+            match = [r for r in redraws if r["notebook"] == s["notebook"] and f": {r['controls']} = " in s["title"]]
+            if len(match) == 1:
+                s.update({k: match[0][k] for k in ("redraw_median_ms", "redraw_p95_ms")})
+        results["sweep_redraws"] = redraws
+    print(f"\n{'sweep':<58}{'live med':>9}{'p95':>7}{'redraw':>8}{'p95':>7}{'mpl med':>9}{'p95':>7}  (ms per move)")
     for s in results["sweeps"]:
-        flag = "" if s["live_median_ms"] < 50 and s["live_p95_ms"] < 100 else "  MISSES BUDGET"
-        print(f"{s['title'][:57]:<58}{s['live_median_ms']:9.1f}{s['live_p95_ms']:7.1f}{s['mpl_median_ms']:9.1f}{s['mpl_p95_ms']:7.1f}{flag}")
+        med = s["live_median_ms"] + s.get("redraw_median_ms", 0.0)
+        p95 = s["live_p95_ms"] + s.get("redraw_p95_ms", 0.0)
+        flag = "" if med < 50 and p95 < 100 else "  MISSES BUDGET"
+        red = f"{s['redraw_median_ms']:8.1f}{s['redraw_p95_ms']:7.1f}" if "redraw_p95_ms" in s else f"{'-':>8}{'-':>7}"
+        print(f"{s['title'][:57]:<58}{s['live_median_ms']:9.1f}{s['live_p95_ms']:7.1f}{red}{s['mpl_median_ms']:9.1f}{s['mpl_p95_ms']:7.1f}{flag}")
+    print("live = recompute in the kernel (draw + frame JSON); redraw = the SVG drawn and laid out in Chromium;\n"
+          "the budget (median < 50 ms, p95 < 100 ms) applies to their sum; mpl = the matplotlib fallback (draw + PNG)")
 
     print(f"\n{'optimizer step, float32':<24}{'implementation':<18}{'ms':>9}{'of bound':>10}{'x foreach':>11}")
     results["optimizers"] = optimizer_throughput()
