@@ -1,8 +1,8 @@
-"""Four 2-D test functions for the optimizer race (value, gradient, Hessian in closed form).
+"""The four 2-D test functions of the optimizer race, with start points and plotting boxes.
 
-Private to :mod:`nbcode.optim`: the book's general collection of loss surfaces lives in
-``nbcode.surfaces``; these are the few the race needs, kept here so the chapter does not
-depend on that package's schedule. Each is checked against ``torch.func`` in the tests.
+Private to :mod:`nbcode.optim`. Beale, Rosenbrock and the rotated valley come from
+:mod:`nbcode.surfaces` (value, gradient and Hessian in closed form); the double-well saddle is
+the race's own. Each is checked against ``torch.func`` in the tests.
 """
 
 from __future__ import annotations
@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+
+from nbcode import surfaces
+from nbcode.surfaces import Surface
 
 __all__ = ["Surface2D", "SURFACES", "beale", "valley", "saddle", "rosenbrock"]
 
@@ -39,62 +42,19 @@ class Surface2D:
         return x, y, Z
 
 
-# Beale's function: minimum 0 at (3, 0.5); flat plateaus and steep walls.
-_BEALE_C = (1.5, 2.25, 2.625)
+def _from(surface: Surface) -> tuple[Callable[[Array], float], Callable[[Array], Array], Callable[[Array], Array]]:
+    """Value, gradient and Hessian of a :mod:`nbcode.surfaces` surface, without its point checks:
+    a diverging racer must get NaN back, not an error."""
+    return (lambda w: float(surface.value(np.asarray(w, dtype=float))), surface.grad_fn, surface.hess_fn)
 
 
-def beale(w: Array) -> float:
-    """:math:`\\sum_{i=1}^3 (c_i - x + x y^i)^2` with :math:`c = (1.5, 2.25, 2.625)`.
-
-    >>> beale(np.array([3.0, 0.5]))
-    0.0
-    """
-    x, y = float(w[0]), float(w[1])
-    return float(sum((c - x + x * y ** (i + 1)) ** 2 for i, c in enumerate(_BEALE_C)))
-
-
-def beale_grad(w: Array) -> Array:
-    x, y = float(w[0]), float(w[1])
-    gx = gy = 0.0
-    for i, c in enumerate(_BEALE_C):
-        p = i + 1
-        r = c - x + x * y**p
-        gx += 2 * r * (y**p - 1)
-        gy += 2 * r * x * p * y ** (p - 1)
-    return np.array([gx, gy])
-
-
-def beale_hess(w: Array) -> Array:
-    x, y = float(w[0]), float(w[1])
-    H = np.zeros((2, 2))
-    for i, c in enumerate(_BEALE_C):
-        p = i + 1
-        r = c - x + x * y**p
-        rx, ry = y**p - 1, x * p * y ** (p - 1)
-        rxy = p * y ** (p - 1)
-        ryy = x * p * (p - 1) * y ** (p - 2) if p >= 2 else 0.0
-        H += 2 * np.array([[rx * rx, rx * ry + r * rxy], [rx * ry + r * rxy, ry * ry + r * ryy]])
-    return H
-
-
-# A long, narrow, rotated quadratic valley: eigenvalues 0.1 and 10 (kappa = 100), axes at 30 degrees.
-_TH = math.radians(30.0)
-_Q = np.array([[math.cos(_TH), -math.sin(_TH)], [math.sin(_TH), math.cos(_TH)]])
-_A = _Q @ np.diag([0.1, 10.0]) @ _Q.T
-
-
-def valley(w: Array) -> float:
-    """:math:`\\tfrac12 w^\\top A w` with eigenvalues 0.1 and 10 along axes rotated by 30°."""
-    w = np.asarray(w, dtype=float)
-    return float(0.5 * w @ _A @ w)
-
-
-def valley_grad(w: Array) -> Array:
-    return _A @ np.asarray(w, dtype=float)
-
-
-def valley_hess(w: Array) -> Array:
-    return _A.copy()
+# Beale's function (minimum 0 at (3, 0.5)), Rosenbrock's (minimum 0 at (1, 1)) and a long, narrow
+# valley: a quadratic with eigenvalues 0.1 and 10 (kappa = 100) along axes rotated by 30 degrees.
+beale, beale_grad, beale_hess = _from(surfaces.beale())
+rosenbrock, rosenbrock_grad, rosenbrock_hess = _from(surfaces.rosenbrock(2))
+_VALLEY = surfaces.quadratic_bowl((0.1, 10.0), math.radians(30.0))
+valley, valley_grad, valley_hess = _from(_VALLEY)
+_A = _VALLEY.hess([0.0, 0.0])
 
 
 def saddle(w: Array) -> float:
@@ -115,26 +75,6 @@ def saddle_grad(w: Array) -> Array:
 def saddle_hess(w: Array) -> Array:
     y = float(w[1])
     return np.array([[1.0, 0.0], [0.0, -1.0 + 3 * y * y]])
-
-
-def rosenbrock(w: Array) -> float:
-    """:math:`(1 - x)^2 + 100 (y - x^2)^2`, minimum 0 at (1, 1) in a curved valley.
-
-    >>> rosenbrock(np.array([1.0, 1.0]))
-    0.0
-    """
-    x, y = float(w[0]), float(w[1])
-    return (1 - x) ** 2 + 100 * (y - x * x) ** 2
-
-
-def rosenbrock_grad(w: Array) -> Array:
-    x, y = float(w[0]), float(w[1])
-    return np.array([-2 * (1 - x) - 400 * x * (y - x * x), 200 * (y - x * x)])
-
-
-def rosenbrock_hess(w: Array) -> Array:
-    x, y = float(w[0]), float(w[1])
-    return np.array([[2 - 400 * (y - x * x) + 800 * x * x, -400 * x], [-400 * x, 200.0]])
 
 
 SURFACES: dict[str, Surface2D] = {
