@@ -1,17 +1,27 @@
-"""Book infrastructure (not a topic): which notebooks the book has, read from ``_toc.yml``.
+"""Book infrastructure (not a topic): which notebooks the book has, read from ``_toc.yml``, and
+the headless Chromium that shows its pages.
 
-Used by the test suite (nbval runs exactly the notebooks of the table of contents), the build
-script and the benchmark.
+Used by the test suite (nbval runs exactly the notebooks of the table of contents; the browser
+tests), the build script and the benchmark.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-__all__ = ["toc_files", "toc_notebooks"]
+__all__ = ["toc_files", "toc_notebooks", "find_chromium", "CHROMIUM_ARGS"]
+
+#: Command-line flags for a headless Chromium that runs offline and quietly.
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 
 
 def _walk(node: Any, out: list[str]) -> None:
@@ -44,3 +54,13 @@ def toc_files(root: Path) -> list[Path]:
 def toc_notebooks(root: Path) -> list[Path]:
     """The notebooks of the book, in book order."""
     return [p for p in toc_files(root) if p.suffix == ".ipynb"]
+
+
+def find_chromium() -> str | None:
+    """The Chromium to use: ``$CHROMIUM`` if set, else the first on ``PATH`` (Debian's ``chromium``
+    first); None when there is none. Playwright's own browser download is never used."""
+    candidates = [os.environ.get("CHROMIUM", ""), "chromium", "chromium-browser", "google-chrome", "google-chrome-stable"]
+    for name in candidates:
+        if name and (path := shutil.which(name)):
+            return path
+    return None

@@ -37,7 +37,7 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from nbcode._book import toc_notebooks  # noqa: E402
+from nbcode._book import CHROMIUM_ARGS, find_chromium, toc_notebooks  # noqa: E402
 
 PROBE = """
 import json as _json
@@ -102,11 +102,9 @@ def sweep_redraw(paths: list[Path]) -> list[dict] | None:
     one local page; every control walks its whole range, and each move is timed from the event to
     the new SVG laid out. None when Chromium or Playwright is missing.
     """
-    import shutil
     import tempfile
 
-    chromium = next((p for n in (os.environ.get("CHROMIUM", ""), "chromium", "chromium-browser", "google-chrome")
-                     if n and (p := shutil.which(n))), None)
+    chromium = find_chromium()
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -127,7 +125,7 @@ def sweep_redraw(paths: list[Path]) -> list[dict] | None:
         page_path = Path(tmp) / "sweeps.html"
         page_path.write_text("<!doctype html><meta charset='utf-8'><body style='width:900px'>" + "\n".join(parts) + "</body>")
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=chromium, args=["--headless", "--no-sandbox", "--disable-gpu"])
+            browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
             page = browser.new_page()
             page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:") else route.abort())
             page.goto(page_path.as_uri())
@@ -200,33 +198,27 @@ def optimizer_throughput(sizes: tuple[int, ...] = (1_000_000, 10_000_000)) -> li
     torch.set_num_threads(os.cpu_count() or 1)
     rng = np.random.default_rng(0)
     rows = []
-    # arrays in the working set, and array passes a step must make (reads + writes):
-    # SGD-momentum and RMSprop read w, g, state and write w, state; Adam reads w, g, m, v and
-    # writes w, m, v
-    specs = [("SGD momentum", 3, 5), ("RMSprop", 3, 5), ("Adam", 4, 7)]
+    # per optimizer: arrays in the working set; array passes a step must make (SGD-momentum and
+    # RMSprop read w, g, state and write w, state; Adam reads w, g, m, v and writes w, m, v); the
+    # in-place kernel; the readable optimizer; torch's; whether torch has a fused version
+    specs = [
+        ("SGD momentum", 3, 5, lambda w, g, s1, s2, e: sgd_(w, g, s1, lr=1e-3, momentum=0.9, first_step=False, engine=e),
+         lambda: sgd(lr=1e-3, momentum=0.9), lambda ps, **kw: torch.optim.SGD(ps, lr=1e-3, momentum=0.9, **kw), True),
+        ("RMSprop", 3, 5, lambda w, g, s1, s2, e: rmsprop_(w, g, s1, lr=1e-3, alpha=0.99, eps=1e-8, engine=e),
+         lambda: rmsprop(lr=1e-3), lambda ps, **kw: torch.optim.RMSprop(ps, lr=1e-3, **kw), False),
+        ("Adam", 4, 7, lambda w, g, s1, s2, e: adam_(w, g, s1, s2, step=10, lr=1e-3, engine=e),
+         lambda: adam(lr=1e-3), lambda ps, **kw: torch.optim.Adam(ps, lr=1e-3, **kw), True),
+    ]
     engines = ["numpy", "numba"] if HAVE_NUMBA else ["numpy"]
     for n in sizes:
-        for name, n_arrays, passes in specs:
+        for name, n_arrays, passes, kernel, readable_opt, mk, has_fused in specs:
             bw = bandwidth(n * n_arrays)
             bound = passes * 4 * n / bw["best"]
             w = rng.standard_normal(n).astype(np.float32)
             g = rng.standard_normal(n).astype(np.float32)
             s1, s2 = np.zeros_like(w), np.zeros_like(w)
-            times: dict[str, float] = {}
-            for engine in engines:
-                label = f"nbcode {engine}"
-                if name == "SGD momentum":
-                    times[label] = best_time(lambda: sgd_(w, g, s1, lr=1e-3, momentum=0.9, first_step=False, engine=engine))
-                elif name == "RMSprop":
-                    times[label] = best_time(lambda: rmsprop_(w, g, s1, lr=1e-3, alpha=0.99, eps=1e-8, engine=engine))
-                else:
-                    times[label] = best_time(lambda: adam_(w, g, s1, s2, step=10, lr=1e-3, engine=engine))
-            if name == "SGD momentum":
-                opt_np, mk = sgd(lr=1e-3, momentum=0.9), lambda ps, **kw: torch.optim.SGD(ps, lr=1e-3, momentum=0.9, **kw)
-            elif name == "RMSprop":
-                opt_np, mk = rmsprop(lr=1e-3), lambda ps, **kw: torch.optim.RMSprop(ps, lr=1e-3, **kw)
-            else:
-                opt_np, mk = adam(lr=1e-3), lambda ps, **kw: torch.optim.Adam(ps, lr=1e-3, **kw)
+            times = {f"nbcode {e}": best_time(lambda: kernel(w, g, s1, s2, e)) for e in engines}
+            opt_np = readable_opt()
             state = [opt_np.init(w)]
 
             def readable() -> None:
@@ -234,7 +226,7 @@ def optimizer_throughput(sizes: tuple[int, ...] = (1_000_000, 10_000_000)) -> li
 
             times["nbcode readable"] = best_time(readable, repeat=5)
             variants = [("torch for-loop", {"foreach": False}), ("torch foreach", {"foreach": True})]
-            if name != "RMSprop":  # torch has no fused RMSprop
+            if has_fused:
                 variants.append(("torch fused", {"fused": True}))
             for label, kw in variants:
                 p = torch.nn.Parameter(torch.from_numpy(w.copy()))

@@ -17,7 +17,6 @@ from __future__ import annotations
 import functools
 import http.server
 import os
-import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -27,28 +26,17 @@ from urllib.parse import quote_plus, urlsplit
 
 import pytest
 
+from nbcode._book import CHROMIUM_ARGS, find_chromium
 from test_html import ROOT, book_pages, built_html
 
 SCREENSHOTS = ROOT / "_build" / "screenshots"
-LAUNCH_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-dev-shm-usage",
-]
+LAUNCH_ARGS = CHROMIUM_ARGS
 HOW_TO_ENABLE = (
     "install Chromium and Playwright for Python to run the browser tests: "
     "`sudo apt-get install chromium` (or set CHROMIUM=/path/to/chromium) and "
     "`pip install -r requirements.txt` (playwright); Playwright's own browser download is not needed"
 )
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-def find_chromium() -> str | None:
-    candidates = [os.environ.get("CHROMIUM", ""), "chromium", "chromium-browser", "google-chrome", "google-chrome-stable"]
-    for name in candidates:
-        if name and (path := shutil.which(name)):
-            return path
-    return None
 
 
 def _unavailable(reason: str) -> None:

@@ -162,6 +162,9 @@ def losses_at(
     Like :func:`loss_on_grid`, but the points are made chunk by chunk, so the ``(G, d)`` matrix
     of all of them is never held (1.5 GB for a 41 x 41 grid of a 112,810-parameter float64 model).
     """
+    for d in directions:
+        if d.shape != theta.shape:
+            raise ValueError(f"Invalid direction: expected shape {tuple(theta.shape)}, got {tuple(d.shape)}")
     if coeffs.ndim != 2 or coeffs.shape[1] != len(directions):
         raise ValueError(f"Invalid coefficients: shape {tuple(coeffs.shape)} for {len(directions)} directions")
     size = _chunk_size(model, X, chunk)
@@ -170,19 +173,16 @@ def losses_at(
     return _evaluate(model, loss_fn, y, chunks)
 
 
-def _check_model(model: nn.Module) -> torch.Tensor:
-    return flat_params(model)
+def _coefficients(values: Any, dtype: torch.dtype) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(values, dtype=np.float64), dtype=dtype)
 
 
 def slice_1d(
     model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor, direction: torch.Tensor, alphas: Any
 ) -> np.ndarray:
     """:math:`L(\\theta^* + \\alpha d)` for each ``alpha``, with :math:`\\theta^*` the model's parameters."""
-    theta = _check_model(model)
-    if direction.shape != theta.shape:
-        raise ValueError(f"Invalid direction: expected shape {tuple(theta.shape)}, got {tuple(direction.shape)}")
-    a = torch.as_tensor(np.asarray(alphas, dtype=np.float64), dtype=theta.dtype)
-    return losses_at(model, loss_fn, X, y, theta, [direction], a[:, None])
+    theta = flat_params(model)
+    return losses_at(model, loss_fn, X, y, theta, [direction], _coefficients(alphas, theta.dtype)[:, None])
 
 
 def slice_2d(
@@ -207,23 +207,18 @@ def slice_2d(
     >>> Z.shape, bool(Z[1, 1] == nn.functional.mse_loss(net(X), y).item())
     ((3, 3), True)
     """
-    theta = _check_model(model)
-    d1, d2 = directions
-    for d in (d1, d2):
-        if d.shape != theta.shape:
-            raise ValueError(f"Invalid direction: expected shape {tuple(theta.shape)}, got {tuple(d.shape)}")
-    a = torch.as_tensor(np.asarray(alphas, dtype=np.float64), dtype=theta.dtype)
-    b = torch.as_tensor(np.asarray(betas, dtype=np.float64), dtype=theta.dtype)
+    theta = flat_params(model)
+    a, b = _coefficients(alphas, theta.dtype), _coefficients(betas, theta.dtype)
     B, A = torch.meshgrid(b, a, indexing="ij")
     coeffs = torch.stack([A.reshape(-1), B.reshape(-1)], dim=1)
-    return losses_at(model, loss_fn, X, y, theta, [d1, d2], coeffs).reshape(len(b), len(a))
+    return losses_at(model, loss_fn, X, y, theta, list(directions), coeffs).reshape(len(b), len(a))
 
 
 def interpolate(
     model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor, theta_start: torch.Tensor, alphas: Any
 ) -> np.ndarray:
     """:math:`L((1 - \\alpha)\\,\\theta_0 + \\alpha\\,\\theta^*)`: the straight line from ``theta_start`` (α = 0) to the model (α = 1)."""
-    theta = _check_model(model)
+    theta = flat_params(model)
     if theta_start.shape != theta.shape:
         raise ValueError(f"Invalid start point: expected shape {tuple(theta.shape)}, got {tuple(theta_start.shape)}")
     return slice_1d(model, loss_fn, X, y, theta - theta_start.to(theta.dtype), np.asarray(alphas, dtype=np.float64) - 1.0)
