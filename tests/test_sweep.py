@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from nbcode.sweep import Choice, Plot, Slider, sweep, sweep_mode
-from nbcode.sweep.encode import encode_array
+from nbcode.sweep.encode import Quantizer, decode_array, decode_sweep, encode_array
 
 
 def draw_line(eta: float, kind: str = "a") -> Plot:
@@ -68,17 +68,16 @@ def test_grid_order_matches_frames() -> None:
     # row-major: the last control varies fastest, as sweep.js computes the frame index
     assert [(round(g["eta"], 2), g["kind"]) for g in grid[:3]] == [(0.1, "a"), (0.1, "b"), (0.3, "a")]
     data = data_of(s.to_html())
-    captions = [data["frames"][i]["caption"] for i in data["order"]]
+    captions = [f["caption"] for f in decode_sweep(data)["frames"]]
     assert captions == [draw_line(**g).caption for g in grid]
     assert [c["labels"] for c in data["controls"]] == [["0.1", "0.3", "0.5"], ["a", "b"]]
 
 
 def test_frames_hold_the_drawn_numbers() -> None:
     s = sweep(draw_line, eta=Slider(values=[0.5, 2.5]))
-    data = data_of(s.to_html())
-    frame = data["frames"][data["order"][1]]
-    y = data["pool"][frame["axes"][0]["lines"][0]["y"]]
-    assert y == [1.0, -1.5, 2.25, -3.375, 5.062]  # (1 - 2.5)^k to 4 significant digits
+    frame = decode_sweep(data_of(s.to_html()))["frames"][1]
+    y = frame["axes"][0]["lines"][0]["y"]
+    assert y == [1.0, -1.5, 2.25, -3.375, 5.065]  # (1 - 2.5)^k in steps of 0.005 (span 8.4)
     assert frame["axes"][0]["xlabel"] == "k"
 
 
@@ -90,7 +89,23 @@ def test_repeated_arrays_and_frames_are_stored_once() -> None:
 
     data = data_of(sweep(same, eta=Slider(0.0, 1.0, num=10)).to_html())
     assert len(data["frames"]) == 1 and data["order"] == [0] * 10
-    assert len(data["pool"]) == 1  # x and y are the same array
+    assert len(data["pool"]) == 1 and len(data["panels"]) == 1  # x and y are the same array
+
+
+def test_a_trajectory_up_to_step_k_is_stored_once() -> None:
+    path = np.cumsum(np.random.default_rng(0).normal(size=(200, 2)), axis=0)
+
+    def upto(k: int) -> Plot:
+        p = Plot()
+        p[0].plot(path[:k, 0], path[:k, 1]).set(xlim=(-30, 30), ylim=(-30, 30))
+        return p
+
+    data = data_of(sweep(upto, k=Slider(values=[10, 50, 100, 200], integer=True)).to_html())
+    assert len(data["pool"]) == 2  # the whole x and y, once each
+    assert [p["lines"][0][3:] for p in data["panels"]] == [[10], [50], [100], []]
+    frames = decode_sweep(data)["frames"]
+    assert [len(f["axes"][0]["lines"][0]["x"]) for f in frames] == [10, 50, 100, 200]
+    np.testing.assert_allclose(frames[1]["axes"][0]["lines"][0]["y"], path[:50, 1], atol=0.04)
 
 
 def test_html_is_deterministic_and_self_contained() -> None:
@@ -110,7 +125,72 @@ def test_html_escapes_script_end_tags() -> None:
 
 
 def test_non_finite_values_become_null() -> None:
-    assert encode_array(np.array([1.0, np.nan, np.inf, -np.inf, -0.0, 1234567.0])) == "[1,null,null,null,0,1.235e+06]"
+    # span 1234567: steps of 1000; the first count, then differences; -0 and round-off are 0
+    assert encode_array(np.array([1.0, np.nan, np.inf, -np.inf, -0.0, 1234567.0])) == '{"q":[1,3],"d":[0,null,null,null,0,1235]}'
+    assert decode_array(json.loads(encode_array([0.25, 3.9e-44, -1e-17, 1.0]))) == [0.25, 0.0, 0.0, 1.0]
+
+
+def test_quantization_follows_the_axis_not_the_digits() -> None:
+    # the step is the largest 1, 2 or 5 x 10^e that cuts the span into at least 1,000 steps
+    step = lambda lo, hi, log=False: Quantizer.for_axis([lo, hi], log=log).step  # noqa: E731
+    assert step(0.0, 1.0) == 0.001 and step(0.0, 2.5) == 0.002 and step(0.0, 9.99) == 0.005
+    assert step(100.0, 100.5) == 0.0005      # offset data keep their detail
+    assert step(1e-8, 1e2, log=True) == 0.01  # 10 decades: 0.01 decade
+    assert step(5.0, 5.0) == 0.0005           # a flat line: 10% of its value, in 1,000 steps
+    # limits decide the step when they are set; far-away values are clamped, not dropped
+    q = Quantizer.for_axis([0.0, 1e30], log=False, lim=(0.0, 1.0))
+    assert q.step == 0.001 and q.value(q.count(1e30)) == 101.0 and q.count(float("nan")) is None
+    # a log axis cannot show values <= 0
+    assert Quantizer.for_axis([1.0, 10.0], log=True).count(0.0) is None
+
+
+def test_round_off_does_not_change_the_payload() -> None:
+    """What two CPUs may disagree on (the last bits of every number) leaves the JSON unchanged."""
+    rng = np.random.default_rng(0)
+    base = np.cumsum(rng.normal(size=(6, 300)), axis=1)
+    noisy = base * (1 + 1e-13 * rng.normal(size=base.shape))
+
+    def draw(k: int, arrays: np.ndarray) -> Plot:
+        p = Plot(ncols=2)
+        p[0].plot(np.arange(300), arrays[k]).axhline(arrays[k].mean())
+        p[1].plot(np.arange(300), np.abs(arrays[k]) + 1e-3).set(yscale="log")
+        return p
+
+    a = sweep(lambda k: draw(k, base), k=Slider(values=range(6), integer=True)).to_json()
+    b = sweep(lambda k: draw(k, noisy), k=Slider(values=range(6), integer=True)).to_json()
+    assert a == b
+    # ... while a visible change (1 % of one point) does change it
+    moved = base.copy()
+    moved[3, 100] += 0.01 * np.ptp(base[3])
+    c = sweep(lambda k: draw(k, moved), k=Slider(values=range(6), integer=True)).to_json()
+    assert a != c
+
+
+def test_exact_simple_values_are_not_on_a_rounding_edge() -> None:
+    # 0.0375 (= 3/80) and 2.5 are what exact computations hit; with round-off either way they
+    # must still give the same count
+    q = Quantizer.for_axis([0.0, 1.0], log=False)
+    for v in (0.0375, 0.0625, 0.5, 0.0005):
+        assert q.count(v) == q.count(v * (1 + 1e-15)) == q.count(v * (1 - 1e-15))
+
+
+def test_decoded_frames_are_within_a_step() -> None:
+    x = np.linspace(0.0, 7.0, 50)
+    y = np.exp(-x) * np.cos(3 * x)
+
+    def draw(eta: float) -> Plot:
+        p = Plot(ncols=2)
+        p[0].plot(x, eta * y)
+        p[1].plot(x, eta * np.exp(-x)).set(yscale="log")
+        return p
+
+    frames = decode_sweep(sweep(draw, eta=Slider(0.5, 2.0, num=3)).to_json())["frames"]
+    for eta, f in zip([0.5, 1.25, 2.0], frames):
+        lin, log = f["axes"][0]["lines"][0], f["axes"][1]["lines"][0]
+        step = Quantizer.for_axis(eta * y, log=False).step
+        np.testing.assert_allclose(lin["y"], eta * y, rtol=0, atol=0.562 * step)
+        lstep = Quantizer.for_axis(eta * np.exp(-x), log=True).step
+        np.testing.assert_allclose(np.log10(log["y"]), np.log10(eta * np.exp(-x)), rtol=0, atol=0.562 * lstep)
 
 
 def test_contour_background_is_embedded_once() -> None:
@@ -124,7 +204,7 @@ def test_contour_background_is_embedded_once() -> None:
 
     html = sweep(draw, eta=Slider(0.0, 1.0, num=5)).to_html()
     assert html.count("data:image/png;base64,") == 1
-    assert data_of(html)["frames"][0]["axes"][0]["xlim"] == [-1.0, 1.0]
+    assert decode_sweep(data_of(html))["frames"][0]["axes"][0]["xlim"] == [-1.0, 1.0]
 
 
 def test_limits_on_size() -> None:
@@ -193,9 +273,9 @@ def test_live_widget_recomputes_on_every_move() -> None:
     s = sweep(draw_line, eta=Slider(0.1, 0.5, num=3), kind=Choice(["a", "b"]))
     box = s.widget()
     controls, view = box.children[0].children, box.children[1]
-    assert json.loads(view.frame)["frame"]["caption"] == "eta=0.30 kind=a"
+    assert decode_sweep(view.frame)["frames"][0]["caption"] == "eta=0.30 kind=a"
     controls[0].index = 2
-    assert json.loads(view.frame)["frame"]["caption"] == "eta=0.50 kind=a"
+    assert decode_sweep(view.frame)["frames"][0]["caption"] == "eta=0.50 kind=a"
     controls[1].value = "b"
-    assert json.loads(view.frame)["frame"]["caption"] == "eta=0.50 kind=b"
+    assert decode_sweep(view.frame)["frames"][0]["caption"] == "eta=0.50 kind=b"
     assert "recomputed in" in box.children[2].value

@@ -20,7 +20,7 @@ from typing import Sequence
 
 import numpy as np
 
-from nbcode.quadratic.one_d import _check_lr
+from nbcode.quadratic.one_d import EDGE, _check_lr
 
 __all__ = [
     "QuadraticND",
@@ -285,7 +285,8 @@ def preconditioned_path(
 def iterations_to_tolerance(lr: float, eigvals: Sequence[float] | np.ndarray, tol: float) -> float:
     """Smallest ``k`` with :math:`\\rho(\\eta)^k \\le` ``tol``: a guarantee :math:`\\lVert\\mathbf e_k\\rVert \\le tol\\,\\lVert\\mathbf e_0\\rVert`.
 
-    Returns ``inf`` when :math:`\\rho \\ge 1` and ``1`` when :math:`\\rho = 0`.
+    Returns ``inf`` when :math:`\\rho \\ge 1` and ``1`` when :math:`\\rho = 0` (within
+    :data:`~nbcode.quadratic.one_d.EDGE`: round-off in computed eigenvalues does not count).
 
     Examples
     --------
@@ -294,9 +295,9 @@ def iterations_to_tolerance(lr: float, eigvals: Sequence[float] | np.ndarray, to
     """
     r = rate(lr, eigvals)
     tol = _check_tol(tol)
-    if r == 0.0:
+    if r <= EDGE:
         return 1
-    if r >= 1.0:
+    if r >= 1.0 - EDGE:
         return math.inf
     return math.ceil(math.log(tol) / math.log(r) - 1e-12)
 

@@ -7,7 +7,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Quadratic1D", "contraction_factor", "gd_path", "regime", "steps_to_tolerance"]
+__all__ = ["Quadratic1D", "contraction_factor", "gd_path", "regime", "steps_to_tolerance", "EDGE"]
+
+#: A contraction factor within this distance of 0 or ±1 counts as exactly there. Eigenvalues and
+#: products such as η·λ carry round-off of order 1e-16 that differs between machines; it must not
+#: decide between "one step" and "monotone", or between "cycling" and "oscillating".
+EDGE = 1e-9
 
 
 def _check_lr(lr: float) -> float:
@@ -86,9 +91,9 @@ def regime(lr: float, a: float) -> str:
     r = contraction_factor(lr, a)
     if r == 1.0:
         return "stuck"
-    if r == 0.0:
+    if abs(r) <= EDGE:
         return "one step"
-    if r == -1.0:
+    if abs(r + 1.0) <= EDGE:
         return "cycling"
     if 0.0 < r < 1.0:
         return "monotone"
@@ -132,8 +137,8 @@ def steps_to_tolerance(lr: float, a: float, distance0: float, tol: float) -> flo
         raise ValueError(f"Invalid tolerance or distance: tol={tol}, distance0={distance0}")
     if distance0 <= tol:
         return 0
-    if r == 0.0:
+    if r <= EDGE:
         return 1
-    if r >= 1.0:
+    if r >= 1.0 - EDGE:
         return math.inf
     return math.ceil(math.log(tol / distance0) / math.log(r) - 1e-12)

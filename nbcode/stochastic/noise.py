@@ -98,8 +98,12 @@ def minibatch_gradient_variance(
         idx = rng.integers(0, n, size=(draws, B))
     else:
         idx = np.argsort(rng.random((draws, n)), axis=1)[:, :B]
-    gB = G[idx].mean(axis=1)
-    return float(np.mean(np.sum((gB - G.mean(axis=0)) ** 2, axis=1)))
+    # Each batch is summed in index order, and the full mean by the same reduction, so a batch of
+    # all n examples gives exactly the full gradient (zero noise, not round-off that differs
+    # between machines).
+    gB = G[np.sort(idx, axis=1)].mean(axis=1)
+    g = G[None].mean(axis=1)
+    return float(np.mean(np.sum((gB - g) ** 2, axis=1)))
 
 
 def stationary_excess_loss(problem: LeastSquares, lr: float, batch_size: int) -> float:

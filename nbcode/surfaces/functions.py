@@ -128,23 +128,30 @@ def quadratic_bowl(eigenvalues: Any = (1.0, 10.0), angle: float = 0.0) -> Surfac
         raise ValueError(f"Invalid eigenvalues: {eigenvalues}")
     d = lam.size
     if d == 2:
-        c, s = np.cos(angle), np.sin(angle)
-        Q = np.array([[c, -s], [s, c]])
+        c, s = float(np.cos(angle)), float(np.sin(angle))
+        Q = [[c, -s], [s, c]]
     else:
-        Q = np.eye(d)
-    H = Q @ np.diag(lam) @ Q.T
-    H = 0.5 * (H + H.T)
+        Q = [[float(i == j) for j in range(d)] for i in range(d)]
+    # H = Q diag(lam) Q^T and H w in plain arithmetic, in a fixed order: no BLAS kernel (whose
+    # summation order and fused multiply-adds depend on the CPU) touches these numbers, so a
+    # trajectory that amplifies round-off is the same on every machine.
+    rows = [[sum(Q[i][k] * float(lam[k]) * Q[j][k] for k in range(d)) for j in range(d)] for i in range(d)]
+    rows = [[0.5 * (rows[i][j] + rows[j][i]) for j in range(d)] for i in range(d)]
+    H = np.array(rows)
 
     def value(w: Any) -> Any:
         # sum_ij w_i H_ij w_j with arithmetic only (also works on stacked grids and tensors)
-        return 0.5 * sum(float(H[i, j]) * w[i] * w[j] for i in range(d) for j in range(d))
+        return 0.5 * sum(rows[i][j] * w[i] * w[j] for i in range(d) for j in range(d))
+
+    def grad(w: Array) -> Array:
+        return np.array([sum(rows[i][j] * w[j] for j in range(d)) for i in range(d)])
 
     kind = "minimum" if lam.min() > 0 else ("maximum" if lam.max() < 0 else "saddle")
     return Surface(
         f"quadratic bowl {tuple(lam.tolist())}",
         d,
         value,
-        lambda w: H @ w,
+        grad,
         lambda w: H.copy(),
         critical_points=[((0.0,) * d, kind)],
     )

@@ -22,6 +22,7 @@ import html
 import io
 import itertools
 import os
+import re
 import time
 import weakref
 from pathlib import Path
@@ -36,6 +37,7 @@ from nbcode.sweep.figure import Plot
 __all__ = ["sweep", "Sweep", "sweep_mode", "JS_PATH"]
 
 JS_PATH = Path(__file__).with_name("sweep.js")
+_PNG_URI = re.compile(r"data:image/png;base64,[A-Za-z0-9+/=]+")
 
 #: Every sweep made in this process (weakly held), so a benchmark can time them all.
 CREATED: "weakref.WeakSet[Sweep]" = weakref.WeakSet()
@@ -130,7 +132,9 @@ class Sweep:
                 f"this sweep's frames take {len(data) / 1e6:.1f} MB, more than max_bytes={self.max_bytes / 1e6:.1f} MB: "
                 "use fewer slider positions or fewer points per line"
             )
-        uid = "nbsweep-" + hashlib.sha1(data.encode()).hexdigest()[:12]
+        # The id hashes the numbers, not the contour images: two CPUs may rasterize a contour
+        # with different last bits, and the page must not change with them.
+        uid = "nbsweep-" + hashlib.sha1(_PNG_URI.sub("", data).encode()).hexdigest()[:12]
         rows = []
         for name, c in self.controls.items():
             label = html.escape(c.label or name)
@@ -172,10 +176,11 @@ class Sweep:
         return buf.getvalue()
 
     def frame_json(self, **params: Any) -> str:
-        """One frame as self-contained JSON (``{"frame": ..., "pool": [...]}``), as a live move sends it."""
+        """One frame as a self-contained sweep document with one grid position (what a live
+        move sends to the widget)."""
         pool = FramePool()
         pool.add(self.frame(**params))
-        return '{"frame":' + pool.frames[0] + ',"pool":[' + ",".join(pool.items) + "]}"
+        return pool.to_json([])
 
     def time_moves(self, max_moves: int = 60) -> dict[str, float]:
         """Time slider moves over a walk across the grid: the live recompute (``draw`` + JSON,

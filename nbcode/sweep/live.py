@@ -19,9 +19,9 @@ function render({ model, el }) {
   function draw() {
     var msg = model.get("frame");
     if (!msg) return;
-    var d = JSON.parse(msg);
-    fig.innerHTML = window.nbcodeSweep.renderFrame(d.frame, d.pool);
-    cap.textContent = d.frame.caption || "";
+    var doc = JSON.parse(msg), frame = doc.frames[doc.order[0]];
+    fig.innerHTML = window.nbcodeSweep.renderFrame(frame, doc);
+    cap.textContent = frame.caption || "";
   }
   model.on("change:frame", draw);
   draw();

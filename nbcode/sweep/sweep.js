@@ -9,6 +9,26 @@
   function esc(s) {
     return String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
   }
+  // A pooled array is {"q": [m, e], "d": [count, differences...]} (values count * m * 10^e, or
+  // 10^(count * m * 10^e) with "log"); it is decoded in place the first time it is drawn.
+  function arr(pool, i) {
+    var it = pool[i];
+    if (it === null || typeof it !== "object" || Array.isArray(it)) return it;
+    var step = it.q[0] * Math.pow(10, it.q[1]), out = new Array(it.d.length), k = 0;
+    for (var j = 0; j < it.d.length; j++) {
+      if (it.d[j] === null) { out[j] = null; continue; }
+      k += it.d[j];
+      out[j] = it.log ? Math.pow(10, k * step) : k * step;
+    }
+    pool[i] = out;
+    return out;
+  }
+  // A line is [x, y, style] or [x, y, style, n]: pool arrays x and y (their first n values).
+  function lineOf(ln, doc) {
+    var x = arr(doc.pool, ln[0]), y = arr(doc.pool, ln[1]), st = doc.styles[ln[2]];
+    if (ln.length > 3) { x = x.slice(0, ln[3]); y = y.slice(0, ln[3]); }
+    return { x: x, y: y, label: st.label, color: st.color, dash: st.dash, lw: st.lw, marker: st.marker, ms: st.ms, alpha: st.alpha };
+  }
   function finite(v, log) { return v !== null && isFinite(v) && (!log || v > 0); }
   function tf(v, log) { return log ? Math.log10(v) : v; }
 
@@ -52,13 +72,19 @@
     return { lo: r[0], hi: r[1], log: log };
   }
 
-  function renderPanel(ax, pool, x0, W, H) {
+  function renderPanel(ax, doc, x0, W, H) {
+    var pool = doc.pool, lines = ax.lines.map(function (ln) { return lineOf(ln, doc); });
+    var head = doc.heads[ax.head];
+    var refs = ax.refs.map(function (r) {
+      var st = doc.styles[r[2]];
+      return { axis: r[0], value: r[1], label: st.label, color: st.color, dash: st.dash, lw: st.lw };
+    });
     var pw = W - L.ml - L.mr, ph = H - L.mt - L.mb;
-    var xlog = ax.xscale === "log", ylog = ax.yscale === "log";
+    var xlog = head.xscale === "log", ylog = head.yscale === "log";
     var xs = [], ys = [], i, j;
-    ax.lines.forEach(function (ln) { xs = xs.concat(pool[ln.x]); ys = ys.concat(pool[ln.y]); });
-    ax.refs.forEach(function (r) { (r.axis === "x" ? xs : ys).push(r.value); });
-    var X = axisSpec(xs, ax.xlim, xlog), Y = axisSpec(ys, ax.ylim, ylog);
+    lines.forEach(function (ln) { xs = xs.concat(ln.x); ys = ys.concat(ln.y); });
+    refs.forEach(function (r) { (r.axis === "x" ? xs : ys).push(r.value); });
+    var X = axisSpec(xs, head.xlim, xlog), Y = axisSpec(ys, head.ylim, ylog);
     function px(v) { var p = L.ml + (tf(v, xlog) - X.lo) / (X.hi - X.lo) * pw; return Math.max(-1e4, Math.min(1e4, p)); }
     function py(v) { var p = L.mt + ph - (tf(v, ylog) - Y.lo) / (Y.hi - Y.lo) * ph; return Math.max(-1e4, Math.min(1e4, p)); }
     var clip = "nbclip" + Math.random().toString(36).slice(2, 10);
@@ -85,13 +111,13 @@
     s += '<line x1="' + L.ml + '" x2="' + L.ml + '" y1="' + L.mt + '" y2="' + (L.mt + ph) + '" stroke="#333"/>';
     // data
     s += '<g clip-path="url(#' + clip + ')">';
-    ax.refs.forEach(function (r) {
+    refs.forEach(function (r) {
       var dash = r.dash ? ' stroke-dasharray="' + r.dash + '"' : "";
       if (r.axis === "y") { var q = py(r.value); s += '<line x1="' + L.ml + '" x2="' + (L.ml + pw) + '" y1="' + q + '" y2="' + q + '" stroke="' + r.color + '" stroke-width="' + r.lw + '"' + dash + "/>"; }
       else { var q2 = px(r.value); s += '<line x1="' + q2 + '" x2="' + q2 + '" y1="' + L.mt + '" y2="' + (L.mt + ph) + '" stroke="' + r.color + '" stroke-width="' + r.lw + '"' + dash + "/>"; }
     });
-    ax.lines.forEach(function (ln) {
-      var x = pool[ln.x], y = pool[ln.y], d = "", pen = false;
+    lines.forEach(function (ln) {
+      var x = ln.x, y = ln.y, d = "", pen = false;
       for (i = 0; i < x.length; i++) {
         if (finite(x[i], xlog) && finite(y[i], ylog)) {
           d += (pen ? "L" : "M") + px(x[i]).toFixed(1) + " " + py(y[i]).toFixed(1);
@@ -125,12 +151,12 @@
     });
     s += "</g>";
     // titles
-    if (ax.title) s += '<text x="' + (L.ml + pw / 2) + '" y="' + (L.mt - 10) + '" text-anchor="middle" font-size="14">' + esc(ax.title) + "</text>";
-    if (ax.xlabel) s += '<text x="' + (L.ml + pw / 2) + '" y="' + (H - 6) + '" text-anchor="middle" font-size="13">' + esc(ax.xlabel) + "</text>";
-    if (ax.ylabel) s += '<text transform="translate(14,' + (L.mt + ph / 2) + ') rotate(-90)" text-anchor="middle" font-size="12">' + esc(ax.ylabel) + "</text>";
+    if (head.title) s += '<text x="' + (L.ml + pw / 2) + '" y="' + (L.mt - 10) + '" text-anchor="middle" font-size="14">' + esc(head.title) + "</text>";
+    if (head.xlabel) s += '<text x="' + (L.ml + pw / 2) + '" y="' + (H - 6) + '" text-anchor="middle" font-size="13">' + esc(head.xlabel) + "</text>";
+    if (head.ylabel) s += '<text transform="translate(14,' + (L.mt + ph / 2) + ') rotate(-90)" text-anchor="middle" font-size="12">' + esc(head.ylabel) + "</text>";
     // legend
-    var items = ax.lines.filter(function (l) { return l.label; }).concat(ax.refs.filter(function (r) { return r.label; }));
-    if ((ax.legend || ax.refs.some(function (r) { return r.label; })) && items.length) {
+    var items = lines.filter(function (l) { return l.label; }).concat(refs.filter(function (r) { return r.label; }));
+    if ((head.legend || refs.some(function (r) { return r.label; })) && items.length) {
       var lx = L.ml + pw - 150, ly = L.mt + 6;
       s += '<rect x="' + (lx - 4) + '" y="' + (ly - 2) + '" width="152" height="' + (items.length * 16 + 4) + '" fill="#fff" fill-opacity="0.8"/>';
       items.forEach(function (it, k) {
@@ -144,11 +170,12 @@
     return s + "</g>";
   }
 
-  function renderFrame(frame, pool) {
+  // doc: the sweep's document (pool, styles, panels); frame: one of its frames.
+  function renderFrame(frame, doc) {
     var n = frame.axes.length, W = Math.floor(frame.w / n), H = frame.h;
     var s = '<svg xmlns="' + SVGNS + '" class="nbcode-sweep-svg" viewBox="0 0 ' + frame.w + " " + H + '" width="100%" style="max-width:' + frame.w +
       'px;font-family:sans-serif" role="img" aria-label="' + esc(frame.caption || "sweep figure") + '">';
-    for (var k = 0; k < n; k++) s += renderPanel(frame.axes[k], pool, k * W, W, H);
+    for (var k = 0; k < n; k++) s += renderPanel(doc.panels[frame.axes[k]], doc, k * W, W, H);
     return s + "</svg>";
   }
 
@@ -168,7 +195,7 @@
         if (out) out.textContent = c.labels[i];
       });
       var frame = data.frames[data.order[idx]];
-      fig.innerHTML = renderFrame(frame, data.pool);
+      fig.innerHTML = renderFrame(frame, data);
       cap.textContent = frame.caption || "";
       root.setAttribute("data-frame", String(idx));
     }
