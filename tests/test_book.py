@@ -53,9 +53,12 @@ def test_strict_html_build() -> None:
 
 def _run_nbval(nb: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "NBCODE_SWEEP": "static", "TQDM_DISABLE": "1"}
+    # the copy lives outside the repository: load the short mismatch report as a plugin
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "scripts"), env.get("PYTHONPATH", "")])
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--nbval",
-         "--nbval-sanitize-with", str(ROOT / "tests" / "nbval_sanitize.cfg"), "--rootdir", str(nb.parent), str(nb)],
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist", "-p", "nbval_report", "-q",
+         "--color=no", "--nbval", "--nbval-sanitize-with", str(ROOT / "tests" / "nbval_sanitize.cfg"),
+         "--rootdir", str(nb.parent), str(nb)],
         capture_output=True, text=True, cwd=nb.parent, env=env,
     )
 
@@ -83,6 +86,48 @@ def test_nbval_fails_when_a_stored_number_changes(tmp_path: Path) -> None:
     broken = _run_nbval(bad / "intro.ipynb")
     assert broken.returncode == 1, broken.stdout[-2000:]
     assert "1 failed" in broken.stdout and "0.801" in broken.stdout
+
+
+def test_nbval_names_the_frame_and_series_when_a_sweep_changes(tmp_path: Path) -> None:
+    """A sweep's numbers are checked too: scale one stored line by a visible factor (2x) and nbval
+    must fail within a minute, naming the frame, the series and both values."""
+    import re
+    import time
+
+    from nbcode.sweep.encode import decode_sweep
+
+    nb = json.loads((ROOT / "book" / "intro.ipynb").read_text())
+    pattern = re.compile(r'(<script type="application/json" class="nbcode-sweep-data">)(.*?)(</script>)', re.S)
+    edited = 0
+    for cell in nb["cells"]:
+        for out in cell.get("outputs", []):
+            html = "".join(out.get("data", {}).get("text/html", ""))
+            m = pattern.search(html)
+            if m is None or edited:
+                continue
+            doc = json.loads(m.group(2).replace("<\\/", "</"))
+            frame0 = doc["frames"][doc["order"][0]]
+            y_id = doc["panels"][frame0["axes"][0]]["lines"][-1][1]  # the iterates of the first frame
+            doc["pool"][y_id]["d"] = [None if d is None else 2 * d for d in doc["pool"][y_id]["d"]]
+            before = decode_sweep(m.group(2).replace("<\\/", "</"))["frames"][0]["axes"][0]["lines"][-1]["y"]
+            after = decode_sweep(doc)["frames"][0]["axes"][0]["lines"][-1]["y"]
+            assert [2 * v for v in before if v is not None] == [v for v in after if v is not None]
+            new = m.group(1) + json.dumps(doc, separators=(",", ":")).replace("</", "<\\/") + m.group(3)
+            out["data"]["text/html"] = html[: m.start()] + new + html[m.end():]
+            edited += 1
+    assert edited == 1, "the intro has no sweep any more; point this test at another notebook"
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "intro.ipynb").write_text(json.dumps(nb))
+    t0 = time.perf_counter()
+    broken = _run_nbval(bad / "intro.ipynb")
+    took = time.perf_counter() - t0
+    assert broken.returncode == 1, broken.stdout[-2000:]
+    assert took < 60, f"nbval took {took:.0f} s to report a changed sweep"
+    report = broken.stdout
+    k = next(i for i, v in enumerate(before) if v not in (None, 0.0))
+    assert re.search(r"frame 0 \(eta=[0-9.]+\): panel 0 'iterates on L\(w\)', series 1, point \d+: y ", report), report[-3000:]
+    assert f"{after[k]:.6g} -> {before[k]:.6g}" in report, report[-3000:]  # committed (edited) -> new
 
 
 def test_execution_cache_is_dropped_when_nbcode_changes(tmp_path: Path) -> None:
