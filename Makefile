@@ -34,10 +34,11 @@ book: $(STAMP)
 # the -W book build on the committed outputs (tests/test_html.py), the built pages in headless
 # Chromium (tests/test_browser.py; scripts/ensure_chromium.sh installs it in CI), the live sweep
 # in JupyterLab (tests/test_lab.py) and nbval over every notebook in _toc.yml (conftest.py);
-# two workers, each file (so each notebook) kept on one worker.
+# nbval again under a reduced numeric configuration (tests/test_reproducible.py); two workers, each
+# file (so each notebook) kept on one worker, the reduced runs spread (conftest.py).
 test: $(STAMP)
 	bash scripts/ensure_chromium.sh
-	$(RUN) $(BIN)/python -m pytest -n 2 --dist loadfile --durations=10 \
+	$(RUN) $(BIN)/python -m pytest -n 2 --dist loadgroup --durations=10 \
 	  --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout 300 \
 	  --doctest-modules tests nbcode book
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent
 os.environ.setdefault("NBCODE_SWEEP", "static")
@@ -32,6 +33,19 @@ def pytest_ignore_collect(collection_path: Path, config: object) -> bool | None:
 
         _in_book = set(toc_notebooks(ROOT))
     return collection_path.resolve() not in _in_book
+
+
+def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
+    """Keep each file on one xdist worker (a notebook's cells share one kernel; a test module's
+    fixtures are built once), except the reduced-configuration runs, one notebook each, which are
+    long and independent: ``make test`` runs ``--dist loadgroup``."""
+    import pytest
+
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            path = Path(str(item.fspath))
+            group = item.nodeid if path.name == "test_reproducible.py" else str(path)
+            item.add_marker(pytest.mark.xdist_group(name=group))
 
 
 # The short mismatch report (scripts/nbval_report.py), also loadable on its own with -p.

@@ -32,7 +32,7 @@ class Split:
     def n_classes(self) -> int:
         return int(max(self.y_train.max(), self.y_val.max(), self.y_test.max()) + 1)
 
-    def as_tensors(self, dtype: str = "float32") -> dict[str, "object"]:
+    def as_tensors(self, dtype: str = "float64") -> dict[str, "object"]:
         """The six arrays as torch tensors (features in ``dtype``, labels int64)."""
         import torch
 

@@ -30,12 +30,12 @@ def bn_mlp(sizes: Sequence[int], *, bn: bool, seed: int = 0) -> nn.Sequential:
     torch.manual_seed(seed)
     layers: list[nn.Module] = []
     for a, b in zip(sizes[:-2], sizes[1:-1]):
-        layers.append(nn.Linear(a, b))
+        layers.append(nn.Linear(a, b, dtype=torch.float64))  # initialized in float64, not converted
         if bn:
-            layers.append(nn.BatchNorm1d(b))
+            layers.append(nn.BatchNorm1d(b, dtype=torch.float64))
         layers.append(nn.ReLU())
-    layers.append(nn.Linear(sizes[-2], sizes[-1]))
-    return nn.Sequential(*layers).double()
+    layers.append(nn.Linear(sizes[-2], sizes[-1], dtype=torch.float64))
+    return nn.Sequential(*layers)
 
 
 def _stateless(model: nn.Module) -> nn.Module:

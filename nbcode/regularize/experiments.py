@@ -30,7 +30,7 @@ def dropout_mlp(sizes: Sequence[int], p: float, activation: type[nn.Module] = nn
     p = _p(p)
     layers: list[nn.Module] = []
     for i, (m, n) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(nn.Linear(int(m), int(n)))
+        layers.append(nn.Linear(int(m), int(n), dtype=torch.float64))
         if i < len(sizes) - 2:
             layers += [activation(), nn.Dropout(p)]
     return nn.Sequential(*layers)
@@ -50,9 +50,9 @@ def dropout_digits(
     ['test_acc', 'test_loss', 'train_acc', 'train_loss']
     """
     d = load_digits()
-    Xtr = torch.tensor(d.X_train[:n_train], dtype=torch.float32)
+    Xtr = torch.tensor(d.X_train[:n_train], dtype=torch.float64)
     ytr = torch.tensor(d.y_train[:n_train])
-    Xte = torch.tensor(d.X_test, dtype=torch.float32)
+    Xte = torch.tensor(d.X_test, dtype=torch.float64)
     yte = torch.tensor(d.y_test)
     out: dict[float, dict[str, list[float]]] = {}
     for p in ps:
@@ -114,11 +114,12 @@ def playground_run(
     p = _p(p)
     X, y = toy2d(name, n, noise=noise, seed=seed)
     X2, y2 = toy2d(name, n, noise=noise, seed=seed + 1000)
-    Xtr, ytr = torch.tensor(X, dtype=torch.float32), torch.tensor(y, dtype=torch.float32)
-    Xte, yte = torch.tensor(X2, dtype=torch.float32), torch.tensor(y2, dtype=torch.float32)
+    Xtr, ytr = torch.tensor(X, dtype=torch.float64), torch.tensor(y, dtype=torch.float64)
+    Xte, yte = torch.tensor(X2, dtype=torch.float64), torch.tensor(y2, dtype=torch.float64)
     seed_everything(seed)
     model = nn.Sequential(
-        nn.Linear(2, hidden), nn.Tanh(), nn.Dropout(p), nn.Linear(hidden, hidden), nn.Tanh(), nn.Dropout(p), nn.Linear(hidden, 1)
+        nn.Linear(2, hidden, dtype=torch.float64), nn.Tanh(), nn.Dropout(p),
+        nn.Linear(hidden, hidden, dtype=torch.float64), nn.Tanh(), nn.Dropout(p), nn.Linear(hidden, 1, dtype=torch.float64),
     )
     weights = [m.weight for m in model if isinstance(m, nn.Linear)]
     opt = torch.optim.Adam(model.parameters(), lr=0.03)
@@ -133,7 +134,7 @@ def playground_run(
     xs = np.linspace(lo, hi, grid)
     gx, gy = np.meshgrid(xs, xs)
     with torch.no_grad():
-        mesh = torch.tensor(np.c_[gx.ravel(), gy.ravel()], dtype=torch.float32)
+        mesh = torch.tensor(np.c_[gx.ravel(), gy.ravel()], dtype=torch.float64)
         prob = torch.sigmoid(model(mesh)).reshape(grid, grid).double().numpy()
         ztr, zte = model(Xtr).squeeze(1), model(Xte).squeeze(1)
         res = PlaygroundRun(
@@ -165,15 +166,15 @@ def augmentation_digits(
     d = load_digits()
     raw = (d.X_train[:n_train] * d.std + d.mean) / 16.0
     raw_test = (d.X_test * d.std + d.mean) / 16.0
-    Xte, yte = torch.tensor(raw_test, dtype=torch.float32), torch.tensor(d.y_test)
-    Xsh = torch.tensor(np.concatenate([shift_images(raw_test, dx, dy) for dx, dy in SHIFTS]), dtype=torch.float32)
+    Xte, yte = torch.tensor(raw_test, dtype=torch.float64), torch.tensor(d.y_test)
+    Xsh = torch.tensor(np.concatenate([shift_images(raw_test, dx, dy) for dx, dy in SHIFTS]), dtype=torch.float64)
     ysh = yte.repeat(len(SHIFTS))
     Xa, ya = augment_shifts(raw, d.y_train[:n_train], SHIFTS)
     out: dict[str, dict[str, float]] = {}
     for name, (A, b, ep) in {"plain": (raw, d.y_train[:n_train], epochs), "augmented": (Xa, ya, max(1, epochs // 5))}.items():
         seed_everything(seed)
         model = mlp([64, hidden, 10])
-        h = fit(model, torch.optim.Adam(model.parameters(), lr=lr), torch.tensor(A, dtype=torch.float32), torch.tensor(b),
+        h = fit(model, torch.optim.Adam(model.parameters(), lr=lr), torch.tensor(A, dtype=torch.float64), torch.tensor(b),
                 epochs=ep, batch_size=50, seed=seed, progress=False)
         model.eval()
         with torch.no_grad():

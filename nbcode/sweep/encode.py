@@ -42,101 +42,14 @@ from typing import Any, Iterable
 import numpy as np
 
 from nbcode.sweep.figure import DASHES as _DASH
+from nbcode.plot.quantize import STEPS, Quantizer
 from nbcode.sweep.figure import Axes, Background, Plot
 
 __all__ = ["FramePool", "LAYOUT", "Quantizer", "encode_array", "decode_array", "decode_sweep", "STEPS"]
 
 #: Margins of a panel in pixels (left, right, top, bottom); shared with sweep.js.
 LAYOUT = {"ml": 58, "mr": 12, "mt": 28, "mb": 44, "px_per_inch": 100}
-#: An axis span is resolved into at least this many quantization steps.
-STEPS = 1000
-#: Values further than this many spans outside an axis are clamped to that distance.
-CLAMP_SPANS = 100.0
-# Rounding goes to the nearest count after a shift by an irrational fraction of a step, so that
-# the rounding edges sit at (k + 0.438...) steps: simple numbers that a computation hits exactly
-# (0.0375, 2.5, ...) on one machine and to within round-off on another are never on an edge.
-# Zero still maps to count 0; a value is off by at most 0.56 of a step.
-_SHIFT = 0.5 + (math.sqrt(5.0) - 1.0) / 20.0
 _PNG_CACHE: dict[str, str] = {}  # background hash -> JSON string of its PNG data URI
-
-
-def _finite(values: Iterable[float], log: bool) -> list[float]:
-    out = []
-    for v in values:
-        if v is None or not math.isfinite(v) or (log and v <= 0):
-            continue
-        out.append(math.log10(v) if log else float(v))
-    return out
-
-
-class Quantizer:
-    """The quantization of one axis: a step ``m * 10**e`` and a clamping window, in the axis's
-    own domain (``log10`` of the values on a log axis).
-
-    Examples
-    --------
-    >>> q = Quantizer.for_axis([0.0, 1.0], log=False)
-    >>> (q.m, q.e), q.count(0.1234), q.count(-3e-17), q.value(123)
-    ((1, -3), 123, 0, 0.123)
-    >>> q = Quantizer.for_axis([0.0, 4.0], log=False)   # 2,000 steps of 0.002
-    >>> (q.m, q.e), q.value(q.count(1.2345))
-    ((2, -3), 1.234)
-    >>> Quantizer.for_axis([1e-6, 1.0], log=True).step  # 6 decades: steps of 0.005 decade
-    0.005
-    """
-
-    def __init__(self, lo: float, hi: float, log: bool) -> None:
-        span = hi - lo
-        if not span > 0:
-            span = abs(lo) * 0.1 or 1.0
-        target = span / STEPS
-        e = int(math.floor(math.log10(target)))
-        m = 1
-        for cand in (5, 2):  # the largest of 1, 2, 5 times 10^e that still gives STEPS steps
-            if cand * 10.0**e <= target * (1 + 1e-12):
-                m = cand
-                break
-        self.log, self.m, self.e = log, m, e
-        self.step = float(Decimal(m).scaleb(e))
-        self.lo = lo - CLAMP_SPANS * span
-        self.hi = hi + CLAMP_SPANS * span
-
-    @classmethod
-    def for_axis(cls, data: Iterable[float], log: bool, lim: Any = None) -> Quantizer:
-        """The quantizer of an axis with limits ``lim`` (if set) or showing ``data``."""
-        vals = _finite(lim if lim is not None else data, log)
-        if not vals:
-            return cls(0.0, 1.0, log)
-        return cls(min(vals), max(vals), log)
-
-    def count(self, v: float | None) -> int | None:
-        """``v`` as an integer number of steps; None for a value the axis cannot show."""
-        if v is None or not math.isfinite(v) or (self.log and v <= 0):
-            return None
-        t = math.log10(v) if self.log else float(v)
-        t = min(max(t, self.lo), self.hi)
-        # 10**|e| is exact in binary for the spans a figure has, so one rounding happens here
-        scaled = t * 10.0**-self.e if self.e <= 0 else t / 10.0**self.e
-        return int(math.floor(scaled / self.m + _SHIFT))
-
-    def value(self, k: int | None) -> float | None:
-        """The number that ``k`` steps stand for (exact decimal, then the nearest float)."""
-        if k is None:
-            return None
-        t = float(Decimal(k * self.m).scaleb(self.e))
-        return float(format(10.0**t, ".6g")) if self.log else t
-
-    def counts(self, values: Any) -> tuple[int | None, ...]:
-        """Counts of every value of ``values`` (flattened)."""
-        return tuple(self.count(v) for v in np.asarray(values, dtype=float).reshape(-1).tolist())
-
-    @property
-    def key(self) -> tuple[int, int, bool]:
-        return (self.m, self.e, self.log)
-
-    def number(self, v: float | None) -> float | None:
-        """``v`` rounded to this axis's step (for limits, reference lines and text anchors)."""
-        return self.value(self.count(v))
 
 
 def _encode_counts(key: tuple[int, int, bool], counts: Iterable[int | None]) -> str:
@@ -173,7 +86,8 @@ def decode_array(item: dict[str, Any]) -> list[float | None]:
     [0.0, 0.5, None, 1.0]
     """
     m, e = item["q"]
-    log, out, k = bool(item.get("log")), [], 0
+    log, k = bool(item.get("log")), 0
+    out: list[float | None] = []
     for d in item["d"]:
         if d is None:
             out.append(None)

@@ -22,7 +22,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
-from nbcode.plot import STYLE_PATH, color as resolve_color
+from nbcode.plot import STYLE_PATH, snap_figure
+from nbcode.plot import color as resolve_color
 
 __all__ = ["Plot", "Axes", "Line", "RefLine", "Text", "Background"]
 
@@ -341,6 +342,9 @@ class Plot:
     def to_matplotlib(self, fast: bool = False) -> Figure:
         """Draw with matplotlib in the book's style; returns a figure not attached to pyplot.
 
+        The numbers are snapped to the figure's resolution (:func:`nbcode.plot.snap_figure`), so
+        the picture is the same on every machine.
+
         ``fast=True`` is for live redraws: fixed margins instead of the constrained layout,
         a lower resolution and contours pasted from a cache (about 2x quicker).
         """
@@ -355,4 +359,4 @@ class Plot:
                 w, h = self.width, self.height
                 fig.subplots_adjust(left=0.7 / w, right=1 - 0.15 / w, bottom=0.75 / h, top=1 - 0.35 / h,
                                     wspace=0.9 / (w / len(self.axes)))
-        return fig
+        return fig if fast else snap_figure(fig)

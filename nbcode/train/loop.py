@@ -26,8 +26,15 @@ def seed_everything(seed: int) -> torch.Generator:
     return g
 
 
-def mlp(sizes: Sequence[int], activation: Callable[[], nn.Module] = nn.ReLU, *, bias: bool = True) -> nn.Sequential:
+def mlp(
+    sizes: Sequence[int], activation: Callable[[], nn.Module] = nn.ReLU, *, bias: bool = True, dtype: torch.dtype = torch.float64
+) -> nn.Sequential:
     """A multilayer perceptron ``sizes[0] -> ... -> sizes[-1]`` with ``activation`` between layers.
+
+    The layers are created, and initialized, in ``dtype``: float64 by default. The book's
+    networks are small, and in float64 the round-off that differs between CPUs (float32 random
+    initialization alone differs in the last bit between torch's kernels) stays far below any
+    digit the book prints.
 
     Examples
     --------
@@ -39,7 +46,7 @@ def mlp(sizes: Sequence[int], activation: Callable[[], nn.Module] = nn.ReLU, *, 
         raise ValueError(f"Invalid layer sizes: {list(sizes)} (need two or more positive integers)")
     layers: list[nn.Module] = []
     for i, (m, n) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(nn.Linear(int(m), int(n), bias=bias))
+        layers.append(nn.Linear(int(m), int(n), bias=bias, dtype=dtype))
         if i < len(sizes) - 2:
             layers.append(activation())
     return nn.Sequential(*layers)

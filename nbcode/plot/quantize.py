@@ -1,0 +1,135 @@
+"""Numbers snapped to the resolution of the figure that shows them.
+
+A figure can show a value only to a fraction of a pixel; two machines (other CPUs, BLAS kernels,
+thread counts) compute it to within round-off. :class:`Quantizer` rounds a value to a step of
+``m * 10**e``, ``m`` one of 1, 2, 5, the largest with at least :data:`STEPS` steps in
+the axis span, so the stored or drawn number is the same on every machine and the picture is the
+same to the eye. The sweeps' payloads (:mod:`nbcode.sweep.encode`) and every figure the book
+shows (:func:`nbcode.plot.snap_figure`) go through it.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+from typing import Any, Iterable
+
+import numpy as np
+
+__all__ = ["Quantizer", "STEPS", "CLAMP_SPANS", "snap"]
+
+#: An axis span is resolved into at least this many quantization steps.
+STEPS = 1000
+#: Values further than this many spans outside an axis are clamped to that distance.
+CLAMP_SPANS = 100.0
+# Rounding goes to the nearest count after a shift by an irrational fraction of a step, so that
+# the rounding edges sit at (k + 0.438...) steps: simple numbers that a computation hits exactly
+# (0.0375, 2.5, ...) on one machine and to within round-off on another are never on an edge.
+# Zero still maps to count 0; a value is off by at most 0.56 of a step.
+_SHIFT = 0.5 + (math.sqrt(5.0) - 1.0) / 20.0
+
+
+def _finite(values: Iterable[float], log: bool) -> list[float]:
+    out = []
+    for v in values:
+        if v is None or not math.isfinite(v) or (log and v <= 0):
+            continue
+        out.append(math.log10(v) if log else float(v))
+    return out
+
+
+class Quantizer:
+    """The quantization of one axis: a step ``m * 10**e`` and a clamping window, in the axis's
+    own domain (``log10`` of the values on a log axis).
+
+    Examples
+    --------
+    >>> q = Quantizer.for_axis([0.0, 1.0], log=False)
+    >>> (q.m, q.e), q.count(0.1234), q.count(-3e-17), q.value(123)
+    ((1, -3), 123, 0, 0.123)
+    >>> q = Quantizer.for_axis([0.0, 4.0], log=False)   # 2,000 steps of 0.002
+    >>> (q.m, q.e), q.value(q.count(1.2345))
+    ((2, -3), 1.234)
+    >>> Quantizer.for_axis([1e-6, 1.0], log=True).step  # 6 decades: steps of 0.005 decade
+    0.005
+    """
+
+    def __init__(self, lo: float, hi: float, log: bool) -> None:
+        span = hi - lo
+        if not span > 0:
+            span = abs(lo) * 0.1 or 1.0
+        target = span / STEPS
+        e = int(math.floor(math.log10(target)))
+        m = 1
+        for cand in (5, 2):  # the largest of 1, 2, 5 times 10^e that still gives STEPS steps
+            if cand * 10.0**e <= target * (1 + 1e-12):
+                m = cand
+                break
+        self.log, self.m, self.e = log, m, e
+        self.step = float(Decimal(m).scaleb(e))
+        self.lo = lo - CLAMP_SPANS * span
+        self.hi = hi + CLAMP_SPANS * span
+
+    @classmethod
+    def for_axis(cls, data: Iterable[float], log: bool, lim: Any = None) -> Quantizer:
+        """The quantizer of an axis with limits ``lim`` (if set) or showing ``data``."""
+        vals = _finite(lim if lim is not None else data, log)
+        if not vals:
+            return cls(0.0, 1.0, log)
+        return cls(min(vals), max(vals), log)
+
+    def count(self, v: float | None) -> int | None:
+        """``v`` as an integer number of steps; None for a value the axis cannot show."""
+        if v is None or not math.isfinite(v) or (self.log and v <= 0):
+            return None
+        t = math.log10(v) if self.log else float(v)
+        t = min(max(t, self.lo), self.hi)
+        # 10**|e| is exact in binary for the spans a figure has, so one rounding happens here
+        scaled = t * 10.0**-self.e if self.e <= 0 else t / 10.0**self.e
+        return int(math.floor(scaled / self.m + _SHIFT))
+
+    def value(self, k: int | None) -> float | None:
+        """The number that ``k`` steps stand for (exact decimal, then the nearest float)."""
+        if k is None:
+            return None
+        t = float(Decimal(k * self.m).scaleb(self.e))
+        return float(format(10.0**t, ".6g")) if self.log else t
+
+    def counts(self, values: Any) -> tuple[int | None, ...]:
+        """Counts of every value of ``values`` (flattened)."""
+        return tuple(self.count(v) for v in np.asarray(values, dtype=float).reshape(-1).tolist())
+
+    @property
+    def key(self) -> tuple[int, int, bool]:
+        return (self.m, self.e, self.log)
+
+    def number(self, v: float | None) -> float | None:
+        """``v`` rounded to this axis's step (for limits, reference lines and text anchors)."""
+        return self.value(self.count(v))
+
+
+def snap(values: Any, q: Quantizer) -> np.ndarray:
+    """``values`` rounded to the steps of ``q`` (a float array; what the axis cannot show is
+    left as it is: NaN, infinities and, on a log axis, values <= 0).
+
+    Examples
+    --------
+    >>> q = Quantizer.for_axis([0.0, 1.0], log=False)
+    >>> snap([0.1231, 1e-17, float("nan")], q).tolist()
+    [0.123, 0.0, nan]
+    """
+    a = np.array(values, dtype=float, copy=True)
+    ok = np.isfinite(a) & ((a > 0) if q.log else True)
+    if not ok.any():
+        return a
+    t = np.log10(a[ok]) if q.log else a[ok]
+    t = np.clip(t, q.lo, q.hi)
+    scaled = t * 10.0**-q.e if q.e <= 0 else t / 10.0**q.e
+    k = np.floor(scaled / q.m + _SHIFT) * q.m
+    # k * 10^e as the float nearest to the decimal (10^|e| is exact): the same as Quantizer.value
+    t = k / 10.0**-q.e if q.e <= 0 else k * 10.0**q.e
+    if q.log:
+        a[ok] = [float(format(10.0**v, ".6g")) for v in t.tolist()]
+    else:
+        a[ok] = t + 0.0  # no -0
+    return a
