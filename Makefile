@@ -35,10 +35,10 @@ book: $(STAMP)
 # Chromium (tests/test_browser.py; scripts/ensure_chromium.sh installs it in CI), the live sweep
 # in JupyterLab (tests/test_lab.py) and nbval over every notebook in _toc.yml (conftest.py);
 # nbval again under a reduced numeric configuration (tests/test_reproducible.py); two workers, each
-# file (so each notebook) kept on one worker, the reduced runs spread (conftest.py).
+# file (so each notebook) kept on one worker, the reduced runs spread (conftest.py's scheduler).
 test: $(STAMP)
 	bash scripts/ensure_chromium.sh
-	$(RUN) $(BIN)/python -m pytest -n 2 --dist loadgroup --durations=10 \
+	$(RUN) $(BIN)/python -m pytest -n 2 --dist loadfile --durations=10 \
 	  --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout 300 \
 	  --doctest-modules tests nbcode book
 

@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent
 os.environ.setdefault("NBCODE_SWEEP", "static")
 os.environ.setdefault("TQDM_DISABLE", "1")
@@ -35,17 +37,19 @@ def pytest_ignore_collect(collection_path: Path, config: object) -> bool | None:
     return collection_path.resolve() not in _in_book
 
 
-def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: Any, log: Any) -> Any:
     """Keep each file on one xdist worker (a notebook's cells share one kernel; a test module's
-    fixtures are built once), except the reduced-configuration runs, one notebook each, which are
-    long and independent: ``make test`` runs ``--dist loadgroup``."""
-    import pytest
+    fixtures are built once), except the reduced-configuration runs of tests/test_reproducible.py,
+    one notebook each, which are long and independent and go to whichever worker is free."""
+    from xdist.scheduler import LoadScopeScheduling
 
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            path = Path(str(item.fspath))
-            group = item.nodeid if path.name == "test_reproducible.py" else str(path)
-            item.add_marker(pytest.mark.xdist_group(name=group))
+    class ByFile(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return nodeid if path.endswith("test_reproducible.py") else path
+
+    return ByFile(config, log)
 
 
 # The short mismatch report (scripts/nbval_report.py), also loadable on its own with -p.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 import pytest
 from sklearn.datasets import load_digits as sk_digits
 
@@ -33,7 +34,8 @@ def test_digits_split_is_fixed_stratified_and_standardized() -> None:
 
 def test_digits_tensors() -> None:
     t = load_digits().as_tensors()
-    assert str(t["X_train"].dtype) == "torch.float32" and str(t["y_train"].dtype) == "torch.int64"
+    assert str(t["X_train"].dtype) == "torch.float64" and str(t["y_train"].dtype) == "torch.int64"
+    assert load_digits().as_tensors("float32")["X_val"].dtype == torch.float32
 
 
 def test_digits_bad_split() -> None:

@@ -113,7 +113,7 @@ def test_losses_on_a_plane_match_the_loop(setup, chunk, wrap):
 
 def test_auto_chunk_follows_the_activation_size_and_leaves_buffers_alone():
     torch.manual_seed(0)
-    small, wide = mlp([5, 7, 3]), mlp([5, 4096, 3])
+    small, wide = mlp([5, 7, 3], dtype=torch.float32), mlp([5, 4096, 3], dtype=torch.float32)
     X = torch.randn(64, 5)
     assert auto_chunk(small, X) == 64  # 64 x 7 activations: the cap
     assert auto_chunk(wide, X) == 1  # 64 x 4096 = 2**18 entries: 4 points fit, too few for vmap

@@ -35,7 +35,7 @@ def test_exercises_right_and_wrong() -> None:
 def test_dropout_mlp_layers_and_eval_identity() -> None:
     torch.manual_seed(0)
     net = dropout_mlp([4, 8, 2], 0.5)
-    x = torch.randn(3, 4)
+    x = torch.randn(3, 4, dtype=torch.float64)
     net.eval()
     a, b = net(x), net(x)
     assert torch.equal(a, b)

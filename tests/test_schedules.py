@@ -203,7 +203,7 @@ def test_bad_input(call, match):
 
 def _digits_like(n: int = 300, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
-    X = torch.randn(n, 8, generator=g)
+    X = torch.randn(n, 8, generator=g, dtype=torch.float64)
     y = (X[:, 0] + X[:, 1] > 0).long() + (X[:, 2] > 0.5).long()
     return X, y
 

@@ -122,5 +122,6 @@ def test_progress_bar_follows_tqdm_disable(monkeypatch: pytest.MonkeyPatch, env:
     monkeypatch.setattr(loop, "tqdm", Recorder)
     monkeypatch.setenv("TQDM_DISABLE", env)
     net = mlp([2, 2])
-    fit(net, torch.optim.SGD(net.parameters(), lr=0.1), torch.zeros(4, 2), torch.zeros(4, dtype=torch.long), epochs=1, progress=progress)
+    fit(net, torch.optim.SGD(net.parameters(), lr=0.1), torch.zeros(4, 2, dtype=torch.float64), torch.zeros(4, dtype=torch.long), epochs=1,
+        progress=progress)
     assert seen == [not shown]

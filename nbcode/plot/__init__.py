@@ -17,6 +17,7 @@ import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.patches import Polygon, Rectangle
 
 from nbcode.plot.quantize import Quantizer, snap
 
@@ -126,34 +127,29 @@ def snap_figure(fig: Figure) -> Figure:
             if line.get_transform().contains_branch(data):
                 line.set_data(snap(x, qx), snap(y, qy))
         for coll in ax.collections:
-            offsets = coll.get_offsets()
+            offsets = np.asarray(coll.get_offsets())
             if len(offsets) and coll.get_offset_transform().contains_branch(data):
-                coll.set_offsets(_snap_xy(np.asarray(offsets), qx, qy))
+                coll.set_offsets(_snap_xy(offsets, qx, qy))
             if coll.get_transform().contains_branch(data):
                 for path in coll.get_paths():
                     try:
-                        path.vertices = _snap_xy(path.vertices, qx, qy)
+                        path.vertices = _snap_xy(np.asarray(path.vertices), qx, qy)
                     except AttributeError:  # a read-only path
                         pass
         for patch in ax.patches:
-            if patch.get_transform().contains_branch(data) and hasattr(patch, "get_xy"):
-                try:
-                    if hasattr(patch, "get_width"):  # Rectangle: corner, width, height
-                        x0, y0 = patch.get_xy()
-                        x1, y1 = x0 + patch.get_width(), y0 + patch.get_height()
-                        (x0, x1), (y0, y1) = snap([x0, x1], qx), snap([y0, y1], qy)
-                        patch.set_xy((x0, y0))
-                        patch.set_width(x1 - x0)
-                        patch.set_height(y1 - y0)
-                    else:
-                        patch.set_xy(_snap_xy(np.asarray(patch.get_xy()), qx, qy))
-                except (TypeError, ValueError):
-                    pass
+            if not patch.get_transform().contains_branch(data):
+                continue
+            if isinstance(patch, Rectangle):  # bars: corner, width, height
+                x0, y0 = patch.get_xy()
+                (x0, x1), (y0, y1) = snap([x0, x0 + patch.get_width()], qx), snap([y0, y0 + patch.get_height()], qy)
+                patch.set_bounds(x0, y0, x1 - x0, y1 - y0)
+            elif isinstance(patch, Polygon):  # fill, hist(histtype='step'), axvspan
+                patch.set_xy(_snap_xy(np.asarray(patch.get_xy()), qx, qy))
         for text in ax.texts:
             if text.get_transform().contains_branch(data):
-                x, y = text.get_position()
+                tx, ty = text.get_position()
                 try:
-                    text.set_position((float(snap([x], qx)[0]), float(snap([y], qy)[0])))
+                    text.set_position((float(snap([tx], qx)[0]), float(snap([ty], qy)[0])))
                 except (TypeError, ValueError):
                     pass
         for img in ax.images:

@@ -16,7 +16,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-__all__ = ["Quantizer", "STEPS", "CLAMP_SPANS", "snap"]
+__all__ = ["Quantizer", "STEPS", "CLAMP_SPANS", "snap", "snap_field"]
 
 #: An axis span is resolved into at least this many quantization steps.
 STEPS = 1000
@@ -132,4 +132,21 @@ def snap(values: Any, q: Quantizer) -> np.ndarray:
         a[ok] = [float(format(10.0**v, ".6g")) for v in t.tolist()]
     else:
         a[ok] = t + 0.0  # no -0
+    return a
+
+
+def snap_field(z: Any, steps: float = 1e6) -> np.ndarray:
+    """A surface ``z`` (for contours and images) rounded to ``1/steps`` of its range (a power of
+    ten): contours drawn from it do not move with round-off, and exact ties stay ties.
+
+    Examples
+    --------
+    >>> snap_field([[0.0, 1.0], [0.5 + 1e-12, float("nan")]]).tolist()
+    [[0.0, 1.0], [0.5, nan]]
+    """
+    a = np.array(z, dtype=float, copy=True)
+    fin = a[np.isfinite(a)]
+    if fin.size:
+        step = 10.0 ** math.floor(math.log10(max(float(fin.max() - fin.min()), 1e-300) / steps))
+        a = np.round(a / step) * step + 0.0
     return a

@@ -35,14 +35,13 @@ import base64
 import hashlib
 import io
 import json
-import math
 from decimal import Decimal
 from typing import Any, Iterable
 
 import numpy as np
 
 from nbcode.sweep.figure import DASHES as _DASH
-from nbcode.plot.quantize import STEPS, Quantizer
+from nbcode.plot.quantize import STEPS, Quantizer, snap_field
 from nbcode.sweep.figure import Axes, Background, Plot
 
 __all__ = ["FramePool", "LAYOUT", "Quantizer", "encode_array", "decode_array", "decode_sweep", "STEPS"]
@@ -165,12 +164,7 @@ class FramePool:
     def _background(self, bg: Background, w: int, h: int) -> str:
         # Quantize the surface before hashing and drawing, so that round-off neither splits one
         # background into two entries nor moves a contour.
-        z = np.asarray(bg.z, dtype=float)
-        fin = z[np.isfinite(z)]
-        if fin.size:
-            step = 10.0 ** math.floor(math.log10(max(float(fin.max() - fin.min()), 1e-300) / 1e6))
-            z = np.round(z / step) * step
-        bg = Background(bg.x, bg.y, z, bg.levels, bg.filled, bg.cmap)
+        bg = Background(bg.x, bg.y, snap_field(bg.z), bg.levels, bg.filled, bg.cmap)
         h_ = hashlib.sha1()
         for arr in (bg.x, bg.y, bg.z):
             h_.update(np.ascontiguousarray(arr, dtype=float).tobytes())

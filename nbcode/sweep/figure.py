@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from nbcode.plot import STYLE_PATH, snap_figure
+from nbcode.plot.quantize import snap_field
 from nbcode.plot import color as resolve_color
 
 __all__ = ["Plot", "Axes", "Line", "RefLine", "Text", "Background"]
@@ -96,7 +97,8 @@ class Background:
             ax.imshow(self._raster(), extent=(self.x[0], self.x[-1], self.y[0], self.y[-1]), aspect="auto", zorder=0)
             return
         fn = ax.contourf if self.filled else ax.contour
-        fn(self.x, self.y, self.z, levels=self.levels, cmap=self.cmap, linewidths=None if self.filled else 0.8)
+        # snapped to 1e-6 of its range: round-off neither moves a contour nor breaks a tie
+        fn(self.x, self.y, snap_field(self.z), levels=self.levels, cmap=self.cmap, linewidths=None if self.filled else 0.8)
 
     def _raster(self) -> np.ndarray:
         key = (self.x.tobytes(), self.y.tobytes(), self.z.tobytes(), repr(self.levels), self.filled, self.cmap)
