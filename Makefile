@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 # Sweeps embed precomputed frames, progress bars stay quiet: outputs are reproducible.
 RUN    := NBCODE_SWEEP=static TQDM_DISABLE=1
 
-.PHONY: book test lab bench outputs venv clean help
+.PHONY: book test lab bench outputs reproducible venv clean help
 
 help:
 	@echo "make book     build the HTML book into _build/html"
@@ -16,6 +16,7 @@ help:
 	@echo "make lab      open the notebooks in JupyterLab"
 	@echo "make outputs  re-execute the notebooks in place (commit the result)"
 	@echo "make bench    speed figures (not part of make test)"
+	@echo "make reproducible  re-execute under other CPUs' kernels and compare (by hand, not in make test)"
 
 venv: $(STAMP)
 
@@ -51,6 +52,11 @@ lab: $(STAMP)
 
 outputs: $(STAMP)
 	$(RUN) $(BIN)/python scripts/execute_notebooks.py
+
+# Other OpenBLAS kernels, one thread, torch's baseline kernels: every output must stay the same.
+# By hand only: tests and CI never set OPENBLAS_* (scripts/check_reproducible.py).
+reproducible: $(STAMP)
+	$(RUN) $(BIN)/python scripts/check_reproducible.py --config all --jobs 2
 
 bench: $(STAMP)
 	$(RUN) $(BIN)/python scripts/bench.py
