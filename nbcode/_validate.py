@@ -148,12 +148,14 @@ def array(
     shape: Sequence[int | None] | None = None,
     finite: bool = True,
     nonempty: bool = True,
+    copy: bool = True,
 ) -> np.ndarray:
     """``value`` as a new float64 array, checked for its number of dimensions, its shape (None
     in ``shape`` matches any length) and finiteness.
 
     Integers, booleans and float16/32 become float64; complex numbers, strings and objects are
-    refused.
+    refused. With ``copy=False`` a float64 array is returned as it is (no copy: for inputs that
+    are only read, such as the gradients of an optimizer step); others are still converted.
 
     Examples
     --------
@@ -174,7 +176,7 @@ def array(
         raise TypeError(f"Invalid {name}: {show(value)} (need an array of numbers)") from e
     if raw.dtype.kind not in "biuf":
         raise TypeError(f"Invalid {name}: {show(value)} (need real numbers, got dtype {raw.dtype})")
-    a = np.array(raw, dtype=np.float64, copy=True)
+    a = np.array(raw, dtype=np.float64, copy=True) if copy else np.asarray(raw, dtype=np.float64)
     if nonempty and a.size == 0:
         raise ValueError(f"Invalid {name}: it is empty")
     if ndim is not None and a.ndim != ndim:

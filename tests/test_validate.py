@@ -86,6 +86,18 @@ def test_arrays_are_float64_copies() -> None:
     assert np.isnan(v.array([np.nan], "g", finite=False)[0])
 
 
+def test_arrays_without_copy() -> None:
+    """copy=False returns a float64 array itself and still converts anything else."""
+    g = np.arange(3.0)
+    assert v.array(g, "g", copy=False) is g
+    assert v.array(g, "g") is not g
+    half = np.ones(2, dtype=np.float16)
+    out = v.array(half, "g", copy=False)
+    assert out.dtype == np.float64 and out is not half
+    with pytest.raises(ValueError, match="Invalid g: it contains NaN"):
+        v.array(np.array([np.nan]), "g", copy=False)
+
+
 def test_matrices() -> None:
     with pytest.raises(ValueError, match=r"Invalid shape of H: \(2, 3\) \(need a square matrix\)"):
         v.square_matrix(np.zeros((2, 3)), "H")
