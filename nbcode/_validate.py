@@ -65,9 +65,14 @@ def real(
     low_open: bool = False,
     high_open: bool = False,
     finite: bool = True,
+    symbol: str | None = None,
 ) -> float:
     """``value`` as a float, checked to lie in ``[low, high]`` (open ends with ``low_open`` /
     ``high_open``); NaN is always refused, infinities unless ``finite=False``.
+
+    ``symbol`` names the value inside the bound (default: ``name``), so that a message can
+    start as PyTorch's does and still read well: ``real(-1, "momentum value", low=0,
+    symbol="momentum")`` says ``Invalid momentum value: -1 (need momentum >= 0)``.
 
     Examples
     --------
@@ -88,14 +93,15 @@ def real(
     below = low is not None and (v <= low if low_open else v < low)
     above = high is not None and (v >= high if high_open else v > high)
     if below or above:
+        name_in_bound = name if symbol is None else symbol
         left = "" if low is None else f"{_fmt(low)} {'<' if low_open else '<='} "
         right = "" if high is None else f" {'<' if high_open else '<='} {_fmt(high)}"
         if low is not None and high is None:
-            need = f"{name} {'>' if low_open else '>='} {_fmt(low)}"
+            need = f"{name_in_bound} {'>' if low_open else '>='} {_fmt(low)}"
         elif high is not None and low is None:
-            need = f"{name} {'<' if high_open else '<='} {_fmt(high)}"
+            need = f"{name_in_bound} {'<' if high_open else '<='} {_fmt(high)}"
         else:
-            need = f"{left}{name}{right}"
+            need = f"{left}{name_in_bound}{right}"
         raise ValueError(f"Invalid {name}: {show(value)} (need {need})")
     return v
 

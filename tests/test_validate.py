@@ -41,6 +41,10 @@ def test_real_bounds_and_messages() -> None:
         v.real(2, "tol", high=1)
     with pytest.raises(ValueError, match=r"Invalid p: 0 \(need 0 < p <= 1\)"):
         v.probability(0, "p", allow_zero=False)
+    with pytest.raises(ValueError, match=r"^Invalid beta parameter at index 1: 1.0 \(need 0 <= betas\[1\] < 1\)$"):
+        v.real(1.0, "beta parameter at index 1", low=0, high=1, high_open=True, symbol="betas[1]")
+    with pytest.raises(ValueError, match=r"^Invalid momentum value: -1 \(need momentum >= 0\)$"):
+        v.real(-1, "momentum value", low=0, symbol="momentum")
 
 
 @pytest.mark.parametrize(
