@@ -35,7 +35,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 __all__ = ["real", "count", "probability", "array", "vector", "square_matrix", "function", "choice", "flag", "module",
-           "show"]
+           "tensor", "generator", "show"]
 
 
 def show(value: Any) -> str:
@@ -217,7 +217,7 @@ def square_matrix(value: Any, name: str, *, symmetric: bool = False, size: int |
         raise ValueError(f"Invalid shape of {name}: {a.shape} (need a square matrix)")
     if symmetric:
         gap = float(np.max(np.abs(a - a.T)))
-        if gap > 1e-10 * max(1.0, float(np.max(np.abs(a)))):
+        if gap > 1e-10 * float(np.max(np.abs(a))):  # relative: the same verdict for H and 1e-13 H
             raise ValueError(f"Invalid {name}: it is not symmetric (largest |{name} - {name}^T| = {gap:.3g})")
     return a
 
@@ -268,3 +268,39 @@ def module(value: Any, name: str = "model") -> Any:
     if next(iter(value.parameters()), None) is None:
         raise ValueError(f"Invalid {name}: {type(value).__name__} has no parameters")
     return value
+
+
+def tensor(value: Any, name: str) -> Any:
+    """A ``torch.Tensor``.
+
+    >>> tensor([1.0], "X")
+    Traceback (most recent call last):
+        ...
+    TypeError: Invalid X: [1.0] (need a torch.Tensor)
+    """
+    import torch
+
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"Invalid {name}: {show(value)} (need a torch.Tensor)")
+    return value
+
+
+def generator(value: Any, name: str = "seed") -> np.random.Generator:
+    """A NumPy random generator from a seed: ``None`` gives a fresh one (seeded by the operating
+    system, so every call draws new numbers), an integer >= 0 a reproducible one, and a
+    ``numpy.random.Generator`` is used as it is (and advanced).
+
+    >>> int(generator(3).integers(100)) == int(generator(3).integers(100))
+    True
+    >>> generator(-1)
+    Traceback (most recent call last):
+        ...
+    ValueError: Invalid seed: -1 (need seed >= 0)
+    """
+    if value is None:
+        return np.random.default_rng()
+    if isinstance(value, np.random.Generator):
+        return value
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral, np.integer)):
+        raise TypeError(f"Invalid {name}: {show(value)} (need None, an integer >= 0 or a numpy.random.Generator)")
+    return np.random.default_rng(count(value, name))

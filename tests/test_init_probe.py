@@ -106,6 +106,8 @@ def test_lsuv_errors() -> None:
     with pytest.raises(ValueError, match="Invalid max_iter: 0"):
         lsuv(nn.Linear(3, 3), X, max_iter=0)
     with pytest.raises(ValueError, match="LSUV needs at least one Linear or Conv layer"):
+        lsuv(nn.Sequential(nn.BatchNorm1d(3)), X)
+    with pytest.raises(ValueError, match="Invalid model: Sequential has no parameters"):
         lsuv(nn.Sequential(nn.ReLU()), X)
 
 

@@ -147,7 +147,7 @@ def test_bad_inputs(setup):
         slice_1d(net, nn.functional.cross_entropy, X, y, torch.zeros(3, dtype=torch.float64), [0.0])
     with pytest.raises(ValueError, match="Invalid parameter grid"):
         loss_on_grid(net, nn.functional.cross_entropy, X, y, torch.zeros(2, 3, dtype=torch.float64))
-    with pytest.raises(ValueError, match="Invalid model: it has no parameters"):
+    with pytest.raises(ValueError, match="Invalid model: ReLU has no parameters"):
         random_direction(nn.ReLU())
     theta = torch.nn.utils.parameters_to_vector(net.parameters()).detach()
     with pytest.raises(ValueError, match="Invalid chunk: 0"):

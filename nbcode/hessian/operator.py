@@ -1,4 +1,10 @@
-"""The loss of a torch model as a function of one flat parameter vector, its Hessian and HVPs."""
+"""The loss of a torch model as a function of one flat parameter vector, its Hessian and HVPs.
+
+None of these functions changes the model: the loss is evaluated through
+:func:`nbcode._torch.stateless` (parameters passed in, buffers copied, normalization layers in
+training mode normalizing with the batch statistics without tracking them, dropout masks fixed and
+the global random state restored), so they work on a model in training mode too.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,10 @@ from typing import Any, Callable, cast
 import numpy as np
 import torch
 from torch import nn
-from torch.func import functional_call, grad, hessian, vjp
+from torch.func import grad, vjp, vmap
+
+from nbcode import _validate
+from nbcode._torch import stateless
 
 __all__ = ["flat_params", "flat_loss", "exact_hessian", "HessianOperator", "MatrixOperator", "as_operator"]
 
@@ -22,19 +31,17 @@ def flat_params(model: nn.Module) -> torch.Tensor:
     >>> flat_params(nn.Linear(3, 2)).shape
     torch.Size([8])
     """
-    params = [p.detach().reshape(-1) for p in model.parameters()]
-    if not params:
-        raise ValueError("Invalid model: it has no parameters")
-    return torch.cat(params).clone()
+    _validate.module(model)
+    return torch.cat([p.detach().reshape(-1) for p in model.parameters()]).clone()
 
 
 def unflatten(model: nn.Module, theta: torch.Tensor) -> dict[str, torch.Tensor]:
     """Split a flat vector (or a batch ``(G, d)`` of them) into ``{name: tensor}`` like the model's."""
-    named = list(model.named_parameters())
-    if not named:
-        raise ValueError("Invalid model: it has no parameters")
+    named = list(_validate.module(model).named_parameters())
     d = sum(p.numel() for _, p in named)
-    if theta.shape[-1] != d or theta.ndim not in (1, 2):
+    if not isinstance(theta, torch.Tensor):
+        raise TypeError(f"Invalid parameter vector: {_validate.show(theta)} (need a torch.Tensor)")
+    if theta.ndim not in (1, 2) or theta.shape[-1] != d:
         raise ValueError(f"Invalid parameter vector: expected last dimension {d}, got shape {tuple(theta.shape)}")
     lead = theta.shape[:-1]
     out, i = {}, 0
@@ -44,10 +51,21 @@ def unflatten(model: nn.Module, theta: torch.Tensor) -> dict[str, torch.Tensor]:
     return out
 
 
+def _check_data(model: nn.Module, loss_fn: Any, X: Any, y: Any) -> None:
+    _validate.module(model)
+    _validate.function(loss_fn, "loss_fn")
+    _validate.tensor(X, "X")
+    _validate.tensor(y, "y")
+
+
 def flat_loss(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor) -> tuple[Callable[[torch.Tensor], torch.Tensor], torch.Tensor]:
     """``(f, theta0)`` with ``f(theta) = loss_fn(model_theta(X), y)`` and ``theta0`` the model's parameters.
 
-    The model is not modified: ``f`` calls it through :func:`torch.func.functional_call`.
+    The model is not modified: ``f`` calls it through :func:`nbcode._torch.stateless`. In training
+    mode a BatchNorm layer normalizes with the statistics of ``X`` (as in a training step) but its
+    running statistics do not move, and dropout uses the same masks at every call (drawn from the
+    random state at the time ``f`` was made; the global state is restored after each call), so
+    ``f`` is a deterministic function of ``theta``.
 
     Examples
     --------
@@ -58,23 +76,38 @@ def flat_loss(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tenso
     >>> bool(torch.isclose(f(th), nn.functional.mse_loss(net(torch.ones(4, 2)), torch.zeros(4, 1))))
     True
     """
+    _check_data(model, loss_fn, X, y)
     theta0 = flat_params(model)
+    call = stateless(model)
 
     def f(theta: torch.Tensor) -> torch.Tensor:
-        return loss_fn(functional_call(model, unflatten(model, theta), (X,)), y)
+        return loss_fn(call(unflatten(model, theta), X), y)
 
     return f, theta0
 
 
 def exact_hessian(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor) -> np.ndarray:
-    """The full ``(d, d)`` Hessian of the loss in the parameters, by ``torch.func.hessian``.
+    """The full ``(d, d)`` Hessian of the loss in the parameters, symmetrized.
 
-    For small models only (``d`` up to a few thousand): it costs ``d`` Hessian-vector products
-    and :math:`d^2` memory.
+    Computed as :math:`d` Hessian-vector products with the unit vectors, batched: ``vmap`` over
+    the vector-Jacobian product of :func:`torch.func.grad` (reverse over reverse). For small models
+    only (``d`` up to a few thousand): :math:`d^2` memory. (``torch.func.hessian``, forward over
+    reverse, and ``jacrev(jacrev(f))`` both return a wrong, non-symmetric matrix through a
+    BatchNorm layer in training mode in torch 2.13; the products are right.) The model is left
+    unchanged (see :func:`flat_loss`).
+
+    Examples
+    --------
+    >>> net = nn.Linear(1, 1, bias=False).double()
+    >>> X = torch.tensor([[1.0], [2.0]], dtype=torch.float64)
+    >>> exact_hessian(net, nn.functional.mse_loss, X, torch.zeros(2, 1, dtype=torch.float64)).tolist()
+    [[5.0]]
     """
     f, theta0 = flat_loss(model, loss_fn, X, y)
-    H = hessian(f)(theta0).detach().double().numpy()
-    return 0.5 * (H + H.T)
+    hvp = vjp(grad(f), theta0)[1]
+    eye = torch.eye(theta0.numel(), dtype=theta0.dtype)
+    H = vmap(hvp)(eye)[0].detach().double().numpy()
+    return np.asarray(0.5 * (H + H.T))
 
 
 class HessianOperator:
@@ -85,7 +118,8 @@ class HessianOperator:
     computed as the vector-Jacobian product of :func:`torch.func.grad` (double backprop): one
     forward pass is recorded, then each product costs about two backward passes. (Forward-over-
     reverse, ``jvp(grad(f))``, fails through ``F.mse_loss`` with "ZeroTensors are immutable".)
-    Vectors are NumPy float64 arrays; ``n_matvec`` counts the products.
+    Vectors are NumPy float64 arrays; ``n_matvec`` counts the products. The model is left
+    unchanged (see :func:`flat_loss`).
 
     Examples
     --------
@@ -110,42 +144,34 @@ class HessianOperator:
 
     def matvec(self, v: Any) -> np.ndarray:
         """:math:`H v` for a vector ``v`` of length :attr:`dim`."""
-        va = np.asarray(v, dtype=np.float64)
-        if va.shape != (self.dim,):
-            raise ValueError(f"Invalid vector: expected shape ({self.dim},), got {va.shape}")
+        va = _validate.vector(v, "vector", size=self.dim)
         self.n_matvec += 1
         out = self._vjp(torch.as_tensor(va, dtype=self.dtype))[0]
-        return out.detach().double().numpy()
+        return np.asarray(out.detach().double().numpy())
 
     def gradient(self) -> np.ndarray:
         """The gradient :math:`g` at the model's parameters."""
-        return grad(self.f)(self.theta).detach().double().numpy()
+        return np.asarray(grad(self.f)(self.theta).detach().double().numpy())
 
     def dense(self) -> np.ndarray:
         """The full Hessian from :attr:`dim` products with the unit vectors (small models only)."""
         H = np.stack([self.matvec(e) for e in np.eye(self.dim)], axis=1)
-        return 0.5 * (H + H.T)
+        return np.asarray(0.5 * (H + H.T))
 
 
 class MatrixOperator:
     """A symmetric matrix as an operator (for tests and small examples)."""
 
     def __init__(self, A: Any) -> None:
-        M = np.asarray(A, dtype=np.float64)
-        if M.ndim != 2 or M.shape[0] != M.shape[1] or M.shape[0] == 0:
-            raise ValueError(f"Invalid matrix: expected a square matrix, got shape {M.shape}")
-        if not np.all(np.isfinite(M)):
-            raise ValueError("Invalid matrix: it has non-finite entries")
+        M = _validate.square_matrix(A, "matrix", symmetric=True)
         self.A = M
         self.dim = M.shape[0]
         self.n_matvec = 0
 
     def matvec(self, v: Any) -> np.ndarray:
-        va = np.asarray(v, dtype=np.float64)
-        if va.shape != (self.dim,):
-            raise ValueError(f"Invalid vector: expected shape ({self.dim},), got {va.shape}")
+        va = _validate.vector(v, "vector", size=self.dim)
         self.n_matvec += 1
-        return self.A @ va
+        return np.asarray(self.A @ va)
 
 
 Operator = HessianOperator | MatrixOperator

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from nbcode import _validate
 from nbcode.hessian.operator import as_operator
 
 __all__ = [
@@ -25,65 +26,165 @@ __all__ = [
 
 @dataclass
 class EigResult:
-    """Eigenvalue estimates and how they were reached.
+    r"""Eigenvalue estimates and how they were reached.
 
-    ``eigenvalues`` (largest first) and ``eigenvectors`` (columns), ``n_matvec`` the number of
-    Hessian-vector products used, ``history[j]`` the estimate of the top eigenvalue after
-    ``j + 1`` products.
+    ``eigenvalues`` (largest first; by magnitude for :func:`power_iteration` and ``which='LM'``)
+    and ``eigenvectors`` (columns), ``n_matvec`` the number of Hessian-vector products used,
+    ``history[j]`` the estimate of the top eigenvalue after ``j + 1`` products, and ``converged``
+    whether every returned pair :math:`(\lambda, v)` passed the residual test
+    :math:`\|Hv - \lambda v\| \le \text{tol}\,|\lambda|` (for a symmetric matrix an eigenvalue
+    then lies within that distance of :math:`\lambda`).
     """
 
     eigenvalues: np.ndarray
     eigenvectors: np.ndarray
     n_matvec: int
     history: list[float] = field(default_factory=list)
+    converged: bool = True
 
 
-def _check_int(name: str, value: Any, low: int = 1) -> int:
-    if not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"Invalid {name}: {value} (need an integer >= {low})")
-    return int(value)
+#: Relative size (to the largest :math:`\|Hq\|` seen) below which a Lanczos residual counts as
+#: zero: the Krylov space is invariant, or a Ritz pair is exact to working precision.
+_EXACT = 1e-12
 
 
-def _start_vector(dim: int, seed: int) -> np.ndarray:
+def _start_vector(dim: int, seed: Any) -> np.ndarray:
     v = np.random.default_rng(seed).standard_normal(dim)
-    return v / np.linalg.norm(v)
+    return np.asarray(v / np.linalg.norm(v))
+
+
+def _check_seed(seed: Any) -> int:
+    return _validate.count(seed, "seed")
+
+
+def _two_cycle(v0: np.ndarray, w0: np.ndarray, v1: np.ndarray, w1: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray] | None:
+    r"""Rayleigh-Ritz on span{v0, v1} (with :math:`Hv_0 = w_0`, :math:`Hv_1 = w_1`): the two Ritz
+    pairs if both pass the residual test and have opposite signs (power iteration alternating
+    between the eigenvectors of :math:`\pm\lambda`), else None."""
+    V = np.stack([v0, v1], axis=1)
+    Qb, R = np.linalg.qr(V)
+    if abs(R[1, 1]) <= 1e-8 * abs(R[0, 0]):
+        return None  # v1 = ±v0: no second direction
+    HQ = np.linalg.solve(R.T, np.stack([w0, w1])).T  # H Qb = [w0 w1] R^{-1}
+    T = Qb.T @ HQ
+    theta, S = np.linalg.eigh(0.5 * (T + T.T))
+    if theta[0] * theta[1] >= 0:
+        return None
+    X, HX = Qb @ S, HQ @ S
+    resid = np.linalg.norm(HX - X * theta, axis=0)
+    if np.all(resid <= tol * np.abs(theta)):
+        # largest magnitude first; +λ first when the magnitudes agree within the residuals
+        tie = abs(abs(theta[0]) - abs(theta[1])) <= resid.sum()
+        order = [1, 0] if tie or abs(theta[1]) > abs(theta[0]) else [0, 1]
+        return theta[order], X[:, order]
+    return None
 
 
 def power_iteration(op: Any, *, max_iter: int = 1000, tol: float = 1e-6, seed: int = 0) -> EigResult:
-    """The eigenvalue of largest magnitude by power iteration.
+    """The eigenvalue of largest *magnitude* by power iteration.
 
     .. math:: v_{j+1} = \\frac{H v_j}{\\|H v_j\\|}, \\qquad \\lambda \\approx v_j^\\top H v_j
 
-    Stops when the Rayleigh quotient changes by less than ``tol`` (relative) between steps. The
-    error shrinks like :math:`(\\lambda_2/\\lambda_1)^{2j}`: slow when the top two are close.
+    It finds :math:`\\max_i |\\lambda_i|`, which is :math:`\\lambda_{\\max}` only when no negative
+    eigenvalue is larger in magnitude (for a Hessian near a minimum; not at a saddle). Stops when
+    the residual of the Rayleigh quotient is small,
+    :math:`\\|Hv - \\lambda v\\| \\le` ``tol`` :math:`|\\lambda|`: then an eigenvalue lies within
+    ``tol`` :math:`|\\lambda|` of :math:`\\lambda` (:math:`\\lambda` itself is typically far closer,
+    the error being quadratic in the residual), and ``converged`` is True. The residual shrinks like
+    :math:`|\\lambda_2/\\lambda_1|^j` and the Rayleigh quotient's error like
+    :math:`|\\lambda_2/\\lambda_1|^{2j}`: slow when the top two are close in magnitude.
+
+    If the two eigenvalues of largest magnitude are :math:`\\pm\\lambda` (a saddle with curvatures of
+    equal size and opposite signs), the iterates alternate between two directions and the Rayleigh
+    quotient settles at a value that is *not* an eigenvalue. A Rayleigh-Ritz step on the last two
+    iterates (no extra product) detects this and returns both eigenvalues, largest magnitude first
+    (:math:`+\\lambda` first on a tie). Without convergence the last Rayleigh quotient is returned
+    with ``converged=False``.
 
     Examples
     --------
     >>> r = power_iteration(np.diag([1.0, 2.0, 5.0]), tol=1e-12)
-    >>> round(float(r.eigenvalues[0]), 8), r.n_matvec < 40
-    (5.0, True)
+    >>> round(float(r.eigenvalues[0]), 8), r.converged, r.n_matvec < 60
+    (5.0, True, True)
+    >>> r = power_iteration(np.diag([3.0, -3.0, 1.0]))   # the saddle: ±3
+    >>> np.round(r.eigenvalues, 8).tolist(), r.converged
+    ([3.0, -3.0], True)
     """
     A = as_operator(op)
-    max_iter = _check_int("max_iter", max_iter)
-    if not (tol >= 0 and math.isfinite(tol)):
-        raise ValueError(f"Invalid tolerance: {tol}")
-    v = _start_vector(A.dim, seed)
+    max_iter = _validate.count(max_iter, "max_iter", low=1)
+    tol = _validate.real(tol, "tolerance", low=0)
+    v = _start_vector(A.dim, _check_seed(seed))
     lam, hist, n = math.nan, [], 0
+    prev: tuple[np.ndarray, np.ndarray] | None = None
     for _ in range(max_iter):
         Hv = A.matvec(v)
         n += 1
-        new = float(v @ Hv)
-        hist.append(new)
-        nrm = float(np.linalg.norm(Hv))
-        if nrm == 0.0:
-            lam = 0.0
-            break
-        v = Hv / nrm
-        if math.isfinite(lam) and abs(new - lam) <= tol * abs(new):
-            lam = new
-            break
-        lam = new
-    return EigResult(np.array([lam]), v[:, None], n, hist)
+        lam = float(v @ Hv)
+        hist.append(lam)
+        if float(np.linalg.norm(Hv - lam * v)) <= tol * abs(lam):  # H v = 0 included: λ = 0
+            return EigResult(np.array([lam]), v[:, None], n, hist, True)
+        if prev is not None:
+            pair = _two_cycle(prev[0], prev[1], v, Hv, tol)
+            if pair is not None:
+                return EigResult(pair[0], pair[1], n, hist, True)
+        prev = (v, Hv)
+        v = Hv / np.linalg.norm(Hv)
+    return EigResult(np.array([lam]), prev[0][:, None] if prev is not None else v[:, None], n, hist, False)
+
+
+class _Krylov:
+    """Lanczos with full reorthogonalization, one step at a time, in the orthogonal complement of
+    the columns of ``locked`` (eigenvectors already found): the engine of :func:`lanczos` and
+    :func:`lanczos_topk`."""
+
+    def __init__(self, A: Any, q: np.ndarray, locked: np.ndarray, capacity: int) -> None:
+        self.A, self.locked = A, locked
+        self.Q = np.zeros((A.dim, min(capacity, 32)))  # grows by doubling
+        self.capacity = capacity
+        self.alpha: list[float] = []
+        self.beta: list[float] = []
+        self.q = q
+        self.b = math.nan  # norm of the last residual vector
+        self.scale = 0.0  # largest ||H q_j||: the operator's size as seen so far
+        self.w = q
+
+    @property
+    def size(self) -> int:
+        return len(self.alpha)
+
+    def step(self) -> None:
+        """Add q as the next basis vector and compute the next residual (one product)."""
+        j = self.size
+        if j == self.Q.shape[1]:
+            self.Q = np.concatenate([self.Q, np.zeros((self.A.dim, min(j, self.capacity - j)))], axis=1)
+        self.Q[:, j] = self.q
+        w = self.A.matvec(self.q)
+        self.scale = max(self.scale, float(np.linalg.norm(w)))
+        self.alpha.append(float(self.q @ w))
+        Qj = self.Q[:, : j + 1]
+        for _ in range(2):  # full reorthogonalization, twice is enough
+            if self.locked.shape[1]:
+                w = w - self.locked @ (self.locked.T @ w)
+            w = w - Qj @ (Qj.T @ w)
+        self.w, self.b = w, float(np.linalg.norm(w))
+
+    def invariant(self) -> bool:
+        """The Krylov space is invariant (to working precision, relative to the operator's size)."""
+        return self.b <= _EXACT * self.scale
+
+    def advance(self) -> None:
+        """Accept the last residual as the next direction."""
+        self.beta.append(self.b)
+        self.q = self.w / self.b
+
+    def ritz(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Ritz values, their vectors in the small space, and the residual norms
+        :math:`\\beta_j |s_{j,i}|` (exactly :math:`\\|H x_i - \\theta_i x_i\\|` for :math:`x_i = Q s_i`)."""
+        theta, S = np.linalg.eigh(_tridiag(np.array(self.alpha), np.array(self.beta)))
+        return theta, S, self.b * np.abs(S[-1])
+
+    def vectors(self, S: np.ndarray) -> np.ndarray:
+        return np.asarray(self.Q[:, : self.size] @ S)
 
 
 def lanczos(op: Any, m: int, *, seed: int = 0, v0: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -94,7 +195,9 @@ def lanczos(op: Any, m: int, *, seed: int = 0, v0: np.ndarray | None = None) -> 
     diagonal ``alpha`` and off-diagonal ``beta`` (:cite:`lanczos1950`). Each new vector is
     orthogonalized against *all* previous ones (twice), which keeps :math:`Q` orthonormal in
     floating point and prevents the spurious copies ("ghosts") of converged eigenvalues that
-    plain Lanczos produces. Stops early, with fewer columns, if the Krylov space is invariant.
+    plain Lanczos produces. Stops early, with fewer columns, if the Krylov space is invariant:
+    when the new residual is below :math:`10^{-12}` times the largest :math:`\\|Hq_j\\|` (a rule
+    relative to the size of :math:`H`, so the same for :math:`H` and :math:`10^{-13} H`).
 
     Examples
     --------
@@ -104,28 +207,21 @@ def lanczos(op: Any, m: int, *, seed: int = 0, v0: np.ndarray | None = None) -> 
     [1.0, 2.0, 3.0]
     """
     A = as_operator(op)
-    m = _check_int("number of Lanczos steps", m)
-    if m > A.dim:
-        raise ValueError(f"Invalid number of Lanczos steps: {m} (larger than the dimension {A.dim})")
-    q = _start_vector(A.dim, seed) if v0 is None else np.asarray(v0, dtype=np.float64) / np.linalg.norm(v0)
-    Q = np.zeros((A.dim, m))
-    alpha, beta = [], []
+    m = _validate.count(m, "number of Lanczos steps", low=1, high=A.dim)
+    if v0 is None:
+        q = _start_vector(A.dim, _check_seed(seed))
+    else:
+        va = _validate.vector(v0, "v0", size=A.dim)
+        if not np.any(va):
+            raise ValueError("Invalid v0: it is the zero vector")
+        q = va / np.linalg.norm(va)
+    K = _Krylov(A, q, np.zeros((A.dim, 0)), m)
     for j in range(m):
-        Q[:, j] = q
-        w = A.matvec(q)
-        a = float(q @ w)
-        alpha.append(a)
-        for _ in range(2):  # full reorthogonalization, twice is enough
-            w = w - Q[:, : j + 1] @ (Q[:, : j + 1].T @ w)
-        b = float(np.linalg.norm(w))
-        if j == m - 1:
+        K.step()
+        if j == m - 1 or K.invariant():
             break
-        if b <= 1e-10 * max(1.0, abs(a)):
-            Q = Q[:, : j + 1]
-            break
-        beta.append(b)
-        q = w / b
-    return np.array(alpha), np.array(beta), Q
+        K.advance()
+    return np.array(K.alpha), np.array(K.beta), K.Q[:, : K.size].copy()
 
 
 def _tridiag(alpha: np.ndarray, beta: np.ndarray) -> np.ndarray:
@@ -135,61 +231,86 @@ def _tridiag(alpha: np.ndarray, beta: np.ndarray) -> np.ndarray:
 def lanczos_topk(
     op: Any, k: int = 1, *, tol: float = 1e-6, max_iter: int | None = None, seed: int = 0, which: str = "LA"
 ) -> EigResult:
-    """The ``k`` largest (``which='LA'``) or largest-magnitude (``'LM'``) eigenvalues by Lanczos.
+    """The ``k`` largest (``which='LA'``) or largest-magnitude (``'LM'``) eigenvalues by Lanczos,
+    multiplicities included.
 
-    Adds one Krylov vector at a time (one Hessian-vector product) and stops when the residual
-    bound :math:`\\beta_j |s_{j,i}|` of each of the top-``k`` Ritz pairs :math:`(\\theta_i, Q s_i)`
-    is at most ``tol`` :math:`|\\theta_i|`, or after ``max_iter`` products (default
-    :math:`\\min(300, d)`): the residual :math:`\\|H x - \\theta x\\|` of a Ritz
-    pair equals that bound, and for a symmetric matrix an eigenvalue lies within it.
+    Adds one Krylov vector at a time (one Hessian-vector product) until each of the top-``k``
+    Ritz pairs :math:`(\\theta_i, x_i = Q s_i)` has a small residual,
+    :math:`\\|Hx_i - \\theta_i x_i\\| = \\beta_j |s_{j,i}| \\le` ``tol`` :math:`|\\theta_i|` (or below
+    :math:`10^{-12}` of the operator's size: exact to working precision); for a symmetric matrix an
+    eigenvalue lies within that distance of :math:`\\theta_i`. Every rule is relative, so the
+    result scales with :math:`H`.
+
+    A Krylov space :math:`\\{v, Hv, H^2v, \\dots\\}` holds only one direction of each eigenspace,
+    so one run sees a repeated eigenvalue once. The converged pairs are therefore *locked* and
+    Lanczos is restarted from a new random vector in their orthogonal complement (explicit
+    deflation): the restart finds the other copies of a repeated eigenvalue. Restarts continue
+    until one brings nothing above the current ``k``-th value (for ``k = 1`` none is needed: a
+    multiplicity does not change the top value). ``max_iter`` bounds the total number of products
+    (default :math:`\\min(600, 2d)`); ``converged`` is False if it ran out first.
 
     Examples
     --------
     >>> r = lanczos_topk(np.diag(np.arange(1.0, 51.0)), k=3, tol=1e-10)
     >>> np.round(r.eigenvalues, 6).tolist()
     [50.0, 49.0, 48.0]
+    >>> np.round(lanczos_topk(np.diag([5.0, 5.0, 1.0, 0.5]), k=2).eigenvalues, 6).tolist()
+    [5.0, 5.0]
     """
     A = as_operator(op)
-    k = _check_int("k", k)
-    if k > A.dim:
-        raise ValueError(f"Invalid k: {k} (larger than the dimension {A.dim})")
-    if which not in ("LA", "LM"):
-        raise ValueError(f"Invalid which: {which!r} (use 'LA' or 'LM')")
-    if not (tol > 0 and math.isfinite(tol)):
-        raise ValueError(f"Invalid tolerance: {tol}")
-    m_max = min(300, A.dim) if max_iter is None else min(_check_int("max_iter", max_iter), A.dim)
-    q = _start_vector(A.dim, seed)
-    Q = np.zeros((A.dim, min(m_max, 32)))  # grows by doubling
-    alpha: list[float] = []
-    beta: list[float] = []
+    k = _validate.count(k, "k", low=1, high=A.dim)
+    which = _validate.choice(which, "which", ["LA", "LM"])
+    tol = _validate.real(tol, "tolerance", low=0, low_open=True)
+    budget = min(600, 2 * A.dim) if max_iter is None else _validate.count(max_iter, "max_iter", low=1)
+    seed = _check_seed(seed)
+
+    def key(values: np.ndarray) -> np.ndarray:
+        return np.asarray(values if which == "LA" else np.abs(values))
+
+    vals, vecs = np.zeros(0), np.zeros((A.dim, 0))  # locked pairs, over all runs
+    rest_vals, rest_vecs = np.zeros(0), np.zeros((A.dim, 0))  # unconverged pairs if the budget runs out
     hist: list[float] = []
-    theta, S, order = np.zeros(0), np.zeros((0, 0)), np.zeros(0, dtype=int)
-    n = 0
-    for j in range(m_max):
-        if j == Q.shape[1]:
-            Q = np.concatenate([Q, np.zeros((A.dim, min(j, m_max - j)))], axis=1)
-        Q[:, j] = q
-        w = A.matvec(q)
-        n += 1
-        alpha.append(float(q @ w))
+    n, run, finished = 0, 0, False
+    while n < budget and vecs.shape[1] < A.dim and not finished:
+        # the k-th value found so far: a restart must beat it to change the answer
+        kth = np.sort(key(vals))[::-1][k - 1] if vals.size >= k else -math.inf
+        q = _start_vector(A.dim, seed if run == 0 else [seed, run])
         for _ in range(2):
-            w = w - Q[:, : j + 1] @ (Q[:, : j + 1].T @ w)
-        b = float(np.linalg.norm(w))
-        theta, S = np.linalg.eigh(_tridiag(np.array(alpha), np.array(beta)))
-        order = np.argsort(-theta if which == "LA" else -np.abs(theta))
-        hist.append(float(theta[order[0]]))
-        if j + 1 >= k:
-            top = order[:k]
-            resid = b * np.abs(S[-1, top])
-            if np.all(resid <= tol * np.maximum(np.abs(theta[top]), 1e-300)):
+            q = q - vecs @ (vecs.T @ q)
+        K = _Krylov(A, q / np.linalg.norm(q), vecs, min(budget - n, A.dim - vecs.shape[1]))
+        while True:
+            K.step()
+            n += 1
+            theta, S, resid = K.ritz()
+            ok = (resid <= np.maximum(tol * np.abs(theta), _EXACT * K.scale)) | K.invariant()
+            order = np.argsort(-key(theta), kind="stable")
+            best = int(order[0])
+            if vals.size and key(vals).max() >= key(theta[best : best + 1])[0]:
+                hist.append(float(vals[np.argmax(key(vals))]))
+            else:
+                hist.append(float(theta[best]))
+            if run > 0 and ok[best] and key(theta[best : best + 1])[0] <= kth + tol * abs(kth):
+                finished = True  # the rest of the spectrum has nothing above the k-th value found
                 break
-        if b <= 1e-12 * max(1.0, float(np.abs(theta).max())):
-            break  # invariant subspace: the Ritz values are exact
-        beta.append(b)
-        q = w / b
-    top = order[:k]
-    vecs = Q[:, : len(alpha)] @ S[:, top]
-    return EigResult(theta[top], vecs, n, hist)
+            top = order[:k]
+            exhausted = K.invariant() or K.size == A.dim - vecs.shape[1]
+            if exhausted or (top.size == k and bool(np.all(ok[top]))):
+                vals = np.concatenate([vals, theta[ok]])
+                vecs = np.concatenate([vecs, K.vectors(S[:, ok])], axis=1)
+                finished = k == 1  # one run finds the top value, repeated or not
+                break
+            if n >= budget:
+                vals = np.concatenate([vals, theta[ok]])
+                vecs = np.concatenate([vecs, K.vectors(S[:, ok])], axis=1)
+                rest_vals, rest_vecs = theta[~ok], K.vectors(S[:, ~ok])
+                break
+            K.advance()
+        run += 1
+    cand_vals = np.concatenate([vals, rest_vals])
+    cand_vecs = np.concatenate([vecs, rest_vecs], axis=1)
+    order = np.argsort(-key(cand_vals), kind="stable")[:k]
+    converged = (finished or vecs.shape[1] == A.dim) and order.size == k and bool(np.all(order < vals.size))
+    return EigResult(cand_vals[order], cand_vecs[:, order], n, hist, converged)
 
 
 def hutchinson_trace(op: Any, n_samples: int = 100, *, seed: int = 0) -> tuple[float, float]:
@@ -208,8 +329,8 @@ def hutchinson_trace(op: Any, n_samples: int = 100, *, seed: int = 0) -> tuple[f
     (6.0, 0.0)
     """
     A = as_operator(op)
-    n = _check_int("number of samples", n_samples, low=2)
-    rng = np.random.default_rng(seed)
+    n = _validate.count(n_samples, "number of samples", low=2)
+    rng = np.random.default_rng(_check_seed(seed))
     vals = np.empty(n)
     for i in range(n):
         z = rng.choice([-1.0, 1.0], size=A.dim)
@@ -225,7 +346,7 @@ def hutchinson_variance(H: Any) -> float:
     >>> hutchinson_variance([[1.0, 2.0], [2.0, 3.0]])
     16.0
     """
-    M = np.asarray(H, dtype=np.float64)
+    M = _validate.square_matrix(H, "H")
     return float(2.0 * (np.sum(M * M) - np.sum(np.diag(M) ** 2)))
 
 
@@ -239,7 +360,8 @@ def slq(op: Any, m: int = 30, n_probes: int = 4, *, seed: int = 0) -> tuple[np.n
     .. math:: \\frac1d \\operatorname{tr} f(H) \\approx \\sum_j \\tau_j f(\\theta_j)
 
     (Gauss quadrature of the probe's spectral measure, :cite:`ghorbani2019`). Returns
-    ``(nodes, weights)`` of length ``n_probes * m``; the weights sum to 1.
+    ``(nodes, weights)`` of length ``n_probes * m`` (less if a probe's Krylov space is invariant
+    before ``m`` steps: its quadrature is then exact); the weights sum to 1.
 
     Examples
     --------
@@ -248,11 +370,9 @@ def slq(op: Any, m: int = 30, n_probes: int = 4, *, seed: int = 0) -> tuple[np.n
     (1.0, 2.5)
     """
     A = as_operator(op)
-    m = _check_int("number of Lanczos steps", m)
-    if m > A.dim:
-        raise ValueError(f"Invalid number of Lanczos steps: {m} (larger than the dimension {A.dim})")
-    n_probes = _check_int("number of probes", n_probes)
-    rng = np.random.default_rng(seed)
+    m = _validate.count(m, "number of Lanczos steps", low=1, high=A.dim)
+    n_probes = _validate.count(n_probes, "number of probes", low=1)
+    rng = np.random.default_rng(_check_seed(seed))
     nodes, weights = [], []
     for _ in range(n_probes):
         z = rng.choice([-1.0, 1.0], size=A.dim)
@@ -274,11 +394,10 @@ def gaussian_density(grid: Any, nodes: Any, weights: Any, sigma: float) -> np.nd
     >>> round(float(np.trapezoid(gaussian_density(t, [0.0, 1.0], [0.5, 0.5], 0.3), t)), 6)
     1.0
     """
-    if not (sigma > 0 and math.isfinite(sigma)):
-        raise ValueError(f"Invalid smoothing width: {sigma}")
-    t = np.asarray(grid, dtype=np.float64)[:, None]
-    th = np.asarray(nodes, dtype=np.float64)[None, :]
-    w = np.asarray(weights, dtype=np.float64)
+    sigma = _validate.real(sigma, "smoothing width", low=0, low_open=True)
+    t = _validate.vector(grid, "grid")[:, None]
+    th = _validate.vector(nodes, "nodes")[None, :]
+    w = _validate.vector(weights, "weights", size=th.shape[1])
     g = np.exp(-0.5 * ((t - th) / sigma) ** 2) / (sigma * math.sqrt(2.0 * math.pi))
     return np.asarray(g @ w)
 

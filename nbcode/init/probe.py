@@ -15,9 +15,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from nbcode import _validate
+from nbcode._torch import stateless
 from nbcode.init.initializers import orthogonal
 
-__all__ = ["LayerStats", "forward_stats", "layer_stats", "format_stats", "lsuv"]
+__all__ = ["LayerStats", "forward_stats", "layer_stats", "format_stats", "lsuv", "LSUVResult"]
 
 _WEIGHTED = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 _ZERO_KINDS = {"ReLU", "ReLU6"}
@@ -48,10 +50,21 @@ def _leaves(model: nn.Module) -> list[tuple[str, nn.Module]]:
     return [(name, m) for name, m in model.named_modules() if not list(m.children()) and name]
 
 
+def _row(name: str, module: nn.Module, out: torch.Tensor) -> LayerStats:
+    o = out.detach().double()
+    return LayerStats(
+        name, type(module).__name__, float(o.mean()), float(o.std()),
+        frac_zero=float((o == 0).double().mean()), saturated=float((o.abs() > 0.99).double().mean()),
+    )
+
+
 def forward_stats(model: nn.Module, X: torch.Tensor) -> list[LayerStats]:
     """Mean and std of every leaf module's output on ``X`` (one forward pass, no gradients).
 
-    Hooks are removed afterwards, and the model is not modified.
+    The model is left unchanged (parameters, buffers, modes, ``requires_grad`` flags, the global
+    random state): it is called through :func:`nbcode._torch.stateless`, so a BatchNorm layer in
+    training mode normalizes with the batch statistics without updating its running statistics,
+    and the hooks are removed afterwards.
 
     Examples
     --------
@@ -60,19 +73,15 @@ def forward_stats(model: nn.Module, X: torch.Tensor) -> list[LayerStats]:
     >>> [s.kind for s in forward_stats(net, torch.randn(8, 4))]
     ['Linear', 'ReLU']
     """
+    _validate.module(model)
+    _validate.tensor(X, "X")
     rows: list[LayerStats] = []
     handles = []
 
     def hook(name: str) -> Callable[..., None]:
         def fn(module: nn.Module, inputs: Any, out: Any) -> None:
             if isinstance(out, torch.Tensor):
-                o = out.detach().double()
-                rows.append(
-                    LayerStats(
-                        name, type(module).__name__, float(o.mean()), float(o.std()),
-                        frac_zero=float((o == 0).double().mean()), saturated=float((o.abs() > 0.99).double().mean()),
-                    )
-                )
+                rows.append(_row(name, module, out))
 
         return fn
 
@@ -80,7 +89,7 @@ def forward_stats(model: nn.Module, X: torch.Tensor) -> list[LayerStats]:
         for name, m in _leaves(model):
             handles.append(m.register_forward_hook(hook(name)))
         with torch.no_grad():
-            model(X)
+            stateless(model)(dict(model.named_parameters()), X)
     finally:
         for h in handles:
             h.remove()
@@ -94,9 +103,12 @@ def layer_stats(
 
     One forward and one backward pass of ``loss_fn(model(X), y)`` (default: cross-entropy for
     integer ``y``, mean squared error for float ``y``, half the mean square of the output when
-    ``y`` is None). The model is left unchanged: hooks are removed, existing ``.grad`` fields
-    restored, the RNG state restored (so dropout does not shift later random numbers), and the
-    train/eval mode untouched.
+    ``y`` is None). The model is left unchanged: it is called through
+    :func:`nbcode._torch.stateless` (buffers and the global random state untouched, a BatchNorm
+    layer in training mode using the batch statistics without tracking them; dropout draws its
+    masks from the current random state, which is then restored), on detached copies of its
+    parameters, so no ``.grad`` field or ``requires_grad`` flag changes; hooks are removed.
+    Weight gradients are reported for every weight, trainable or not.
 
     Examples
     --------
@@ -106,6 +118,12 @@ def layer_stats(
     >>> [s.name for s in stats], all(s.grad_std > 0 for s in stats), net[0].weight.grad is None
     (['0', '1', '2'], True, True)
     """
+    _validate.module(model)
+    _validate.tensor(X, "X")
+    if y is not None:
+        _validate.tensor(y, "y")
+    if loss_fn is not None:
+        _validate.function(loss_fn, "loss_fn")
     rows: dict[str, LayerStats] = {}
     order: list[str] = []
     handles = []
@@ -115,25 +133,19 @@ def layer_stats(
         def fn(module: nn.Module, inputs: Any, out: Any) -> None:
             if not isinstance(out, torch.Tensor):
                 return
-            o = out.detach().double()
-            rows[name] = LayerStats(
-                name, type(module).__name__, float(o.mean()), float(o.std()),
-                frac_zero=float((o == 0).double().mean()), saturated=float((o.abs() > 0.99).double().mean()),
-            )
+            rows[name] = _row(name, module, out)
             order.append(name)
             if out.requires_grad:
                 out.register_hook(lambda g: setattr(rows[name], "grad_std", float(g.double().std())))
 
         return fn
 
-    saved = {p: p.grad for p in model.parameters()}
+    params = {k: p.detach().requires_grad_(True) for k, p in model.named_parameters()}
     try:
-        with torch.random.fork_rng(devices=[]), torch.enable_grad():
-            for name, m in modules.items():
-                handles.append(m.register_forward_hook(hook(name)))
-            for p in model.parameters():
-                p.grad = None
-            out = model(X)
+        for name, m in modules.items():
+            handles.append(m.register_forward_hook(hook(name)))
+        with torch.enable_grad():
+            out = stateless(model)(params, X)
             if y is None:
                 loss = 0.5 * out.pow(2).mean()
             elif loss_fn is not None:
@@ -142,16 +154,14 @@ def layer_stats(
                 loss = nn.functional.mse_loss(out, y)
             else:
                 loss = nn.functional.cross_entropy(out, y)
-            loss.backward()
-            for name in order:
-                w = getattr(modules[name], "weight", None)
-                if isinstance(w, torch.Tensor) and w.grad is not None:
-                    rows[name].weight_grad_std = float(w.grad.double().std())
+            grads = dict(zip(params, torch.autograd.grad(loss, list(params.values()), allow_unused=True)))
     finally:
         for h in handles:
             h.remove()
-        for p, g in saved.items():
-            p.grad = g
+    for name in order:
+        g = grads.get(f"{name}.weight")
+        if g is not None and isinstance(getattr(modules[name], "weight", None), torch.Tensor):
+            rows[name].weight_grad_std = float(g.double().std())
     return [rows[n] for n in order]
 
 
@@ -183,19 +193,34 @@ def format_stats(stats: Sequence[LayerStats], *, digits: int = 3) -> str:
     return "\n".join(lines)
 
 
+class LSUVResult(list[float]):
+    """What :func:`lsuv` returns: the output std of each weighted layer as measured after its last
+    rescaling (a list of floats), with ``converged[i]`` (did layer ``i`` reach
+    :math:`|s^2 - 1| <` ``tol``?) and ``iterations[i]`` (how many rescalings it took)."""
+
+    def __init__(self, stds: list[float], converged: list[bool], iterations: list[int]) -> None:
+        super().__init__(stds)
+        self.converged = converged
+        self.iterations = iterations
+
+
 def lsuv(
     model: nn.Module, X: torch.Tensor, *, tol: float = 0.01, max_iter: int = 10, rng: np.random.Generator | None = None
-) -> list[float]:
+) -> LSUVResult:
     r"""Layer-sequential unit-variance initialization (Mishkin & Matas 2016), in place.
 
     1. Every ``Linear``/``Conv`` weight is set to an orthogonal matrix (if ``rng`` is given) and
        its bias to 0.
     2. Layer by layer, from the input: forward the batch ``X``, measure the std :math:`s` of the
-       layer's output (with :func:`forward_stats`), divide the weight by :math:`s`; repeat until
-       :math:`|s^2 - 1| <` ``tol`` or ``max_iter`` passes.
+       layer's output (with :func:`forward_stats`), divide the weight by :math:`s`, and measure
+       again; stop when :math:`|s^2 - 1| <` ``tol`` or after ``max_iter`` rescalings.
 
-    Returns the final output std of each weighted layer. The output std is the data's, not a
-    theory's, so it accounts for the nonlinearities, the biases and the input's real statistics.
+    Returns the std of each weighted layer's output measured *after* its last rescaling (so the
+    value describes the weights as they are, whether or not ``max_iter`` ran out), as an
+    :class:`LSUVResult`: a list of floats that also says which layers converged. The output std
+    is the data's, not a theory's, so it accounts for the nonlinearities, the biases and the
+    input's real statistics. Only the weights and biases change: the measurements leave every
+    buffer (BatchNorm running statistics) and the random state as they were.
 
     References
     ----------
@@ -206,16 +231,25 @@ def lsuv(
     >>> torch.manual_seed(0) and None
     >>> net = nn.Sequential(*[m for _ in range(5) for m in (nn.Linear(32, 32), nn.ReLU())])
     >>> stds = lsuv(net, torch.randn(256, 32), rng=np.random.default_rng(0))
-    >>> all(abs(s**2 - 1) < 0.01 for s in stds)
-    True
+    >>> all(abs(s**2 - 1) < 0.01 for s in stds), all(stds.converged)
+    (True, True)
     """
-    if not tol > 0:
-        raise ValueError(f"Invalid tolerance: {tol}")
-    if not isinstance(max_iter, int) or max_iter < 1:
-        raise ValueError(f"Invalid max_iter: {max_iter}")
+    _validate.module(model)
+    _validate.tensor(X, "X")
+    tol = _validate.real(tol, "tolerance", low=0, low_open=True)
+    max_iter = _validate.count(max_iter, "max_iter", low=1)
+    if rng is not None and not isinstance(rng, np.random.Generator):
+        raise TypeError(f"Invalid rng: {_validate.show(rng)} (need None or a numpy.random.Generator)")
     named = [(name, m) for name, m in _leaves(model) if isinstance(m, _WEIGHTED)]
     if not named:
         raise ValueError("LSUV needs at least one Linear or Conv layer")
+
+    def measure(name: str) -> float:
+        return next(r.std for r in forward_stats(model, X) if r.name == name)
+
+    def done(s: float) -> bool:
+        return abs(s**2 - 1) < tol or s == 0 or not math.isfinite(s)
+
     with torch.no_grad():
         for _, m in named:
             if rng is not None:
@@ -223,13 +257,14 @@ def lsuv(
                 m.weight.copy_(torch.as_tensor(w, dtype=m.weight.dtype))
             if m.bias is not None:
                 m.bias.zero_()
-        final = []
+        stds, converged, iterations = [], [], []
         for name, m in named:
-            s = math.nan
-            for _ in range(max_iter):
-                s = next(r.std for r in forward_stats(model, X) if r.name == name)
-                if abs(s**2 - 1) < tol or s == 0 or not math.isfinite(s):
-                    break
+            s, it = measure(name), 0
+            while not done(s) and it < max_iter:
                 m.weight.div_(s)
-            final.append(s)
-    return final
+                it += 1
+                s = measure(name)
+            stds.append(s)
+            converged.append(abs(s**2 - 1) < tol)
+            iterations.append(it)
+    return LSUVResult(stds, converged, iterations)

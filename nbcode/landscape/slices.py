@@ -7,8 +7,10 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import torch
 from torch import nn
-from torch.func import functional_call, vmap
+from torch.func import vmap
 
+from nbcode import _validate
+from nbcode._torch import stateless
 from nbcode.hessian.operator import flat_params, unflatten
 
 __all__ = [
@@ -35,7 +37,7 @@ def filter_normalize(model: nn.Module, direction: torch.Tensor) -> torch.Tensor:
     >>> torch.allclose(d[:6].reshape(2, 3).norm(dim=1), net.weight.detach().norm(dim=1)), d[6:].tolist()
     (True, [0.0, 0.0])
     """
-    parts = unflatten(model, direction)
+    parts = unflatten(model, _validate.tensor(direction, "direction"))
     out = []
     for (name, p), dp in zip(model.named_parameters(), parts.values()):
         if p.ndim <= 1:
@@ -55,9 +57,8 @@ def random_direction(model: nn.Module, *, seed: int = 0, normalization: str = "f
     :math:`N(0, I)` direction.
     """
     theta = flat_params(model)
-    if normalization not in ("filter", "none"):
-        raise ValueError(f"Invalid normalization: {normalization!r} (use 'filter' or 'none')")
-    gen = torch.Generator().manual_seed(seed)
+    _validate.choice(normalization, "normalization", ["filter", "none"])
+    gen = torch.Generator().manual_seed(_validate.count(seed, "seed"))
     d = torch.randn(theta.numel(), generator=gen, dtype=torch.float64).to(theta.dtype)
     return filter_normalize(model, d) if normalization == "filter" else d
 
@@ -70,9 +71,9 @@ def centered_grid(radius: float, num: int) -> np.ndarray:
     >>> centered_grid(1.0, 5).tolist()
     [-1.0, -0.5, 0.0, 0.5, 1.0]
     """
-    if not (np.isfinite(radius) and radius > 0):
-        raise ValueError(f"Invalid radius: {radius}")
-    if not isinstance(num, (int, np.integer)) or num < 3 or num % 2 == 0:
+    radius = _validate.real(radius, "radius", low=0, low_open=True)
+    num = _validate.count(num, "number of grid points", low=3)
+    if num % 2 == 0:
         raise ValueError(f"Invalid number of grid points: {num} (need an odd integer >= 3)")
     half = np.arange(1, num // 2 + 1) * (radius / (num // 2))
     return np.concatenate([-half[::-1], [0.0], half])
@@ -88,7 +89,7 @@ MIN_VMAP_CHUNK = 8
 
 
 def _activation_size(model: nn.Module, X: torch.Tensor) -> int:
-    """The largest output (entries) of any leaf module on ``X``: one probe pass, buffers copied."""
+    """The largest output (entries) of any leaf module on ``X``: one probe pass, without side effects."""
     sizes: list[int] = []
 
     def record(module: nn.Module, inputs: Any, output: Any) -> None:
@@ -97,10 +98,9 @@ def _activation_size(model: nn.Module, X: torch.Tensor) -> int:
 
     leaves = [m for m in model.modules() if not list(m.children())]
     hooks = [m.register_forward_hook(record) for m in leaves]
-    state = {**dict(model.named_parameters()), **{k: b.clone() for k, b in model.named_buffers()}}
     try:
         with torch.no_grad():
-            functional_call(model, state, (X,))
+            stateless(model)(dict(model.named_parameters()), X)
     finally:
         for h in hooks:
             h.remove()
@@ -110,17 +110,22 @@ def _activation_size(model: nn.Module, X: torch.Tensor) -> int:
 def auto_chunk(model: nn.Module, X: torch.Tensor) -> int:
     """Grid points to evaluate at once: as many as fit :data:`ACTIVATION_BUDGET`, at most 64;
     1 (a plain loop) when fewer than :data:`MIN_VMAP_CHUNK` fit."""
+    _validate.module(model)
+    _validate.tensor(X, "X")
     chunk = min(64, ACTIVATION_BUDGET // max(1, _activation_size(model, X)))
     return chunk if chunk >= MIN_VMAP_CHUNK else 1
 
 
 def _evaluate(model: nn.Module, loss_fn: LossFn, y: torch.Tensor, chunks: Iterator[tuple[torch.Tensor, torch.Tensor]]) -> np.ndarray:
-    """Losses for a stream of ``(parameter rows, inputs)`` chunks; a chunk of one row runs without ``vmap``."""
+    """Losses for a stream of ``(parameter rows, inputs)`` chunks; a chunk of one row runs without
+    ``vmap``. The model is called through :func:`nbcode._torch.stateless`: unchanged, batch
+    statistics in training mode, the same dropout masks at every point."""
+    call = stateless(model)
 
     def one(theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
-        return loss_fn(functional_call(model, unflatten(model, theta), (X,)), y)
+        return loss_fn(call(unflatten(model, theta), X), y)
 
-    batched = vmap(one, in_dims=(0, None))
+    batched = vmap(one, in_dims=(0, None), randomness="same")
     out = []
     with torch.no_grad():
         for thetas, X in chunks:
@@ -131,9 +136,14 @@ def _evaluate(model: nn.Module, loss_fn: LossFn, y: torch.Tensor, chunks: Iterat
 def _chunk_size(model: nn.Module, X: torch.Tensor, chunk: int | None) -> int:
     if chunk is None:
         return auto_chunk(model, X)
-    if not isinstance(chunk, (int, np.integer)) or chunk < 1:
-        raise ValueError(f"Invalid chunk: {chunk}")
-    return int(chunk)
+    return _validate.count(chunk, "chunk", low=1)
+
+
+def _check_data(model: nn.Module, loss_fn: Any, X: Any, y: Any) -> None:
+    _validate.module(model)
+    _validate.function(loss_fn, "loss_fn")
+    _validate.tensor(X, "X")
+    _validate.tensor(y, "y")
 
 
 def loss_on_grid(
@@ -145,7 +155,14 @@ def loss_on_grid(
     The model is called through :func:`torch.func.functional_call`: its parameters are not
     touched. For points on a line or a plane, :func:`losses_at` (used by :func:`slice_1d` and
     :func:`slice_2d`) makes them chunk by chunk instead.
+
+    The model is left unchanged (parameters, buffers, modes, the global random state). In training
+    mode a BatchNorm layer normalizes with the statistics of ``X`` at every point without
+    updating its running statistics, and dropout uses the same masks at every point, so the
+    losses are those of one fixed network function.
     """
+    _check_data(model, loss_fn, X, y)
+    _validate.tensor(thetas, "thetas")
     if thetas.ndim != 2 or thetas.shape[1] != flat_params(model).numel():
         raise ValueError(f"Invalid parameter grid: shape {tuple(thetas.shape)}")
     size = _chunk_size(model, X, chunk)
@@ -161,8 +178,15 @@ def losses_at(
 
     Like :func:`loss_on_grid`, but the points are made chunk by chunk, so the ``(G, d)`` matrix
     of all of them is never held (1.5 GB for a 41 x 41 grid of a 112,810-parameter float64 model).
+    The model is left unchanged, as by :func:`loss_on_grid`.
     """
+    _check_data(model, loss_fn, X, y)
+    _validate.tensor(theta, "theta")
+    _validate.tensor(coeffs, "coeffs")
+    if not isinstance(directions, (list, tuple)) or len(directions) == 0:
+        raise TypeError(f"Invalid directions: {_validate.show(directions)} (need a non-empty list of tensors)")
     for d in directions:
+        _validate.tensor(d, "direction")
         if d.shape != theta.shape:
             raise ValueError(f"Invalid direction: expected shape {tuple(theta.shape)}, got {tuple(d.shape)}")
     if coeffs.ndim != 2 or coeffs.shape[1] != len(directions):
@@ -173,8 +197,8 @@ def losses_at(
     return _evaluate(model, loss_fn, y, chunks)
 
 
-def _coefficients(values: Any, dtype: torch.dtype) -> torch.Tensor:
-    return torch.as_tensor(np.asarray(values, dtype=np.float64), dtype=dtype)
+def _coefficients(values: Any, name: str, dtype: torch.dtype) -> torch.Tensor:
+    return torch.as_tensor(_validate.vector(values, name), dtype=dtype)
 
 
 def slice_1d(
@@ -182,7 +206,7 @@ def slice_1d(
 ) -> np.ndarray:
     """:math:`L(\\theta^* + \\alpha d)` for each ``alpha``, with :math:`\\theta^*` the model's parameters."""
     theta = flat_params(model)
-    return losses_at(model, loss_fn, X, y, theta, [direction], _coefficients(alphas, theta.dtype)[:, None])
+    return losses_at(model, loss_fn, X, y, theta, [direction], _coefficients(alphas, "alphas", theta.dtype)[:, None])
 
 
 def slice_2d(
@@ -196,6 +220,8 @@ def slice_2d(
 ) -> np.ndarray:
     """``Z[i, j] = L(θ* + alphas[j] d1 + betas[i] d2)`` (rows follow ``betas``, as contour plots expect).
 
+    The model is left unchanged (see :func:`loss_on_grid`).
+
     Examples
     --------
     >>> torch.manual_seed(0) is not None
@@ -208,7 +234,7 @@ def slice_2d(
     ((3, 3), True)
     """
     theta = flat_params(model)
-    a, b = _coefficients(alphas, theta.dtype), _coefficients(betas, theta.dtype)
+    a, b = _coefficients(alphas, "alphas", theta.dtype), _coefficients(betas, "betas", theta.dtype)
     B, A = torch.meshgrid(b, a, indexing="ij")
     coeffs = torch.stack([A.reshape(-1), B.reshape(-1)], dim=1)
     return losses_at(model, loss_fn, X, y, theta, list(directions), coeffs).reshape(len(b), len(a))
@@ -219,7 +245,8 @@ def interpolate(
 ) -> np.ndarray:
     """:math:`L((1 - \\alpha)\\,\\theta_0 + \\alpha\\,\\theta^*)`: the straight line from ``theta_start`` (α = 0) to the model (α = 1)."""
     theta = flat_params(model)
+    _validate.tensor(theta_start, "theta_start")
     if theta_start.shape != theta.shape:
         raise ValueError(f"Invalid start point: expected shape {tuple(theta.shape)}, got {tuple(theta_start.shape)}")
-    return slice_1d(model, loss_fn, X, y, theta - theta_start.to(theta.dtype), np.asarray(alphas, dtype=np.float64) - 1.0)
+    return slice_1d(model, loss_fn, X, y, theta - theta_start.to(theta.dtype), _validate.vector(alphas, "alphas") - 1.0)
 

@@ -1,0 +1,114 @@
+"""Calling a torch model without changing it: the one helper behind every function of nbcode that
+promises to leave a model as it found it.
+
+A forward pass can change a model in three ways: a normalization layer in training mode updates its
+running statistics (and ``num_batches_tracked``) in place, dropout draws from the global random
+number generator, and a backward pass writes ``.grad``. :func:`stateless` returns a function that
+evaluates the model at any parameters through :func:`torch.func.functional_call` with none of
+these side effects:
+
+* every buffer is passed as a copy, so nothing the forward pass writes reaches the model;
+* a normalization layer (``BatchNorm*``, ``InstanceNorm*`` with running statistics) in training
+  mode gets ``None`` for its running statistics: it normalizes with the batch statistics, exactly
+  as in training, and tracks nothing. (Updating a copy would do for one call, but not under
+  :func:`torch.func.vmap`, where the update of an unbatched buffer with batched statistics
+  fails.) In eval mode it uses the running statistics, as usual;
+* the global random state is saved, set to the state captured when the function was made, and
+  restored after each call: dropout draws the *same* masks at every call, so the loss is a
+  deterministic function of the parameters (what a Hessian or a loss slice needs), and the
+  caller's random stream does not move;
+* the parameters are whatever the caller passes; the train/eval mode and ``requires_grad`` flags
+  are never touched.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+import torch
+from torch import nn
+from torch.func import functional_call
+from torch.nn.modules.batchnorm import _NormBase
+
+__all__ = ["call_buffers", "stateless", "fixed_rng"]
+
+_RUNNING = ("running_mean", "running_var", "num_batches_tracked")
+
+
+def call_buffers(model: nn.Module) -> dict[str, torch.Tensor | None]:
+    """The buffers to pass to ``functional_call``: copies, and ``None`` for the running statistics
+    of normalization layers in training mode (batch statistics, nothing tracked).
+
+    Examples
+    --------
+    >>> net = nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3))
+    >>> sorted(k for k, b in call_buffers(net).items() if b is None)
+    ['1.num_batches_tracked', '1.running_mean', '1.running_var']
+    >>> sorted(k for k, b in call_buffers(net.eval()).items() if b is None)
+    []
+    """
+    out: dict[str, torch.Tensor | None] = {}
+    for prefix, module in model.named_modules():
+        batch_stats = isinstance(module, _NormBase) and module.training and module.track_running_stats
+        for name, buf in module.named_buffers(recurse=False):
+            key = f"{prefix}.{name}" if prefix else name
+            if buf is None:
+                continue
+            out[key] = None if batch_stats and name in _RUNNING else buf.detach().clone()
+    return out
+
+
+class fixed_rng:
+    """Context manager: run with the global torch (CPU) random state set to ``state``, and put the
+    caller's state back afterwards (``state=None``: the current state, so the block's draws are
+    simply undone).
+
+    Examples
+    --------
+    >>> before = torch.get_rng_state()
+    >>> with fixed_rng():
+    ...     _ = torch.rand(3)
+    >>> torch.equal(torch.get_rng_state(), before)
+    True
+    """
+
+    def __init__(self, state: torch.Tensor | None = None) -> None:
+        self.state = state
+
+    def __enter__(self) -> None:
+        self._saved = torch.get_rng_state()
+        if self.state is not None:
+            torch.set_rng_state(self.state)
+
+    def __exit__(self, *exc: Any) -> None:
+        torch.set_rng_state(self._saved)
+
+
+def stateless(model: nn.Module) -> Callable[[Mapping[str, torch.Tensor], Any], Any]:
+    """``call(params, X)``: the model's output on ``X`` with the parameters ``params`` (a dict like
+    ``dict(model.named_parameters())``), without side effects (see the module docstring).
+
+    The buffers and the random state are captured now; every call sees the same ones. Works under
+    :func:`torch.func.grad`, :func:`~torch.func.vjp` and :func:`~torch.func.vmap` (with
+    ``randomness='same'`` when the model draws random numbers).
+
+    Examples
+    --------
+    >>> torch.manual_seed(0) and None
+    >>> net = nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3), nn.Dropout(0.5)).double()
+    >>> X = torch.randn(4, 2, dtype=torch.float64)
+    >>> call = stateless(net)
+    >>> rng = torch.get_rng_state()
+    >>> a, b = call(dict(net.named_parameters()), X), call(dict(net.named_parameters()), X)
+    >>> torch.equal(a, b), int(net[1].num_batches_tracked), torch.equal(torch.get_rng_state(), rng)
+    (True, 0, True)
+    """
+    buffers = call_buffers(model)
+    state = torch.get_rng_state()
+
+    def call(params: Mapping[str, torch.Tensor], X: Any) -> Any:
+        tensors: dict[str, Any] = {**params, **buffers}
+        with fixed_rng(state):
+            return functional_call(model, tensors, (X,), strict=False)
+
+    return call
