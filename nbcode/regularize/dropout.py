@@ -10,6 +10,10 @@ Two conventions for the same idea :cite:`srivastava2014`:
   so nothing changes at test time.
 
 Both give the same expected pre-activation in the next layer.
+
+Like torch, every call draws a *fresh* mask: ``seed=None`` (the default) takes a new generator
+seeded by the operating system. Pass an integer ``seed`` for a reproducible mask, or a
+``numpy.random.Generator`` to draw a stream of masks from one seeded generator.
 """
 
 from __future__ import annotations
@@ -19,35 +23,48 @@ from typing import Any, Callable
 
 import numpy as np
 
+from nbcode import _validate
+
 __all__ = ["dropout_mask", "dropout", "dropout_keep", "dropconnect", "mask_average", "weight_scaling_gap"]
+
+
+Seed = int | np.random.Generator | None
 
 
 def _p(p: float) -> float:
     # torch.nn.Dropout's message, but torch accepts p = 1 (all zeros); we refuse it (1/(1-p))
-    if not 0.0 <= p < 1.0:
+    v = _validate.real(p, "dropout probability")
+    if not 0.0 <= v < 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
-    return float(p)
+    return v
 
 
-def _rng(seed: int | np.random.Generator) -> np.random.Generator:
-    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+def _shape(shape: Any) -> tuple[int, ...]:
+    dims = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape) if isinstance(shape, (tuple, list)) else None
+    if dims is None:
+        raise TypeError(f"Invalid shape: {_validate.show(shape)} (need a tuple of integers)")
+    return tuple(_validate.count(d, "shape entry") for d in dims)
 
 
-def dropout_mask(shape: tuple[int, ...], p: float, seed: int | np.random.Generator = 0) -> np.ndarray:
-    """A 0/1 float mask: each entry is 0 with probability ``p`` (the drop probability).
+def dropout_mask(shape: tuple[int, ...], p: float, seed: Seed = None) -> np.ndarray:
+    """A 0/1 float mask: each entry is 0 with probability ``p`` (the drop probability), fresh on
+    every call unless ``seed`` is given.
 
     Examples
     --------
     >>> dropout_mask((2, 3), 0.0).tolist()
     [[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]]
+    >>> bool(np.array_equal(dropout_mask((100,), 0.5, seed=1), dropout_mask((100,), 0.5, seed=1)))
+    True
     """
     p = _p(p)
-    return (_rng(seed).random(shape) >= p).astype(np.float64)
+    dims = _shape(shape)
+    return (_validate.generator(seed).random(dims) >= p).astype(np.float64)
 
 
-def dropout(x: Any, p: float = 0.5, *, training: bool = True, seed: int | np.random.Generator = 0) -> np.ndarray:
+def dropout(x: Any, p: float = 0.5, *, training: bool = True, seed: Seed = None) -> np.ndarray:
     """Inverted dropout, as ``torch.nn.functional.dropout``: one independent mask entry per
-    example and per unit, fresh on every call.
+    example and per unit, fresh on every call (reproducible with an integer ``seed``).
 
     .. math:: \\text{train: } y = \\frac{m \\odot x}{1 - p},\\ m_j \\sim \\text{Bernoulli}(1 - p); \\qquad \\text{eval: } y = x
 
@@ -59,32 +76,33 @@ def dropout(x: Any, p: float = 0.5, *, training: bool = True, seed: int | np.ran
     [0.0, 2.0]
     """
     p = _p(p)
-    x = np.asarray(x, dtype=np.float64)
-    if not training or p == 0.0:
-        return x.copy()
+    x = _validate.array(x, "input", nonempty=False, finite=False)
+    if not _validate.flag(training, "training") or p == 0.0:
+        return x
     return x * dropout_mask(x.shape, p, seed) / (1.0 - p)
 
 
-def dropout_keep(x: Any, keep: float, *, training: bool = True, seed: int | np.random.Generator = 0) -> np.ndarray:
+def dropout_keep(x: Any, keep: float, *, training: bool = True, seed: Seed = None) -> np.ndarray:
     """The notes' convention: keep with probability ``keep`` (:math:`\\alpha`), no rescaling at
     training time, multiply by :math:`\\alpha` at test time (equivalently :math:`W_{\\text{test}} = \\alpha W`).
+    A fresh mask on every call unless ``seed`` is given.
 
     Examples
     --------
     >>> dropout_keep([1.0, 2.0], 0.8, training=False).tolist()
     [0.8, 1.6]
     """
-    if not 0.0 < keep <= 1.0:
-        raise ValueError(f"Invalid keep probability: {keep} (need 0 < keep <= 1)")
-    x = np.asarray(x, dtype=np.float64)
-    if not training:
+    keep = _validate.probability(keep, "keep probability", allow_zero=False)
+    x = _validate.array(x, "input", nonempty=False, finite=False)
+    if not _validate.flag(training, "training"):
         return keep * x
     return x * dropout_mask(x.shape, 1.0 - keep, seed)
 
 
-def dropconnect(x: Any, W: Any, b: Any = None, p: float = 0.5, *, training: bool = True, seed: int | np.random.Generator = 0) -> np.ndarray:
+def dropconnect(x: Any, W: Any, b: Any = None, p: float = 0.5, *, training: bool = True, seed: Seed = None) -> np.ndarray:
     """A linear layer with DropConnect :cite:`wan2013`: each *weight* is dropped with probability
-    ``p``, with a fresh mask per example; kept weights are divided by :math:`1 - p`.
+    ``p``, with a fresh mask per example (and per call, unless ``seed`` is given); kept weights
+    are divided by :math:`1 - p`.
 
     .. math:: y_i = \\frac{(M_i \\odot W)\\,x_i}{1 - p} + b, \\qquad M_{i,jk} \\sim \\text{Bernoulli}(1 - p)
 
@@ -101,10 +119,12 @@ def dropconnect(x: Any, W: Any, b: Any = None, p: float = 0.5, *, training: bool
     [[3.0]]
     """
     p = _p(p)
-    x = np.atleast_2d(np.asarray(x, dtype=np.float64))
-    W = np.asarray(W, dtype=np.float64)
-    bias = np.zeros(W.shape[0]) if b is None else np.asarray(b, dtype=np.float64)
-    if not training or p == 0.0:
+    W = _validate.array(W, "W", ndim=2)
+    x = np.atleast_2d(_validate.array(x, "x"))
+    if x.ndim != 2 or x.shape[1] != W.shape[1]:
+        raise ValueError(f"Invalid shape of x: {x.shape} (need (n, {W.shape[1]}) for W of shape {W.shape})")
+    bias = np.zeros(W.shape[0]) if b is None else _validate.vector(b, "b", size=W.shape[0])
+    if not _validate.flag(training, "training") or p == 0.0:
         return x @ W.T + bias
     M = dropout_mask((x.shape[0],) + W.shape, p, seed)
     return np.asarray(np.einsum("njk,nk->nj", M * W, x) / (1.0 - p) + bias)
@@ -121,12 +141,12 @@ def mask_average(f: Callable[[np.ndarray], np.ndarray], x: Any, keep: float) -> 
     >>> mask_average(lambda z: z.sum(axis=-1), [[1.0, 2.0]], 0.5).tolist()
     [1.5]
     """
-    x = np.asarray(x, dtype=np.float64)
+    _validate.function(f, "f")
+    x = _validate.array(x, "x")
     d = x.shape[-1]
     if d > 16:
         raise ValueError(f"Too many units to enumerate: {d} (at most 16)")
-    if not 0.0 < keep <= 1.0:
-        raise ValueError(f"Invalid keep probability: {keep} (need 0 < keep <= 1)")
+    keep = _validate.probability(keep, "keep probability", allow_zero=False)
     total = None
     for bits in itertools.product((0.0, 1.0), repeat=d):
         m = np.array(bits)
@@ -150,7 +170,7 @@ def weight_scaling_gap(f: Callable[[np.ndarray], np.ndarray], x: Any, keep: floa
     >>> weight_scaling_gap(lambda z: z @ np.array([1.0, -2.0, 3.0]), np.ones((4, 3)), 0.5) < 1e-12
     True
     """
-    x = np.asarray(x, dtype=np.float64)
+    x = _validate.array(x, "x")
     ens = mask_average(f, x, keep)
     scaled = f(keep * x)
     return float(np.linalg.norm(ens - scaled) / np.linalg.norm(ens))
