@@ -225,6 +225,35 @@ def test_weight_norm_matches_torch(dim: int) -> None:
     assert np.allclose((dv * v).sum(axis=1 - dim), 0, atol=1e-12)
 
 
+@pytest.mark.parametrize("dim", [0, 1, 2, -1, -2, -3, None])
+def test_weight_norm_of_a_3d_weight_matches_torch_for_every_dim(dim: int | None) -> None:
+    """torch's conventions: dim=None and dim=-1 both mean the norm of the whole tensor with a
+    0-d g (not the last axis); other negative dims count from the end. Forward and backward
+    against torch._weight_norm and autograd, g from torch.norm_except_dim. (Before the fix,
+    dim=-1 normalized over the last axis and dim=None was refused.)"""
+    torch.manual_seed(1)
+    v_t = torch.randn(3, 4, 5, dtype=torch.float64, requires_grad=True)
+    tdim = -1 if dim is None else dim
+    g_t = (1.3 * torch.norm_except_dim(v_t.detach(), 2, tdim)).requires_grad_(True)
+    w_t = torch._weight_norm(v_t, g_t, tdim)
+    dW = torch.randn(3, 4, 5, dtype=torch.float64)
+    (w_t * dW).sum().backward()
+    v, g = v_t.detach().numpy(), g_t.detach().numpy()
+    w = weight_norm(v, g, dim)
+    close(w, w_t)
+    dv, dg = weight_norm_backward(dW.numpy(), v, g, dim)
+    assert dg.shape == tuple(g_t.shape)
+    close(dv, v_t.grad)
+    close(dg, g_t.grad)
+    if dim in (None, -1):
+        assert g.shape == () and np.linalg.norm(w) == pytest.approx(1.3 * np.linalg.norm(v), rel=1e-12)
+    # the parametrization itself, on a Conv1d whose weight has this shape
+    conv = nn.Conv1d(4, 3, 5).double()
+    nn.utils.parametrizations.weight_norm(conv, dim=dim)
+    p = conv.parametrizations.weight
+    close(weight_norm(p.original1.detach().numpy(), p.original0.detach().numpy(), dim), conv.weight)
+
+
 def test_spectral_norm_matches_torch_and_svd() -> None:
     torch.manual_seed(0)
     lin = nn.Linear(5, 4).double()
@@ -281,7 +310,7 @@ def test_errors() -> None:
         norm_axes("batchy", (2, 2, 2, 2))
     with pytest.raises(ValueError, match=r"Invalid g shape: expected \(1, 1\), got \(2,\)"):
         weight_norm(np.ones((1, 3)), np.ones(2))
-    with pytest.raises(ValueError, match="Invalid dim: 2 for a 2D weight"):
+    with pytest.raises(ValueError, match=r"Invalid dim: 2 \(need -2 <= dim <= 1\)"):
         weight_norm(np.ones((1, 3)), np.ones((1, 1)), dim=2)
     with pytest.raises(ValueError, match=r"Invalid dw shape"):
         weight_norm_backward(np.ones(3), np.ones((1, 3)), np.ones((1, 1)))
@@ -293,3 +322,18 @@ def test_errors() -> None:
         spectral_power_iteration(np.ones(3), np.ones(2), np.ones(3))
     with pytest.raises(ValueError, match="Invalid input: expected at least 1 dimension"):
         layer_norm(1.0, (1,))
+
+
+def test_condition_number_refuses_a_non_symmetric_matrix() -> None:
+    """eigvalsh reads one triangle: [[1, 2], [0, 1]] used to give kappa = 1 (its lower triangle is
+    the identity's) instead of an error."""
+    from nbcode.norm.conditioning import condition_number
+
+    assert condition_number([[2.0, 1.0], [1.0, 2.0]]) == pytest.approx(3.0, rel=1e-14)
+    assert condition_number(1e-13 * np.array([[2.0, 1.0], [1.0, 2.0]])) == pytest.approx(3.0, rel=1e-14)
+    with pytest.raises(ValueError, match=r"Invalid Hessian: it is not symmetric \(largest \|Hessian - Hessian\^T\| = 2\)"):
+        condition_number([[1.0, 2.0], [0.0, 1.0]])
+    with pytest.raises(ValueError, match="not symmetric"):  # the rule is relative: a tiny matrix too
+        condition_number(1e-13 * np.array([[1.0, 2.0], [0.0, 1.0]]))
+    with pytest.raises(ValueError, match=r"Invalid shape of Hessian: \(2, 3\)"):
+        condition_number(np.ones((2, 3)))

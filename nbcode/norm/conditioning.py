@@ -78,8 +78,18 @@ def ls_hessian(A: np.ndarray) -> np.ndarray:
 
 
 def condition_number(H: np.ndarray) -> float:
-    """:math:`\\kappa = \\lambda_{\\max}/\\lambda_{\\min}` of a symmetric positive definite ``H``."""
-    lam = np.linalg.eigvalsh(H)
+    """:math:`\\kappa = \\lambda_{\\max}/\\lambda_{\\min}` of a symmetric positive definite ``H``.
+
+    A matrix that is not symmetric is refused (``eigvalsh`` would read only one triangle of it).
+
+    Examples
+    --------
+    >>> condition_number([[2.0, 1.0], [1.0, 2.0]])
+    3.0
+    """
+    from nbcode import _validate
+
+    lam = np.linalg.eigvalsh(_validate.square_matrix(H, "Hessian", symmetric=True))
     if lam[0] <= 0:
         raise ValueError(f"Invalid Hessian: smallest eigenvalue {lam[0]} is not positive")
     return float(lam[-1] / lam[0])

@@ -9,21 +9,41 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from nbcode import _validate
 from nbcode.norm._check import as_float_array, check_eps
 
 
-def _other_axes(ndim: int, dim: int) -> tuple[int, ...]:
-    if not -ndim <= dim < ndim:
-        raise ValueError(f"Invalid dim: {dim} for a {ndim}D weight")
-    dim %= ndim
-    return tuple(i for i in range(ndim) if i != dim)
+def _axes(v: np.ndarray, dim: Any) -> tuple[int, ...] | None:
+    """The axes the norm runs over: every axis except ``dim``, or None (the whole tensor) for
+    ``dim=None`` and ``dim=-1``, as torch's ``norm_except_dim``."""
+    if dim is None:
+        return None
+    d = _validate.count(dim, "dim", low=-v.ndim, high=v.ndim - 1)
+    if d == -1:
+        return None
+    return tuple(i for i in range(v.ndim) if i != d % v.ndim)
 
 
-def weight_norm(v: Any, g: Any, dim: int = 0) -> np.ndarray:
-    """:math:`w = g\\, v / \\|v\\|`, the norm taken over every axis except ``dim`` (one g per row).
+def _norm(v: np.ndarray, axes: tuple[int, ...] | None) -> np.ndarray:
+    """The 2-norm over ``axes`` with size-1 axes kept (0-d over the whole tensor)."""
+    return np.asarray(np.sqrt((v**2).sum() if axes is None else (v**2).sum(axis=axes, keepdims=True)))
 
-    Matches ``torch.nn.utils.parametrizations.weight_norm`` (``original0`` is g, kept with
-    the shape of the norms, e.g. ``(out, 1)``; ``original1`` is v).
+
+def _g(g: Any, shape: tuple[int, ...]) -> np.ndarray:
+    ga = _validate.array(g, "g", nonempty=False)
+    if ga.shape != shape:
+        raise ValueError(f"Invalid g shape: expected {shape}, got {ga.shape}")
+    return ga
+
+
+def weight_norm(v: Any, g: Any, dim: int | None = 0) -> np.ndarray:
+    """:math:`w = g\\, v / \\|v\\|`, the norm taken over every axis except ``dim`` (one g per slice
+    along ``dim``), as ``torch._weight_norm`` and ``torch.nn.utils.parametrizations.weight_norm``.
+
+    ``g`` has the shape of the norms: ``(out, 1)`` for a ``Linear`` weight with ``dim=0``
+    (``original0`` in torch; ``original1`` is v). Torch's conventions for ``dim``: ``None``
+    *and* ``-1`` mean one norm of the whole tensor with a scalar (0-d) g, not the last axis; other
+    negative values count from the end (``-2`` of a 3-D weight is axis 1).
 
     References
     ----------
@@ -33,18 +53,16 @@ def weight_norm(v: Any, g: Any, dim: int = 0) -> np.ndarray:
     --------
     >>> weight_norm(np.array([[3.0, 4.0]]), np.array([[10.0]])).tolist()
     [[6.0, 8.0]]
+    >>> weight_norm(np.array([[3.0], [4.0]]), 10.0, dim=None).tolist()
+    [[6.0], [8.0]]
     """
     va = as_float_array(v, "v")
-    axes = _other_axes(va.ndim, dim)
-    n = np.sqrt((va**2).sum(axis=axes, keepdims=True))
-    ga = np.asarray(g, dtype=np.float64)
-    if ga.shape != n.shape:
-        raise ValueError(f"Invalid g shape: expected {n.shape}, got {ga.shape}")
-    return ga * va / n
+    n = _norm(va, _axes(va, dim))
+    return np.asarray(_g(g, n.shape) * va / n)
 
 
-def weight_norm_backward(dw: Any, v: Any, g: Any, dim: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """``(dv, dg)`` of :func:`weight_norm`.
+def weight_norm_backward(dw: Any, v: Any, g: Any, dim: int | None = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``(dv, dg)`` of :func:`weight_norm` (``dg`` with the shape of g: 0-d for ``dim=None`` or ``-1``).
 
     .. math::
 
@@ -54,13 +72,13 @@ def weight_norm_backward(dw: Any, v: Any, g: Any, dim: int = 0) -> tuple[np.ndar
     the gradient in v is orthogonal to v and shrinks like 1/‖v‖.
     """
     va = as_float_array(v, "v")
-    axes = _other_axes(va.ndim, dim)
-    d = np.asarray(dw, dtype=np.float64)
+    axes = _axes(va, dim)
+    n = _norm(va, axes)
+    d = _validate.array(dw, "dw", nonempty=False)
     if d.shape != va.shape:
         raise ValueError(f"Invalid dw shape: expected {va.shape}, got {d.shape}")
-    ga = np.asarray(g, dtype=np.float64)
-    n = np.sqrt((va**2).sum(axis=axes, keepdims=True))
-    dot = (d * va).sum(axis=axes, keepdims=True)
+    ga = _g(g, n.shape)
+    dot = np.asarray((d * va).sum() if axes is None else (d * va).sum(axis=axes, keepdims=True))
     return ga / n * (d - dot * va / n**2), dot / n
 
 
