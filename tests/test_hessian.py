@@ -276,3 +276,130 @@ def test_bad_inputs():
         tiny_mlp_derivatives(np.zeros((3, 2)), np.zeros(3), 2, np.zeros((1, 5)))
     with pytest.raises(ValueError, match="Invalid gd_steps"):
         find_critical_points(np.zeros((3, 2)), np.zeros(3), 2, gd_steps=())
+
+
+# --- issue #16: multiplicities, scale-invariant stopping rules, a convergence flag that means something
+
+
+def _rotated(lam: np.ndarray, seed: int = 0) -> np.ndarray:
+    Q, _ = np.linalg.qr(np.random.default_rng(seed).standard_normal((lam.size, lam.size)))
+    A = (Q * lam) @ Q.T
+    return 0.5 * (A + A.T)
+
+
+def test_lanczos_topk_finds_repeated_top_eigenvalues():
+    """One Krylov space sees each eigenspace once: [5, 5, 1, 0.5] used to give top-2 [5, 1]."""
+    A = np.diag([5.0, 5.0, 1.0, 0.5])
+    for k in (2, 3, 4):
+        r = lanczos_topk(A, k=k, tol=1e-10)
+        np.testing.assert_allclose(r.eigenvalues, np.linalg.eigvalsh(A)[::-1][:k], rtol=1e-12)
+        assert r.converged
+    # a rotated 120-dimensional matrix with a triple and a double eigenvalue on top
+    lam = np.concatenate([[10.0, 10.0, 10.0, 9.0, 9.0, 8.0], np.random.default_rng(1).uniform(-2.0, 7.0, 114)])
+    A = _rotated(lam)
+    ref = np.linalg.eigvalsh(A)[::-1]
+    r = lanczos_topk(A, k=6, tol=1e-9, seed=2)
+    np.testing.assert_allclose(r.eigenvalues, ref[:6], rtol=1e-9)
+    V = r.eigenvectors
+    np.testing.assert_allclose(V.T @ V, np.eye(6), atol=1e-8)  # independent vectors within each eigenspace
+    assert np.all(np.linalg.norm(A @ V - V * r.eigenvalues, axis=0) <= 1e-9 * np.abs(r.eigenvalues))
+    # by magnitude: -5 twice and +5 once
+    r = lanczos_topk(_rotated(np.array([-5.0, 5.0, -5.0, 1.0, 0.5, -0.2])), k=3, which="LM", tol=1e-10)
+    np.testing.assert_allclose(np.sort(r.eigenvalues), [-5.0, -5.0, 5.0], rtol=1e-10)
+    # k = 1 needs no restart: a multiplicity does not change the top value
+    r1 = lanczos_topk(A, k=1, tol=1e-9, seed=2)
+    assert r1.eigenvalues[0] == pytest.approx(10.0, rel=1e-9)
+
+
+def test_lanczos_topk_on_a_network_with_symmetric_initialization():
+    """Five identical hidden units: the Hessian commutes with their permutations, so it has
+    eigenvalues of multiplicity 4 (here the 3rd to 6th largest, 0.3104); before the fix Lanczos
+    returned the 4-fold eigenvalue once and then the next ones (0.148, 0.085, ...)."""
+    net = nn.Sequential(nn.Linear(3, 5), nn.Tanh(), nn.Linear(5, 2)).double()
+    with torch.no_grad():
+        net[0].weight.copy_(torch.tensor([[0.3, -0.2, 0.5]], dtype=torch.float64).repeat(5, 1))
+        net[0].bias.fill_(0.1)
+        net[2].weight.copy_(torch.tensor([[0.4], [-0.3]], dtype=torch.float64).repeat(1, 5))
+        net[2].bias.zero_()
+    g = torch.Generator().manual_seed(1)
+    X = torch.randn(30, 3, generator=g, dtype=torch.float64)
+    y = torch.randint(0, 2, (30,), generator=g)
+    ce = nn.functional.cross_entropy
+    lam = np.linalg.eigvalsh(exact_hessian(net, ce, X, y))[::-1]
+    assert lam[2] - lam[5] < 1e-12 * lam[0] and lam[5] - lam[6] > 0.2 * lam[0]  # the 4-fold eigenvalue
+    r = lanczos_topk(HessianOperator(net, ce, X, y), k=6, tol=1e-9)
+    np.testing.assert_allclose(r.eigenvalues, lam[:6], rtol=1e-8)
+    assert r.converged
+
+
+@pytest.mark.parametrize("scale", [1e-13, 1.0, 1e13])
+def test_stopping_rules_are_relative(scale):
+    """The same matrix times 1e-13 or 1e13: the same eigenvalues times the scale, after the same
+    number of products. (Before, at 1e-13 Lanczos stopped after one step on the absolute threshold
+    1e-10 and returned a Rayleigh quotient that is not an eigenvalue.)"""
+    lam = np.concatenate([[3.0, 2.5, 2.0], np.linspace(-1.0, 1.0, 57)])
+    A = _rotated(lam, seed=3)
+    ref = lanczos_topk(A, k=3, tol=1e-10)
+    r = lanczos_topk(scale * A, k=3, tol=1e-10)
+    np.testing.assert_allclose(r.eigenvalues / scale, [3.0, 2.5, 2.0], rtol=1e-9)
+    assert r.n_matvec == ref.n_matvec and r.converged
+    a0, b0, Q0 = lanczos(A, 40)
+    a, b, Q = lanczos(scale * A, 40)
+    assert Q.shape == Q0.shape == (60, 40)
+    np.testing.assert_allclose(a / scale, a0, rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(b / scale, b0, rtol=1e-8)
+    # an invariant Krylov space is still detected at every scale (4 distinct eigenvalues: 4 steps)
+    assert lanczos(scale * np.diag([1.0, 1.0, 2.0, 3.0, 4.0]), 5)[0].size == 4
+    nodes0, w0 = slq(A, m=20, n_probes=2, seed=1)
+    nodes, w = slq(scale * A, m=20, n_probes=2, seed=1)
+    np.testing.assert_allclose(nodes / scale, nodes0, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(w, w0, rtol=1e-8, atol=1e-14)
+    p = power_iteration(scale * A, tol=1e-8)
+    assert p.converged and p.eigenvalues[0] / scale == pytest.approx(3.0, rel=1e-12)
+
+
+def test_power_iteration_detects_a_plus_minus_pair():
+    """diag(3, -3, 1): the iterates alternate, and the Rayleigh quotient settles at a value that
+    is not an eigenvalue; it used to be returned (and reported converged)."""
+    for A in (np.diag([3.0, -3.0, 1.0]), _rotated(np.array([3.0, -3.0, 1.0, 0.5, -0.2, 2.0]), seed=4)):
+        r = power_iteration(A, tol=1e-8)
+        assert r.converged
+        np.testing.assert_allclose(r.eigenvalues, [3.0, -3.0], rtol=1e-8)
+        V = r.eigenvectors
+        assert np.all(np.linalg.norm(A @ V - V * r.eigenvalues, axis=0) <= 1e-8 * 3.0)
+    # the two-weight network y = w2 w1 x at the origin, L = (w2 w1 - 1)^2: H = [[0, -2], [-2, 0]], a saddle ±2
+    net = nn.Sequential(nn.Linear(1, 1, bias=False), nn.Linear(1, 1, bias=False)).double()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.zero_()
+    one = torch.ones(1, 1, dtype=torch.float64)
+    op = HessianOperator(net, nn.functional.mse_loss, one, one)
+    np.testing.assert_allclose(op.dense(), [[0.0, -2.0], [-2.0, 0.0]], atol=1e-15)
+    r = power_iteration(op)
+    assert r.converged and r.eigenvalues.tolist() == pytest.approx([2.0, -2.0], rel=1e-10)
+
+
+def test_power_iteration_converged_means_an_eigenvalue_to_the_tolerance():
+    rng = np.random.default_rng(5)
+    for trial in range(5):
+        lam = np.concatenate([[4.0, -3.6], rng.uniform(-3.0, 3.0, 38)])
+        A = _rotated(lam, seed=trial)
+        exact = np.linalg.eigvalsh(A)
+        for tol in (1e-3, 1e-6, 1e-9):
+            r = power_iteration(A, tol=tol, max_iter=5000, seed=trial)
+            v, l = r.eigenvectors[:, 0], r.eigenvalues[0]
+            assert r.converged and np.linalg.norm(A @ v - l * v) <= tol * abs(l)
+            assert np.min(np.abs(exact - l)) <= tol * abs(l)  # an eigenvalue within the residual
+            assert l == pytest.approx(4.0, rel=max(tol, 1e-12))  # the largest *magnitude*
+    # out of iterations: not converged, and the flag says so
+    r = power_iteration(_rotated(np.array([4.0, -3.9, 1.0])), tol=1e-12, max_iter=5)
+    assert not r.converged and r.n_matvec == 5
+    # largest magnitude, not largest: a negative one wins
+    assert power_iteration(np.diag([1.0, 2.0, -5.0]), tol=1e-10).eigenvalues[0] == pytest.approx(-5.0, rel=1e-9)
+
+
+def test_lanczos_topk_reports_running_out_of_products():
+    A = _rotated(np.linspace(1.0, 2.0, 80), seed=6)  # no gap: slow convergence
+    r = lanczos_topk(A, k=2, tol=1e-12, max_iter=5)
+    assert not r.converged and r.n_matvec == 5 and r.eigenvalues.size == 2
+    assert lanczos_topk(A, k=2, tol=1e-8).converged

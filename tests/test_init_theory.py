@@ -188,6 +188,48 @@ def test_fixed_point_variance() -> None:
     assert q == pytest.approx(2.25 * integrate.quad(lambda z: math.tanh(math.sqrt(q) * z) ** 2 * math.exp(-z * z / 2) / math.sqrt(2 * math.pi), -30, 30)[0], rel=1e-8)
 
 
+def _quad_expectation(f, q: float) -> float:
+    """E[f(z)], z ~ N(0, q), by scipy's adaptive quadrature, with break points where the
+    activations bend (|z| <= 40) so that it sees them even when the density is wide."""
+    s = math.sqrt(q)
+    pts = [p for p in (-40.0, -10.0, -3.0, -1.0, 0.0, 1.0, 3.0, 10.0, 40.0) if abs(p) < 12 * s]
+    g = lambda z: f(z) * math.exp(-z * z / (2 * q)) / math.sqrt(2 * math.pi * q)  # noqa: E731
+    return integrate.quad(g, -12 * s, 12 * s, points=pts, limit=500, epsabs=0.0, epsrel=1e-13)[0]
+
+
+@pytest.mark.parametrize("act", ["tanh", "sigmoid"])
+def test_gaussian_expectations_at_every_variance(act: str) -> None:
+    """E[phi(z)^2] and E[phi'(z)^2] for q from 1e-4 to 1e3 against scipy.integrate.quad. The
+    fixed 101-point Gauss-Hermite rule used before was off (relative) by 7e-4 at q = 10 and 10% at
+    q = 1e3 for E[tanh(z)^2], by 2% at q = 10 and 6x at q = 1e3 for E[tanh'(z)^2]."""
+    from nbcode.init.propagation import gaussian_expectation
+
+    phi = activation(act)
+    for q in np.geomspace(1e-4, 1e3, 15):
+        for fn in (lambda z: phi.f(z) ** 2, lambda z: phi.df(z) ** 2):
+            want = _quad_expectation(lambda z: float(fn(np.array(z))), float(q))
+            assert gaussian_expectation(fn, float(q)) == pytest.approx(want, rel=1e-11)
+    assert gaussian_expectation(lambda z: phi.f(z) ** 2, 0.0) == pytest.approx(float(phi.f(np.zeros(1))[0]) ** 2)
+
+
+def test_tanh_fixed_point_at_large_weights_against_scipy() -> None:
+    """sigma_w = 7: the fixed point q* = 49 E[tanh^2], q* = 43.1005..., found by brentq on the
+    map evaluated by scipy's quad; the Gauss-Hermite rule gave 41.63."""
+    from scipy.optimize import brentq
+
+    m2 = lambda q: _quad_expectation(lambda z: math.tanh(z) ** 2, q)  # noqa: E731
+    want = brentq(lambda q: 49.0 * m2(q) - q, 1.0, 49.0, xtol=1e-13)
+    assert fixed_point_variance("tanh", 7.0) == pytest.approx(want, rel=1e-11)
+    assert want == pytest.approx(43.1005, abs=1e-4)
+    # and each layer of a tanh network at four times Kaiming's scale, where q reaches ~40
+    p = predict_variance(6, 50, init="kaiming", act="tanh", scale=4.0)
+    s2n = 50 * weight_std("kaiming", 50, "tanh", 4.0) ** 2
+    for q_prev, q_next in zip(p.forward[:-1], p.forward[1:]):
+        assert q_next == pytest.approx(s2n * m2(q_prev), rel=1e-11)
+    chi = [s2n * _quad_expectation(lambda z: (1 - math.tanh(z) ** 2) ** 2, q) for q in p.forward[:-1]]
+    np.testing.assert_allclose(p.backward[:-1], np.cumprod(chi[::-1])[::-1], rtol=1e-10)
+
+
 def test_theory_errors() -> None:
     rng = np.random.default_rng(0)
     with pytest.raises(ValueError, match="Invalid depth: 0"):
