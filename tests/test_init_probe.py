@@ -99,6 +99,26 @@ def test_lsuv_gives_unit_variance_on_the_batch_and_near_it_on_new_data() -> None
     assert [r.std for r in forward_stats(plain, X) if r.kind == "Linear"][-1] < 0.1
 
 
+def test_lsuv_returns_the_final_measurements_and_whether_they_converged() -> None:
+    """With max_iter = 1 the weight is divided once; the old loop then returned the std measured
+    *before* that division (0.57 for the first layer here) instead of the std of the weights it
+    leaves (1.0). Every returned value must equal a fresh measurement of the final network."""
+    torch.manual_seed(0)
+    net = nn.Sequential(*[m for _ in range(4) for m in (nn.Linear(30, 30), nn.ReLU())]).double()
+    X = torch.randn(256, 30, dtype=torch.float64)
+    before = [r.std for r in forward_stats(net, X) if r.kind == "Linear"]
+    out = lsuv(net, X, tol=0.01, max_iter=1)
+    after = [r.std for r in forward_stats(net, X) if r.kind == "Linear"]
+    assert list(out) == after and all(abs(s - 1.0) < 1e-12 for s in after)
+    assert all(abs(b - 1.0) > 0.05 for b in before)  # so a stale value would show
+    assert out.converged == [True] * 4 and out.iterations == [1] * 4
+    # a tolerance no float can meet: every layer runs out of iterations, and says so
+    out = lsuv(net, X, tol=1e-300, max_iter=2)
+    assert out.iterations == [2] * 4
+    assert out.converged == [abs(s**2 - 1) < 1e-300 for s in out]
+    assert list(out) == [r.std for r in forward_stats(net, X) if r.kind == "Linear"]
+
+
 def test_lsuv_errors() -> None:
     X = torch.randn(4, 3)
     with pytest.raises(ValueError, match="Invalid tolerance: 0"):

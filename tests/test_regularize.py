@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -318,3 +320,75 @@ def test_errors() -> None:
         shift_images(np.zeros((1, 64)), 8, 0)
     with pytest.raises(ValueError, match="Invalid shapes"):
         ista(np.ones((3, 2)), np.ones(4), 0.1)
+
+
+# ---------------------------------------------------------------- issue #16: fresh masks, non-finite norms
+@pytest.mark.parametrize("draw", [
+    lambda **kw: dropout(np.ones((4, 64)), 0.5, **kw),
+    lambda **kw: dropout_mask((4, 64), 0.5, **kw),
+    lambda **kw: dropout_keep(np.ones((4, 64)), 0.5, **kw),
+    lambda **kw: dropconnect(np.ones((4, 8)), np.ones((3, 8)), p=0.5, **kw),
+])
+def test_every_call_draws_a_fresh_mask_unless_seeded(draw) -> None:
+    """torch.nn.functional.dropout draws a new mask at every call. The default used to be seed=0:
+    the same mask every time. Now seed=None (fresh, from the operating system's entropy); an
+    integer seed is reproducible, a Generator a reproducible stream. (P(two fresh masks of 256
+    fair bits agree) = 2^-256.)"""
+    masks = [draw() for _ in range(3)]
+    assert not np.array_equal(masks[0], masks[1]) and not np.array_equal(masks[1], masks[2])
+    assert np.array_equal(draw(seed=7), draw(seed=7)) and not np.array_equal(draw(seed=7), draw(seed=8))
+    g1, g2 = np.random.default_rng(3), np.random.default_rng(3)
+    s1, s2 = [draw(seed=g1) for _ in range(2)], [draw(seed=g2) for _ in range(2)]
+    assert np.array_equal(s1[0], s2[0]) and np.array_equal(s1[1], s2[1]) and not np.array_equal(s1[0], s1[1])
+    # a fresh mask does not touch NumPy's global generator either
+    state = np.random.get_state()
+    draw()
+    assert np.array_equal(np.random.get_state()[1], state[1])
+    with pytest.raises(TypeError, match=r"Invalid seed: 0.5 \(need None, an integer >= 0 or a numpy.random.Generator\)"):
+        draw(seed=0.5)
+
+
+def _torch_clip(gs: list[np.ndarray], max_norm: float, norm_type: float, **kw: bool) -> tuple[list[np.ndarray], float]:
+    ts = []
+    for g in gs:
+        t = torch.tensor(g, requires_grad=True)
+        t.grad = torch.tensor(g)
+        ts.append(t)
+    total = torch.nn.utils.clip_grad_norm_(ts, max_norm, norm_type=norm_type, **kw)
+    return [t.grad.numpy() for t in ts], float(total)
+
+
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, float("inf")])
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_clip_by_norm_with_a_non_finite_gradient_matches_torch(norm_type: float, bad: float) -> None:
+    """A NaN gradient used to leave the other tensors as they were (min(1.0, nan) = 1.0); torch
+    turns them all into NaN. An infinite one makes torch's factor 0: finite entries 0, the
+    infinite entry NaN."""
+    rng = np.random.default_rng(1)
+    gs = [rng.standard_normal((3, 4)), rng.standard_normal(5)]
+    gs[1][2] = bad
+    want, total_t = _torch_clip([g.copy() for g in gs], 1.0, norm_type)
+    clipped, total = clip_by_norm(gs, 1.0, norm_type)
+    assert (math.isnan(total) and math.isnan(total_t)) or total == total_t
+    for c, w in zip(clipped, want):
+        np.testing.assert_array_equal(np.isnan(c), np.isnan(w))
+        np.testing.assert_allclose(c[~np.isnan(c)], w[~np.isnan(w)], rtol=1e-14)
+    if math.isnan(bad):
+        assert np.all(np.isnan(clipped[0]))
+    with pytest.raises(RuntimeError, match="is non-finite, so it cannot be clipped") as ours:
+        clip_by_norm(gs, 1.0, norm_type, error_if_nonfinite=True)
+    with pytest.raises(RuntimeError) as theirs:
+        _torch_clip([g.copy() for g in gs], 1.0, norm_type, error_if_nonfinite=True)
+    assert str(ours.value) == str(theirs.value)
+
+
+def test_clip_by_norm_edge_inputs() -> None:
+    assert clip_by_norm([], 1.0) == ([], 0.0)
+    clipped, total = clip_by_norm([np.zeros(3), np.array([], dtype=float)], 1.0)
+    assert total == 0.0 and clipped[0].tolist() == [0.0] * 3
+    with pytest.raises(TypeError, match="Invalid grads"):
+        clip_by_norm(np.ones(3), 1.0)
+    with pytest.raises(TypeError, match="Invalid max norm"):
+        clip_by_norm([np.ones(3)], "1")
+    with pytest.raises(ValueError, match=r"Invalid norm type: 0 \(need norm type > 0\)"):
+        clip_by_norm([np.ones(3)], 1.0, norm_type=0)

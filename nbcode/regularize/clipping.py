@@ -67,7 +67,8 @@ def clip_by_norm(
         )
     coef = max_norm / (total + 1e-6)
     coef = float(np.minimum(coef, 1.0))  # torch.clamp(max=1): NaN stays NaN (min(1.0, nan) would give 1.0)
-    return [g * coef for g in gs], total
+    with np.errstate(invalid="ignore"):  # inf * 0 = NaN, as in torch, without a warning
+        return [g * coef for g in gs], total
 
 
 def clipped_descent(
