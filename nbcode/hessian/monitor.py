@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
+from nbcode import _validate
 from nbcode.hessian.operator import HessianOperator, LossFn
 
 __all__ = ["curvature_along_gradient", "predicted_change"]
 
 
 def curvature_along_gradient(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
-    """``(g @ g, g @ H @ g)`` of the full-batch loss at the model's parameters (one HVP).
+    """``(g @ g, g @ H @ g)`` of the full-batch loss at the model's parameters (one HVP); the
+    model is left unchanged (see :func:`~nbcode.hessian.operator.flat_loss`).
 
     :cite:`goodfellow2016` (§8.2.1) suggest monitoring both: ill-conditioning shows as
     :math:`g^\\top H g` growing while :math:`g^\\top g` does not shrink.
@@ -44,6 +44,7 @@ def predicted_change(gTg: float, gTHg: float, lr: float) -> float:
     >>> predicted_change(25.0, 125.0, 0.1)
     -1.875
     """
-    if not (math.isfinite(lr) and lr >= 0):
-        raise ValueError(f"Invalid learning rate: {lr}")
+    lr = _validate.real(lr, "learning rate", low=0)
+    gTg = _validate.real(gTg, "gTg", low=0)
+    gTHg = _validate.real(gTHg, "gTHg")
     return -lr * gTg + 0.5 * lr * lr * gTHg

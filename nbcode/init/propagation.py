@@ -124,12 +124,9 @@ class VarianceProfile:
 
 
 def _check(depth: int, width: int, batch: int) -> None:
-    if not isinstance(depth, int) or depth < 1:
-        raise ValueError(f"Invalid depth: {depth}")
-    if not isinstance(width, int) or width < 1:
-        raise ValueError(f"Invalid width: {width}")
-    if not isinstance(batch, int) or batch < 1:
-        raise ValueError(f"Invalid batch size: {batch}")
+    _validate.count(depth, "depth", low=1)
+    _validate.count(width, "width", low=1)
+    _validate.count(batch, "batch size", low=1)
 
 
 @single_blas_thread
@@ -250,6 +247,7 @@ def predict_variance(depth: int, width: int, *, init: str = "kaiming", act: str 
     [1.0, 0.5, 0.25, 0.125, 0.0625]
     """
     _check(depth, width, 1)
+    q0 = _validate.real(q0, "q0", low=0)
     phi = activation(act)
     s2n = width * weight_std(init, width, act, scale) ** 2
     fwd, bwd = np.empty(depth), np.empty(depth)
