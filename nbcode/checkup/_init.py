@@ -12,11 +12,11 @@ layer with :math:`\operatorname{E}[\phi(z)^2]` and :math:`\operatorname{E}[\phi'
 :math:`z` (:func:`nbcode.init.predict_variance`). Backward,
 :math:`\operatorname{Var}(\delta^{l-1}) = n_l\operatorname{Var}(W^l)\operatorname{E}[\phi'(z^{l-1})^2]\operatorname{Var}(\delta^l)`.
 
-A finite layer fluctuates around the prediction: over random weights :math:`w_i` (rows of :math:`W`),
-:math:`w_i^\top C w_i` has mean :math:`\sigma^2\operatorname{tr}C` and variance
-:math:`2\sigma^4\operatorname{tr}C^2` for Gaussian weights, where :math:`C = \operatorname{E}[hh^\top]` is the
-input's second-moment matrix; averaged over the :math:`n_{\text{out}}` units, the relative standard
-deviation of one layer's factor is :math:`s = \sqrt{2\operatorname{tr}C^2/(n_{\text{out}}(\operatorname{tr}C)^2)}`.
+A finite layer fluctuates around the prediction. Given its input, the units of a layer are
+independent over random weights (each has its own row :math:`w_i`), so the layer's mean square is an
+average of :math:`n_{\text{out}}` independent per-unit mean squares :math:`m_i`, with relative standard
+deviation :math:`s = \operatorname{sd}(m_i)/(\sqrt{n_{\text{out}}}\,\bar m)`, estimated from the units
+themselves (the same for the activation that follows, and for the gradients going down).
 Along a chain the log-variance adds these steps like a random walk, so the 95 % band is
 :math:`\hat q\,e^{\pm 1.96\sqrt{\sum s_k^2}}`.
 """
@@ -42,7 +42,6 @@ _OTHER_WEIGHTED = (nn.Conv1d, nn.Conv3d, nn.Bilinear)
 _ACTS: dict[type, str] = {nn.ReLU: "relu", nn.Tanh: "tanh", nn.Sigmoid: "sigmoid", nn.Identity: "linear", nn.LeakyReLU: "leaky_relu"}
 _SQUASH = (nn.Tanh, nn.Sigmoid, nn.Hardtanh, nn.Softsign)
 _ZEROING = (nn.ReLU, nn.ReLU6)
-_MAX_GRAM = 4096
 Z95 = 1.959963984540054
 
 
@@ -77,12 +76,10 @@ class _Acc:
     zn: int = 0
     h2: float = 0.0
     hn: int = 0
-    C: torch.Tensor | None = None
-    Crows: int = 0
+    zu: torch.Tensor | None = None  # per-unit sums of squares of the output
     d2: float = 0.0
     dn: int = 0
-    D: torch.Tensor | None = None
-    Drows: int = 0
+    du: torch.Tensor | None = None  # per-unit sums of squares of the output's gradient
     input_from: str | None = None
     dphi2: float = 0.0
     dphin: int = 0
@@ -91,7 +88,8 @@ class _Acc:
     n_el: int = 0
     unit_dead: torch.Tensor | None = None
     unit_sat: torch.Tensor | None = None
-    gram_ok: bool = True
+    hu: torch.Tensor | None = None  # activations: per-unit sums of squares
+    patches_ok: bool = True
 
 
 @dataclass
@@ -128,18 +126,23 @@ class InitResult:
     classifier: bool = False
 
 
-def _second_moment(rows: torch.Tensor) -> torch.Tensor:
-    r = rows.detach().double()
-    return r.T @ r
+def _units(t: torch.Tensor, conv: bool) -> torch.Tensor:
+    """Per-unit sums of squares (units: channels of a convolution, else the last axis)."""
+    t2 = t.detach().double() ** 2
+    if conv:
+        return t2.transpose(0, 1).reshape(t2.shape[1], -1).sum(dim=1)
+    return t2.reshape(-1, t2.shape[-1]).sum(dim=0)
 
 
-def _rel_step(C: torch.Tensor | None, n_units: int) -> float | None:
-    if C is None:
+def _rel_step(u: torch.Tensor | None) -> float | None:
+    """Relative standard deviation of the mean over units of per-unit second moments ``u``: the
+    fluctuation of one finite layer around the average over random weights."""
+    if u is None or u.numel() < 2:
         return None
-    tr = float(torch.trace(C))
-    if tr <= 0:
+    m = float(u.mean())
+    if not m > 0:
         return None
-    return math.sqrt(2.0 * float((C * C).sum()) / (n_units * tr * tr))
+    return math.sqrt(float(u.var(unbiased=True)) / (u.numel() * m * m))
 
 
 def _band(q: float, var_log: float) -> tuple[float, float]:
@@ -177,37 +180,27 @@ def initialization(obj: Objective, bar: Callable[[str], None]) -> InitResult:
         if x is not None:
             a.input_from = producer.get(key(x), "input" if a.input_from is None else a.input_from)
         if isinstance(module, _WEIGHTED) and x is not None:
+            conv = isinstance(module, nn.Conv2d)
             zd = out.detach().double()
             a.z2 += float((zd * zd).sum())
             a.zn += zd.numel()
-            if isinstance(module, nn.Linear):
-                rows = x.detach().reshape(-1, x.shape[-1])
-            else:
-                rows = _patches(module, x.detach())
+            zu = _units(out, conv)
+            a.zu = zu if a.zu is None else a.zu + zu
+            rows = x.detach() if not conv else _patches(module, x.detach())
             if rows is None:
-                a.gram_ok = False
+                a.patches_ok = False
             else:
                 rd = rows.double()
                 a.h2 += float((rd * rd).sum())
                 a.hn += rd.numel()
-                if a.gram_ok and rows.shape[1] <= _MAX_GRAM:
-                    C = _second_moment(rows)
-                    a.C = C if a.C is None else a.C + C
-                    a.Crows += rows.shape[0]
-                else:
-                    a.gram_ok = False
             if out.requires_grad:
-                conv = isinstance(module, nn.Conv2d)
 
                 def grad_hook(g: torch.Tensor, a: _Acc = a, conv: bool = conv) -> None:
                     gd = g.detach().double()
                     a.d2 += float((gd * gd).sum())
                     a.dn += gd.numel()
-                    r = gd.movedim(1, -1).reshape(-1, gd.shape[1]) if conv else gd.reshape(-1, gd.shape[-1])
-                    if r.shape[1] <= _MAX_GRAM:
-                        D = _second_moment(r)
-                        a.D = D if a.D is None else a.D + D
-                        a.Drows += r.shape[0]
+                    du = _units(gd, conv)
+                    a.du = du if a.du is None else a.du + du
 
                 out.register_hook(grad_hook)
         act = act_name(module)
@@ -224,6 +217,8 @@ def initialization(obj: Objective, bar: Callable[[str], None]) -> InitResult:
                 bad = o.abs() > 0.99
             else:
                 bad = None
+            hu = _units(o, unit_dim == 1 and o.ndim > 2)
+            a.hu = hu if a.hu is None else a.hu + hu
             if bad is not None:
                 a.zero += float(bad.double().sum())
                 a.n_el += bad.numel()
@@ -367,8 +362,8 @@ def _rows(model: nn.Module, acc: dict[str, _Acc], kinds: dict[str, nn.Module], o
         act = act_name(kinds[user]) if user is not None and user in kinds else None
         next_act[name] = act
         row = LayerRow(name, type(m).__name__, n_in, n_out, act, var_z)
-        step = _rel_step(a.C / max(a.Crows, 1) if a.C is not None else None, n_out) if a.gram_ok else None
-        if a.hn > 0 and a.gram_ok:
+        step = _rel_step(a.zu)
+        if a.hn > 0 and a.patches_ok and math.isfinite(a.h2):
             Eh2 = a.h2 / a.hn
             row.local = n_in * s2 * Eh2 + b2
             if step is not None:
@@ -377,13 +372,14 @@ def _rows(model: nn.Module, acc: dict[str, _Acc], kinds: dict[str, nn.Module], o
         src = a.input_from
         start = None
         if src == "input":
-            start = (n_in * s2 * (a.h2 / max(a.hn, 1)) + b2, (step or 0.0) ** 2) if a.gram_ok and a.hn else None
+            start = (n_in * s2 * (a.h2 / max(a.hn, 1)) + b2, (step or 0.0) ** 2) if a.patches_ok and a.hn else None
         elif src is not None and src in acc and act_name(kinds[src]) is not None:
             prev = acc[src].input_from
-            if prev in chain_q:
+            if prev in chain_q and math.isfinite(chain_q[prev][0]):
                 qprev, vprev = chain_q[prev]
                 M, _ = gaussian_moments(act_name(kinds[src]) or "linear", qprev)
-                start = (n_in * s2 * M + b2, vprev + (step or 0.0) ** 2)
+                sh = _rel_step(acc[src].hu) or 0.0
+                start = (n_in * s2 * M + b2, vprev + sh * sh + (step or 0.0) ** 2)
         if start is not None and step is not None:
             chain_q[name] = start
             row.chain, row.chain_band = start[0], _band(start[0], start[1])
@@ -422,9 +418,10 @@ def _rows(model: nn.Module, acc: dict[str, _Acc], kinds: dict[str, nn.Module], o
         base = up.chain_delta if up.chain_delta is not None else up.var_delta
         vlog = 0.0 if up.chain_delta_band is None else (math.log(up.chain_delta_band[1] / up.chain_delta) / Z95) ** 2
         qz = r.chain if r.chain is not None else r.var_z
+        if not (math.isfinite(qz) and qz >= 0):
+            continue
         _, D = gaussian_moments(act_name(kinds[user]) or "linear", qz)
-        ua = acc[nxt]
-        stepb = _rel_step(ua.D / max(ua.Drows, 1) if ua.D is not None else None, int(Wn[0].numel()) if isinstance(mu, nn.Linear) else int(Wn.shape[1]))
+        stepb = _rel_step(a.du)
         if not math.isfinite(base) or stepb is None:
             continue
         # per output row of the delta: the loss-gradient of one unit sums over the n_next units it feeds

@@ -13,7 +13,8 @@ their unbiased estimators at two batch sizes :math:`B_s < B_b`:
 .. math:: \widehat{\lvert G\rvert^2} = \frac{B_b\overline{\lVert g_{B_b}\rVert^2} - B_s\overline{\lVert g_{B_s}\rVert^2}}{B_b - B_s},\qquad
           \widehat{\operatorname{tr}\Sigma} = \frac{\overline{\lVert g_{B_s}\rVert^2} - \overline{\lVert g_{B_b}\rVert^2}}{1/B_s - 1/B_b},
 
-with a delta-method interval for the ratio. Near a minimum, constant-step SGD stalls at the
+with a delta-method interval for the ratio (on the log scale, as for every positive estimate here:
+they are means of squared norms, skewed to the right). Near a minimum, constant-step SGD stalls at the
 excess loss :math:`\eta\operatorname{tr}\Sigma/(4B)` (the convergence chapter's noise floor).
 """
 
@@ -64,6 +65,15 @@ def b_simple(small: np.ndarray, big: np.ndarray, Bs: int, Bb: int) -> tuple[floa
     dA = Bs * Bb * C * (Bb - Bs) / den**2
     dC = -Bs * Bb * A * (Bb - Bs) / den**2
     return B, math.sqrt(dA * dA * vA + dC * dC * vC), S, G2
+
+
+def _log_ci(value: float, se: float, z: float) -> tuple[float, float]:
+    """A 95 % interval for a positive, right-skewed estimate, symmetric on the log scale (delta
+    method): :math:`v\\,e^{\\pm z\\,\\mathrm{se}/v}`."""
+    if not value > 0:
+        return (value - z * se, value + z * se)
+    f = math.exp(z * se / value)
+    return (value / f, value * f)
 
 
 def noise(obj: Objective, g_full: list[torch.Tensor], optimizer: Any, settings: dict[str, Any],
@@ -119,7 +129,7 @@ def noise(obj: Objective, g_full: list[torch.Tensor], optimizer: Any, settings: 
         se_e = float(dev[B].std(ddof=1)) / math.sqrt(m)
         res.measured.append((mean_e, se_e))
         q = Quantity(f"noise.variance_B{B}", f"E‖g_B − g‖² at B = {B}", value=mean_e, error=se_e,
-                     error_kind=f"standard error over {m} batches", ci=(mean_e - tq * se_e, mean_e + tq * se_e),
+                     error_kind=f"standard error over {m} batches; interval on the log scale", ci=_log_ci(mean_e, se_e, tq),
                      prediction=trS / B, prediction_error=trS_se / B,
                      prediction_text=f"tr Σ / B with tr Σ = {trS:.3g} ± {trS_se:.2g} from the other two sizes",
                      assumptions="batches drawn with replacement" + note_bn, link=BOOK["noise"])
@@ -133,8 +143,8 @@ def noise(obj: Objective, g_full: list[torch.Tensor], optimizer: Any, settings: 
     q = Quantity("noise.b_simple", "gradient-noise scale B_simple = tr Σ / |G|²", value=Bsim, error=se,
                  error_kind=f"delta method, {m} batches at B = {Bs} and B = {Bb}", link=BOOK["batch"])
     exact = pooled / G2 if G2 > 0 else math.inf
-    if math.isfinite(Bsim) and G2hat > 0 and math.isfinite(se):
-        q.ci = (Bsim - Z95 * se, Bsim + Z95 * se)
+    if math.isfinite(Bsim) and Bsim > 0 and G2hat > 0 and math.isfinite(se):
+        q.ci = _log_ci(Bsim, se, Z95)
     q.extra = {"trace_sigma_two_sizes": S, "G2_two_sizes": G2hat, "G2_exact": G2, "trace_sigma_pooled": pooled,
                "trace_sigma_pooled_se": pooled_se, "b_simple_exact_gradient": exact, "sizes": sizes}
     q.assumptions = "unbiased estimators at two batch sizes (McCandlish et al. 2018); rows drawn with replacement" + note_bn
@@ -150,7 +160,7 @@ def noise(obj: Objective, g_full: list[torch.Tensor], optimizer: Any, settings: 
         kind_lr = float(optimizer.param_groups[0].get("lr", math.nan))
     if kind_lr is not None and math.isfinite(kind_lr):
         floor = kind_lr * pooled / (4 * B0)
-        band = (kind_lr * (pooled - Z95 * pooled_se) / (4 * B0), kind_lr * (pooled + Z95 * pooled_se) / (4 * B0))
+        band = _log_ci(floor, kind_lr * pooled_se / (4 * B0), Z95)
         q = Quantity("noise.floor", f"noise floor of constant-step SGD, η tr Σ/(4B) at η = {kind_lr:g}, B = {B0}",
                      value=floor, error=kind_lr * pooled_se / (4 * B0), error_kind="from tr Σ's standard error", ci=band,
                      link=BOOK["floor"])

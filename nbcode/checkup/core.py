@@ -136,7 +136,7 @@ def checkup(model: nn.Module, loader: Any, loss_fn: Callable[..., torch.Tensor],
             sections.append(s1)
             finite_loss = math.isfinite(init.loss0)
             if not finite_loss:
-                messages.append(f"The loss at initialization is {init.loss0}: curvature, learning rate, noise and "
+                messages.append(f"The loss at initialization is not finite ({init.loss0}): curvature, learning rate, noise and "
                                 "normalization need a finite loss and are skipped; the per-layer variances show where it breaks.")
             # 2. curvature
             s2, c, t = Section("curvature", "Curvature: the Hessian over all of the data"), cost.copy(), time.perf_counter()

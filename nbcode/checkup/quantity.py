@@ -169,8 +169,13 @@ class Quantity:
         elif self.prediction_error is not None and _finite(self.prediction_error) and _finite(self.error) and self.value is not None:
             # measurement and prediction both uncertain: judge their difference
             assert self.error is not None
-            width = self.extra.get("quantile", 1.959963984540054) * math.hypot(self.error, self.prediction_error)
-            self.verdict = "consistent" if abs(self.value - self.prediction) <= width else "differs"
+            z = self.extra.get("quantile", 1.959963984540054)
+            if self.value > 0 and self.prediction > 0:  # positive, skewed estimates: on the log scale
+                width = z * math.hypot(self.error / self.value, self.prediction_error / self.prediction)
+                gap = abs(math.log(self.value / self.prediction))
+            else:
+                width, gap = z * math.hypot(self.error, self.prediction_error), abs(self.value - self.prediction)
+            self.verdict = "consistent" if gap <= width else "differs"
         elif self.ci is None:
             self.verdict = "measured"
         else:
