@@ -203,6 +203,7 @@ def _range_test(obj: Objective, optimizer: Any, res: RateResult, settings: dict[
     q.verdict = "measured"
     end = f"the loss blew up at η = {rt.lrs[-1]:.2g} ({rt.lrs[-1] / res.eta_star:.2g} η*)" if stopped else "the loss never blew up"
     q.note = f"Lowest smoothed loss at η = {lr_min_loss:.2g} ({lr_min_loss / res.eta_star:.2g} η*); {end}."
-    q.extra = {"lrs": rt.lrs, "losses": rt.losses, "smoothed": rt.smoothed, "stopped": stopped, "batch_size": B}
+    q.extra = {"lrs": rt.lrs, "losses": rt.losses, "smoothed": rt.smoothed, "stopped": stopped, "batch_size": B,
+               "lr_min": lr_min, "lr_max": lr_max, "num_steps": steps, "seed": seed}
     del twin, opt
     return q
