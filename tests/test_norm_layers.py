@@ -337,3 +337,17 @@ def test_condition_number_refuses_a_non_symmetric_matrix() -> None:
         condition_number(1e-13 * np.array([[1.0, 2.0], [0.0, 1.0]]))
     with pytest.raises(ValueError, match=r"Invalid shape of Hessian: \(2, 3\)"):
         condition_number(np.ones((2, 3)))
+
+
+def test_layer_norm_accepts_an_int_shape_like_torch() -> None:
+    """torch.nn.functional.layer_norm(x, 3) works; ours used to fail with "'int' object is not iterable"."""
+    x = np.random.default_rng(0).standard_normal((4, 3))
+    y, _ = layer_norm(x, 3)
+    close(y, nn.functional.layer_norm(torch.tensor(x), (3,)))
+    close(layer_norm(x, torch.Size([3]))[0], nn.functional.layer_norm(torch.tensor(x), (3,)))
+    with pytest.raises(TypeError, match=r"Invalid normalized_shape: '3' \(need an int or a tuple of ints\)"):
+        layer_norm(x, "3")
+    with pytest.raises(TypeError, match=r"Invalid num_groups: 2.0 \(need an integer\)"):
+        group_norm(np.ones((2, 4, 3)), 2.0)
+    with pytest.raises(TypeError, match=r"Invalid training: 1 \(need True or False\)"):
+        batch_norm(np.ones((4, 3)), np.ones(3), np.zeros(3), np.zeros(3), np.ones(3), training=1)

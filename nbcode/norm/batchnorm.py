@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from nbcode import _validate
 from nbcode.norm._check import as_float_array, check_eps, check_momentum, check_param
 from nbcode.norm.core import NormCache, normalize, normalize_backward
 
@@ -94,6 +95,7 @@ def batch_norm(
     ([-1.0, 1.0], [0.1], [1.1])
     """
     xa = as_float_array(x)
+    training = _validate.flag(training, "training")
     axes, bshape = _channel_axes(xa)
     C = xa.shape[1]
     eps, momentum = check_eps(eps), check_momentum(momentum)
@@ -199,8 +201,7 @@ class BatchNorm:
     """
 
     def __init__(self, num_features: int, *, eps: float = 1e-5, momentum: float = 0.1) -> None:
-        if not (isinstance(num_features, int) and num_features >= 1):
-            raise ValueError(f"Invalid num_features: {num_features}")
+        num_features = _validate.count(num_features, "num_features", low=1)
         self.eps, self.momentum = check_eps(eps), check_momentum(momentum)
         self.weight = np.ones(num_features)
         self.bias = np.zeros(num_features)

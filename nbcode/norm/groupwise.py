@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from nbcode import _validate
 from nbcode.norm._check import as_float_array, check_eps, check_param
 from nbcode.norm.core import NormCache, normalize, normalize_backward
 
@@ -50,12 +51,13 @@ def _affine_backward(dout: Any, cache: AffineCache, bshape: tuple[int, ...]) -> 
     return d_xhat, x_hat, dweight, dbias
 
 
-def layer_norm(x: Any, normalized_shape: tuple[int, ...], weight: Any = None, bias: Any = None, eps: float = 1e-5) -> tuple[np.ndarray, AffineCache]:
+def layer_norm(x: Any, normalized_shape: int | tuple[int, ...], weight: Any = None, bias: Any = None, eps: float = 1e-5) -> tuple[np.ndarray, AffineCache]:
     """Layer normalization over the last ``len(normalized_shape)`` axes, as ``torch.nn.LayerNorm``.
 
     .. math:: y = \\gamma \\odot \\frac{x - \\mu}{\\sqrt{\\sigma^2 + \\epsilon}} + \\beta,
 
-    µ and σ² (biased) per example over the trailing axes; γ, β of shape ``normalized_shape``.
+    µ and σ² (biased) per example over the trailing axes; γ, β of shape ``normalized_shape`` (an
+    int ``n`` means ``(n,)``, as in torch).
 
     References
     ----------
@@ -69,7 +71,11 @@ def layer_norm(x: Any, normalized_shape: tuple[int, ...], weight: Any = None, bi
     """
     xa = as_float_array(x)
     eps = check_eps(eps)
-    ns = tuple(int(s) for s in normalized_shape)
+    # an int means a 1-tuple, as in torch
+    dims = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else normalized_shape
+    if not isinstance(dims, (tuple, list)):
+        raise TypeError(f"Invalid normalized_shape: {_validate.show(normalized_shape)} (need an int or a tuple of ints)")
+    ns = tuple(_validate.count(s, "normalized_shape entry", low=1) for s in dims)
     k = len(ns)
     if k == 0 or xa.ndim < k or xa.shape[-k:] != ns:
         raise ValueError(f"Given normalized_shape={list(ns)}, expected input with shape [*, {', '.join(map(str, ns))}], but got input of size {list(xa.shape)}")
@@ -108,8 +114,7 @@ def group_norm(x: Any, num_groups: int, weight: Any = None, bias: Any = None, ep
     if xa.ndim < 2:
         raise ValueError(f"Expected at least 2D input (got {xa.ndim}D input)")
     N, C = xa.shape[:2]
-    if not (isinstance(num_groups, int) and num_groups >= 1):
-        raise ValueError(f"Invalid num_groups: {num_groups}")
+    num_groups = _validate.count(num_groups, "num_groups", low=1)
     if C % num_groups != 0:
         raise ValueError(f"num_channels ({C}) must be divisible by num_groups ({num_groups})")
     xg = xa.reshape(N, num_groups, -1)

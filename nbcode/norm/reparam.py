@@ -123,8 +123,7 @@ def spectral_power_iteration(W: Any, u: Any, v: Any, n_power_iterations: int = 1
     ua, va = np.asarray(u, dtype=np.float64).copy(), np.asarray(v, dtype=np.float64).copy()
     if ua.shape != (Wm.shape[0],) or va.shape != (Wm.shape[1],):
         raise ValueError(f"Invalid u, v shapes: expected ({Wm.shape[0]},), ({Wm.shape[1]},), got {ua.shape}, {va.shape}")
-    if not (isinstance(n_power_iterations, int) and n_power_iterations >= 0):
-        raise ValueError(f"Invalid n_power_iterations: {n_power_iterations}")
+    n_power_iterations = _validate.count(n_power_iterations, "n_power_iterations")
     eps = check_eps(eps)
     hist = []
     for _ in range(n_power_iterations):
