@@ -19,6 +19,9 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parent
+# The book's tooling (booktools: the table of contents, Chromium) and the short mismatch report
+# (nbval_report) live in scripts/, outside the library.
+sys.path.insert(0, str(ROOT / "scripts"))
 os.environ.setdefault("NBCODE_SWEEP", "static")
 os.environ.setdefault("TQDM_DISABLE", "1")
 os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
@@ -31,7 +34,7 @@ def pytest_ignore_collect(collection_path: Path, config: object) -> bool | None:
     if collection_path.suffix != ".ipynb":
         return None
     if _in_book is None:
-        from nbcode._book import toc_notebooks
+        from booktools import toc_notebooks
 
         _in_book = set(toc_notebooks(ROOT))
     return collection_path.resolve() not in _in_book
@@ -53,5 +56,4 @@ def pytest_xdist_make_scheduler(config: Any, log: Any) -> Any:
 
 
 # The short mismatch report (scripts/nbval_report.py), also loadable on its own with -p.
-sys.path.insert(0, str(ROOT / "scripts"))
 pytest_plugins = ["nbval_report"]

@@ -37,12 +37,43 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from nbcode._book import CHROMIUM_ARGS, find_chromium, toc_notebooks  # noqa: E402
+from booktools import CHROMIUM_ARGS, find_chromium, toc_notebooks  # noqa: E402
 
+# Run before a notebook's own cells (not timed): remember every sweep it makes. The library keeps
+# no such registry; only the benchmark needs one.
+TRACK = """
+import weakref as _weakref
+import nbcode.sweep.core as _sweep_core
+_BENCH_SWEEPS = _weakref.WeakSet()
+_bench_init = _sweep_core.Sweep.__init__
+def _tracked_init(self, *args, **kwargs):
+    _bench_init(self, *args, **kwargs)
+    _BENCH_SWEEPS.add(self)
+_sweep_core.Sweep.__init__ = _tracked_init
+"""
+
+# Run after them: time slider moves over a walk across each sweep's grid: the live recompute
+# (draw + frame JSON, what Jupyter pays per move) and a matplotlib redraw to an off-screen PNG
+# (the fallback without anywidget); median and 95th-percentile milliseconds of each.
 PROBE = """
-import json as _json
-from nbcode.sweep.core import CREATED as _CREATED
-print("NBCODE-BENCH " + _json.dumps([dict(title=repr(s), **s.time_moves()) for s in list(_CREATED)]))
+import json as _json, time as _time
+import numpy as _np
+def _time_moves(s, max_moves=60):
+    grid = list(s.grid())
+    picks = grid if len(grid) <= max_moves else [grid[i] for i in _np.linspace(0, len(grid) - 1, max_moves).astype(int)]
+    live, mpl_ = [], []
+    for params in picks:
+        t0 = _time.perf_counter()
+        s.frame_json(**params)
+        t1 = _time.perf_counter()
+        s.render_png(**params)
+        t2 = _time.perf_counter()
+        live.append(t1 - t0)
+        mpl_.append(t2 - t1)
+    ms = lambda xs, q: float(1e3 * _np.percentile(xs, q))
+    return {"moves": len(picks), "live_median_ms": ms(live, 50), "live_p95_ms": ms(live, 95),
+            "mpl_median_ms": ms(mpl_, 50), "mpl_p95_ms": ms(mpl_, 95)}
+print("NBCODE-BENCH " + _json.dumps([dict(title=repr(s), **_time_moves(s)) for s in list(_BENCH_SWEEPS)]))
 """
 
 
@@ -60,14 +91,16 @@ def run(path: Path) -> tuple[float, list[dict]]:
     """Execute a notebook once, timing its own cells, then time every sweep it made."""
     nb = nbformat.read(path, as_version=4)
     n_cells = len(nb.cells)
+    nb.cells.insert(0, nbformat.v4.new_code_cell(TRACK))
     nb.cells.append(nbformat.v4.new_code_cell(PROBE))
     client = NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
     with client.setup_kernel():
+        client.execute_cell(nb.cells[0], 0)
         t0 = time.perf_counter()
-        for i, cell in enumerate(nb.cells[:n_cells]):
+        for i, cell in enumerate(nb.cells[1 : n_cells + 1], start=1):
             client.execute_cell(cell, i)
         elapsed = time.perf_counter() - t0
-        client.execute_cell(nb.cells[-1], n_cells)
+        client.execute_cell(nb.cells[-1], n_cells + 1)
     out = "".join(o.get("text", "") for o in nb.cells[-1].outputs if o.get("output_type") == "stream")
     sweeps = json.loads(out.split("NBCODE-BENCH ", 1)[1]) if "NBCODE-BENCH " in out else []
     return elapsed, sweeps
@@ -160,7 +193,7 @@ def bandwidth(n_floats: int) -> dict[str, float]:
     import numpy as np
     import torch
 
-    from nbcode.optim.inplace import HAVE_NUMBA
+    from nbcode.optim import HAVE_NUMBA
 
     work = np.ones(n_floats, dtype=np.float32)
     src, dst = work[: n_floats // 2], work[n_floats // 2 :]
@@ -192,33 +225,38 @@ def optimizer_throughput(sizes: tuple[int, ...] = (1_000_000, 10_000_000)) -> li
     import numpy as np
     import torch
 
-    from nbcode.optim import adam, rmsprop, sgd
-    from nbcode.optim.inplace import HAVE_NUMBA, adam_, rmsprop_, sgd_
+    from nbcode.optim import HAVE_NUMBA, adam, rmsprop, sgd
 
     torch.set_num_threads(os.cpu_count() or 1)
     rng = np.random.default_rng(0)
     rows = []
     # per optimizer: arrays in the working set; array passes a step must make (SGD-momentum and
     # RMSprop read w, g, state and write w, state; Adam reads w, g, m, v and writes w, m, v); the
-    # in-place kernel; the readable optimizer; torch's; whether torch has a fused version
+    # optimizer for an engine (readable: the functional update; numpy, numba: its in-place
+    # step, update_); torch's; whether torch has a fused version
     specs = [
-        ("SGD momentum", 3, 5, lambda w, g, s1, s2, e: sgd_(w, g, s1, lr=1e-3, momentum=0.9, first_step=False, engine=e),
-         lambda: sgd(lr=1e-3, momentum=0.9), lambda ps, **kw: torch.optim.SGD(ps, lr=1e-3, momentum=0.9, **kw), True),
-        ("RMSprop", 3, 5, lambda w, g, s1, s2, e: rmsprop_(w, g, s1, lr=1e-3, alpha=0.99, eps=1e-8, engine=e),
-         lambda: rmsprop(lr=1e-3), lambda ps, **kw: torch.optim.RMSprop(ps, lr=1e-3, **kw), False),
-        ("Adam", 4, 7, lambda w, g, s1, s2, e: adam_(w, g, s1, s2, step=10, lr=1e-3, engine=e),
-         lambda: adam(lr=1e-3), lambda ps, **kw: torch.optim.Adam(ps, lr=1e-3, **kw), True),
+        ("SGD momentum", 3, 5, lambda e: sgd(lr=1e-3, momentum=0.9, engine=e),
+         lambda ps, **kw: torch.optim.SGD(ps, lr=1e-3, momentum=0.9, **kw), True),
+        ("RMSprop", 3, 5, lambda e: rmsprop(lr=1e-3, engine=e), lambda ps, **kw: torch.optim.RMSprop(ps, lr=1e-3, **kw), False),
+        ("Adam", 4, 7, lambda e: adam(lr=1e-3, engine=e), lambda ps, **kw: torch.optim.Adam(ps, lr=1e-3, **kw), True),
     ]
     engines = ["numpy", "numba"] if HAVE_NUMBA else ["numpy"]
     for n in sizes:
-        for name, n_arrays, passes, kernel, readable_opt, mk, has_fused in specs:
+        for name, n_arrays, passes, make, mk, has_fused in specs:
             bw = bandwidth(n * n_arrays)
             bound = passes * 4 * n / bw["best"]
             w = rng.standard_normal(n).astype(np.float32)
             g = rng.standard_normal(n).astype(np.float32)
-            s1, s2 = np.zeros_like(w), np.zeros_like(w)
-            times = {f"nbcode {e}": best_time(lambda: kernel(w, g, s1, s2, e)) for e in engines}
-            opt_np = readable_opt()
+            times = {}
+            for e in engines:
+                fast = make(e)
+                fast_state = [fast.update_(g, fast.init(w), w)]  # past the first step (SGD's buffer starts as g)
+
+                def in_place(fast: object = fast, fast_state: list = fast_state) -> None:
+                    fast_state[0] = fast.update_(g, fast_state[0], w)  # type: ignore[attr-defined]
+
+                times[f"nbcode {e}"] = best_time(in_place)
+            opt_np = make("readable")
             state = [opt_np.init(w)]
 
             def readable() -> None:

@@ -74,7 +74,7 @@ def execute_copy(nb: Path, out: Path, env: dict[str, str]) -> float:
 def main(argv: list[str] | None = None) -> int:
     from compare_outputs import compare_notebooks
 
-    from nbcode._book import toc_notebooks
+    from booktools import toc_notebooks
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("notebooks", nargs="*", type=Path, help="default: every notebook of _toc.yml")

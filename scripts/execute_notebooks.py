@@ -48,7 +48,7 @@ def execute(path: Path, timeout: int = 600) -> float:
 
 
 def main(argv: list[str]) -> int:
-    from nbcode._book import toc_notebooks
+    from booktools import toc_notebooks
 
     paths = [Path(a).resolve() for a in argv] or toc_notebooks(ROOT)
     for p in paths:

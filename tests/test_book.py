@@ -12,7 +12,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from nbcode._book import toc_files, toc_notebooks
+from booktools import toc_files, toc_notebooks
 from test_html import built_html
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -26,7 +26,7 @@ from urllib.parse import quote_plus, urlsplit
 
 import pytest
 
-from nbcode._book import CHROMIUM_ARGS, find_chromium
+from booktools import CHROMIUM_ARGS, find_chromium
 from test_html import ROOT, book_pages, built_html
 
 SCREENSHOTS = ROOT / "_build" / "screenshots"

@@ -24,7 +24,7 @@ import pytest
 from bs4 import BeautifulSoup, Tag
 from filelock import FileLock
 
-from nbcode._book import toc_files
+from booktools import toc_files
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "_build" / "test-html"

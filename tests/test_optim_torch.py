@@ -75,7 +75,7 @@ def run_pair(ours: optim.Optimizer, torch_cls: type, kwargs: dict[str, Any], for
     w = W0.copy()
     state = ours.init(w)
     compared = 0
-    for _ in range(STEPS):
+    for k in range(1, STEPS + 1):
         updates, state = ours.update(grad_fn(w), state, w)
         w = w + updates
         p.grad = torch.tensor(grad_fn(p.detach().numpy()))
@@ -83,6 +83,9 @@ def run_pair(ours: optim.Optimizer, torch_cls: type, kwargs: dict[str, Any], for
         np.testing.assert_allclose(w, p.detach().numpy(), rtol=1e-10, atol=1e-12)
         ts = torch_state(topt, p)
         for name, value in state._asdict().items():
+            if name == "step" and "step" not in ts:  # torch's SGD keeps no count; ours counts every step
+                assert value == k
+                continue
             if value is None:
                 assert name not in ts or ts[name] is None, name
                 continue

@@ -10,6 +10,7 @@ import torch
 from scipy.optimize import minimize_scalar
 
 from nbcode import quadratic as Q
+from nbcode.optim import gd_path, newton_path
 
 
 # -- 1-D ----------------------------------------------------------------------------------------
@@ -18,7 +19,7 @@ from nbcode import quadratic as Q
 @pytest.mark.parametrize("lr", [0.05, 0.3, 0.45, 0.7, 0.95, 1.2])
 def test_measured_contraction_equals_one_minus_eta_a(lr):
     q = Q.Quadratic1D(a=2.0, b=-3.0, c=1.0)
-    path = Q.gd_path(q, w0=4.0, lr=lr, steps=12)
+    path = gd_path(q, w0=4.0, lr=lr, steps=12)
     e = path - q.w_star
     keep = np.abs(e[:-1]) > 1e-6  # ratios of errors near machine precision are rounding noise
     measured = e[1:][keep] / e[:-1][keep]
@@ -33,7 +34,7 @@ def test_regimes_and_steps_to_tolerance_match_iteration():
     q = Q.Quadratic1D(a=4.0)
     assert [Q.regime(lr, 4.0) for lr in (0.1, 0.25, 0.4, 0.5, 0.6)] == ["monotone", "one step", "oscillating", "cycling", "divergent"]
     for lr in (0.05, 0.1, 0.3, 0.45):
-        path = Q.gd_path(q, 1.0, lr, 400)
+        path = gd_path(q, 1.0, lr, 400)
         k = Q.steps_to_tolerance(lr, 4.0, 1.0, 1e-6)
         assert abs(path[k]) <= 1e-6 < abs(path[k - 1])
 
@@ -65,7 +66,7 @@ def test_loss_grad_hessian_against_autograd():
 def test_gd_path_matches_eigenbasis_closed_form():
     q = _random_quadratic(seed=1)
     lr, w0 = 0.5, np.array([1.0, 2.0, -1.0, 0.0])
-    path = Q.gd_path_nd(q, w0, lr, 30)
+    path = gd_path(q, w0, lr, 30)
     z0 = q.eigvecs.T @ (w0 - q.w_star)
     r = Q.eigen_contractions(lr, q.eigvals)
     for k in (0, 1, 7, 30):
@@ -94,17 +95,17 @@ def test_eigen_regimes_match_one_d_paths():
     q = Q.quadratic_from_eigs([0.2, 1.0, 1.6], w_star=np.zeros(3))
     lr = 1.5  # 1 - lr * lambda = 0.7, -0.5, -1.4
     assert Q.eigen_regimes(lr, q.eigvals) == ["monotone", "oscillating", "divergent"]
-    path = Q.gd_path_nd(q, [1.0, 1.0, 1.0], lr, 6)
+    path = gd_path(q, [1.0, 1.0, 1.0], lr, 6)
     for i, lam in enumerate(q.eigvals):
-        np.testing.assert_allclose(path[:, i], Q.gd_path(Q.Quadratic1D(lam), 1.0, lr, 6), rtol=1e-12)
+        np.testing.assert_allclose(path[:, i], gd_path(Q.Quadratic1D(lam), 1.0, lr, 6), rtol=1e-12)
 
 
 def test_max_stable_lr_separates_convergence_from_divergence():
     q = _random_quadratic(seed=2)
     eta_max = Q.max_stable_lr(q.eigvals)
     w0 = np.ones(4)
-    ok = Q.gd_path_nd(q, w0, 0.98 * eta_max, 2000)
-    bad = Q.gd_path_nd(q, w0, 1.02 * eta_max, 2000)
+    ok = gd_path(q, w0, 0.98 * eta_max, 2000)
+    bad = gd_path(q, w0, 1.02 * eta_max, 2000)
     assert np.linalg.norm(ok[-1] - q.w_star) < 1e-6
     assert not np.all(np.isfinite(bad[-1])) or np.linalg.norm(bad[-1] - q.w_star) > 1e6
 
@@ -116,14 +117,14 @@ def test_iterations_to_tolerance_best_step_exact(kappa, angle):
     prediction from kappa alone is exact for any start that is not on an eigenvector."""
     q = Q.quadratic_2d(kappa, angle)
     tol = 1e-6
-    path = Q.gd_path_nd(q, [1.0, 0.3], Q.best_fixed_lr(q.eigvals), 20 * int(kappa) + 50)
+    path = gd_path(q, [1.0, 0.3], Q.best_fixed_lr(q.eigvals), 20 * int(kappa) + 50)
     assert Q.measured_iterations(path, q.w_star, tol) == Q.predicted_iterations(kappa, tol)
 
 
 def test_iterations_bound_and_kappa_scaling():
     q = Q.quadratic_2d(30.0, 0.4)
     for lr in (0.2, 0.8, 1.5, 1.9):
-        path = Q.gd_path_nd(q, [1.0, 1.0], lr, 5000)
+        path = gd_path(q, [1.0, 1.0], lr, 5000)
         assert Q.measured_iterations(path, q.w_star, 1e-4) <= Q.iterations_to_tolerance(lr, q.eigvals, 1e-4)
     # iterations ~ (kappa / 2) ln(1/eps) for large kappa
     for kappa in (100.0, 1000.0):
@@ -150,7 +151,7 @@ def test_preconditioning_newton_and_jacobi():
 
 def test_newton_quadratic_convergence():
     # L(w) = exp(w) - 2w, minimum at ln 2, L''' / (2 L'') = 1/2 at the minimum
-    w = Q.newton_path(lambda w: math.exp(w) - 2, math.exp, 2.0, 6)
+    w = newton_path(lambda w: math.exp(w) - 2, 2.0, 6, hess=math.exp)
     e = np.abs(w - math.log(2))
     ratios = Q.convergence_ratios(e[:6], power=2)
     assert ratios[-1] == pytest.approx(0.5, rel=1e-3)
@@ -158,11 +159,11 @@ def test_newton_quadratic_convergence():
 
 
 def test_newton_linear_on_flat_minimum_and_divergence():
-    w4 = Q.newton_path(lambda w: w**3, lambda w: 3 * w * w, 1.0, 10)  # L = w^4/4: e -> 2e/3
+    w4 = newton_path(lambda w: w**3, 1.0, 10, hess=lambda w: 3 * w * w)  # L = w^4/4: e -> 2e/3
     np.testing.assert_allclose(Q.convergence_ratios(w4), 2 / 3, rtol=1e-12)
-    lc = Q.newton_path(math.tanh, lambda w: 1 / math.cosh(w) ** 2, 1.2, 5)  # L = log cosh w
+    lc = newton_path(math.tanh, 1.2, 5, hess=lambda w: 1 / math.cosh(w) ** 2)  # L = log cosh w
     assert np.all(np.diff(np.abs(lc[:4])) > 0) and abs(lc[3]) > 100 and np.isnan(lc[-1])
-    ok = Q.newton_path(math.tanh, lambda w: 1 / math.cosh(w) ** 2, 1.0, 6)
+    ok = newton_path(math.tanh, 1.0, 6, hess=lambda w: 1 / math.cosh(w) ** 2)
     assert abs(ok[-1]) < 1e-10
     assert Q.local_eta_opt(lambda w: 3 * w * w, 2.0) == pytest.approx(1 / 12)
 
@@ -176,7 +177,7 @@ def test_newton_linear_on_flat_minimum_and_divergence():
         (lambda: Q.eigen_contractions(-0.1, [1.0]), "Invalid learning rate: -0.1"),
         (lambda: Q.rate(float("nan"), [1.0]), "Invalid learning rate: nan"),
         (lambda: Q.rate(float("inf"), [1.0]), "Invalid learning rate: inf"),
-        (lambda: Q.gd_path_nd(Q.quadratic_2d(2.0), [0.0, 0.0], -1.0, 3), "Invalid learning rate: -1.0"),
+        (lambda: gd_path(Q.quadratic_2d(2.0), [0.0, 0.0], -1.0, 3), "Invalid learning rate: -1.0"),
         (lambda: Q.quadratic_2d(0.5), "Invalid condition number: 0.5"),
         (lambda: Q.quadratic_2d(float("nan")), "Invalid condition number: nan"),
         (lambda: Q.optimal_rate(0.9), "Invalid condition number: 0.9"),
@@ -188,11 +189,11 @@ def test_newton_linear_on_flat_minimum_and_divergence():
         (lambda: Q.QuadraticND(np.diag([1.0, -1.0]), np.zeros(2)), "Invalid Hessian: smallest eigenvalue"),
         (lambda: Q.QuadraticND(np.eye(2), np.zeros(3)), "Invalid shapes"),
         (lambda: Q.quadratic_from_eigs([1.0, 2.0], np.ones((2, 2))), "Invalid rotation"),
-        (lambda: Q.gd_path_nd(Q.quadratic_2d(2.0), [0.0], 0.1, 3), "Invalid starting point"),
-        (lambda: Q.gd_path_nd(Q.quadratic_2d(2.0), [0.0, 0.0], 0.1, -1), "Invalid number of steps: -1"),
-        (lambda: Q.preconditioned_path(Q.quadratic_2d(2.0), [0.0, 0.0], 0.1, 3, np.eye(3)), "Invalid preconditioner shape"),
+        (lambda: Q.preconditioned_path(Q.quadratic_2d(2.0), [0.0], 0.1, 3), r"Invalid shape of starting point: \(1,\)"),
+        (lambda: gd_path(Q.quadratic_2d(2.0), [0.0, 0.0], 0.1, -1), "Invalid steps: -1"),
+        (lambda: Q.preconditioned_path(Q.quadratic_2d(2.0), [0.0, 0.0], 0.1, 3, np.eye(3)), "Invalid shape of preconditioner"),
         (lambda: Q.local_eta_opt(lambda w: -1.0, 0.0), "Invalid curvature: -1.0"),
-        (lambda: Q.newton_path(math.tanh, math.cosh, float("nan"), 3), "Invalid starting point: nan"),
+        (lambda: newton_path(math.tanh, float("nan"), 3, hess=math.cosh), "Invalid starting point: it contains NaN"),
     ],
 )
 def test_bad_input(call, match):

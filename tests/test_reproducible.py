@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from nbcode._book import toc_notebooks
+from booktools import toc_notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))

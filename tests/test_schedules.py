@@ -10,7 +10,6 @@ import torch
 from torch.optim import lr_scheduler as tls
 
 from nbcode import schedules as S
-from nbcode.train import mlp, seed_everything
 
 STEPS = 400
 
@@ -196,41 +195,6 @@ def test_plateau_matches_torch(kwargs):
 def test_bad_input(call, match):
     with pytest.raises(ValueError, match=match):
         call()
-
-
-# -- range test -------------------------------------------------------------------------------
-
-
-def _digits_like(n: int = 300, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    g = torch.Generator().manual_seed(seed)
-    X = torch.randn(n, 8, generator=g, dtype=torch.float64)
-    y = (X[:, 0] + X[:, 1] > 0).long() + (X[:, 2] > 0.5).long()
-    return X, y
-
-
-def test_range_test_shape_and_suggestion():
-    X, y = _digits_like()
-    seed_everything(0)
-    model = mlp([8, 16, 3], torch.nn.Tanh)
-    opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    rt = S.lr_range_test(model, opt, X, y, lr_min=1e-3, lr_max=100.0, num_steps=120, batch_size=32)
-    assert len(rt.lrs) == len(rt.losses) == len(rt.smoothed) >= 50
-    np.testing.assert_allclose(rt.lrs, np.geomspace(1e-3, 100.0, 120)[: len(rt.lrs)])
-    assert len(rt.lrs) < 120  # the loss blows up before lr = 100 and the run stops
-    assert 1e-2 < rt.lr_steepest <= rt.lr_min_loss < 100.0
-    assert rt.smoothed.min() < rt.smoothed[0] - 0.1  # the loss does fall somewhere in the range
-
-
-def test_range_test_bad_input():
-    X, y = _digits_like(40)
-    model = mlp([8, 4, 3])
-    opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    with pytest.raises(ValueError, match="Invalid learning rate range"):
-        S.lr_range_test(model, opt, X, y, lr_min=1.0, lr_max=0.1)
-    with pytest.raises(ValueError, match="Invalid batch size: 41"):
-        S.lr_range_test(model, opt, X, y, batch_size=41)
-    with pytest.raises(ValueError, match="Invalid num_steps: 1"):
-        S.lr_range_test(model, opt, X, y, num_steps=1)
 
 
 # -- exercises of the chapter -------------------------------------------------------------------

@@ -11,6 +11,7 @@ from nbcode import quadratic as Q
 from nbcode import schedules as S
 from nbcode import stochastic as st
 from nbcode.data import conditioned_regression
+from nbcode.optim import gd_path
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +66,7 @@ def test_sgd_matches_torch_step_by_step(prob, order):
 def test_full_batch_sgd_is_gradient_descent(prob):
     q = Q.QuadraticND(prob.hessian, -prob.X.T @ prob.y / 500)
     run = st.minibatch_sgd(prob, np.ones(10), 0.3, batch_size=500, steps=50)
-    np.testing.assert_allclose(run.path, Q.gd_path_nd(q, np.ones(10), 0.3, 50), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(run.path, gd_path(q, np.ones(10), 0.3, 50), rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(run.excess, [prob.loss(w) - prob.loss(prob.w_star) for w in run.path], rtol=1e-6, atol=1e-12)
 
 

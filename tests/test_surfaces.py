@@ -12,15 +12,14 @@ import torch
 from torch.func import grad as tgrad
 from torch.func import hessian as thessian
 
+from nbcode.optim import gd_path, newton_path
 from nbcode.surfaces import (
     SURFACES,
     classify,
     escape_steps,
-    gd_path,
     get_surface,
     hessian_index,
     newton_critical_point,
-    newton_path,
     predicted_escape_steps,
     quadratic_bowl,
     rnn_loss,
@@ -136,10 +135,12 @@ def test_bad_inputs():
         classify(np.eye(2), tol=-1.0)
     with pytest.raises(ValueError, match="Invalid learning rate"):
         gd_path(s, [1.0, 1.0], -0.1, 3)
-    with pytest.raises(ValueError, match="Invalid number of steps"):
+    with pytest.raises(ValueError, match="Invalid steps: -3"):
         gd_path(s, [1.0, 1.0], 0.1, -3)
-    with pytest.raises(ValueError, match="Invalid noise level"):
+    with pytest.raises(ValueError, match="Invalid noise: -1.0"):
         gd_path(s, [1.0, 1.0], 0.1, 3, noise=-1.0)
+    with pytest.raises(ValueError, match="Invalid point: expected 2 coordinates, got 3"):
+        gd_path(s, [1.0, 1.0, 1.0], 0.1, 3)
     with pytest.raises(ValueError, match="Invalid lam_min"):
         predicted_escape_steps(0.1, 1.0, 0.1, 1.0)
     with pytest.raises(ValueError, match="Invalid offset or noise"):
@@ -148,12 +149,36 @@ def test_bad_inputs():
         escape_steps(np.zeros((3, 2)), [0.0, 0.0], 0.0)
     with pytest.raises(ValueError, match="Invalid eigenvalues"):
         quadratic_bowl([np.nan, 1.0])
-    with pytest.raises(ValueError, match="Invalid dimension"):
+    with pytest.raises(ValueError, match=r"Invalid dim: 1 \(need dim >= 2\)"):
         rosenbrock(1)
     with pytest.raises(ValueError, match="Invalid number of time steps"):
         rnn_loss(1.0, 1.0, T=0)
     with pytest.raises(ValueError, match="Invalid starting point"):
         newton_critical_point(s.grad, s.hess, [np.nan, 0.0])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_registry_entries_have_a_start_a_window_and_their_minima(name):
+    """Every surface of the one registry: a start point inside its window, and minima where the
+    gradient vanishes and the second-order test says 'minimum'."""
+    s = get_surface(name)
+    assert s.w0 is not None and len(s.w0) == s.dim
+    x0, x1, y0, y1 = s.box
+    assert x0 <= s.w0[0] <= x1 and y0 <= s.w0[1] <= y1
+    for m in s.minima:
+        np.testing.assert_allclose(s.grad(m), 0.0, atol=1e-4)  # Himmelblau's minima are given to 6 decimals
+        assert classify(s.hess(m)) == "minimum"
+    x, y, Z = s.grid(7)
+    assert Z.shape == (7, 7) and Z[3, 2] == pytest.approx(s([x[2], y[3]]), rel=1e-12, abs=1e-12)
+
+
+def test_the_two_saddles_have_two_names():
+    """x² − y² (no minimum) and ½x² − ½y² + ¼y⁴ (a saddle between two minima) are different surfaces."""
+    plain, well = get_surface("saddle"), get_surface("double well")
+    assert plain.minima == () and well.minima == ((0.0, 1.0), (0.0, -1.0))
+    assert plain.name != well.name
+    np.testing.assert_allclose(well.hess([0.0, 0.0]), np.diag([1.0, -1.0]))
+    np.testing.assert_allclose(plain.hess([0.0, 0.0]), np.diag([2.0, -2.0]))
 
 
 def test_gd_converges_on_bowl_and_rosenbrock():

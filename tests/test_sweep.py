@@ -229,6 +229,33 @@ def test_bad_draw_functions_are_named() -> None:
         sweep(draw_line, eta=[0.1, 0.2])  # type: ignore[arg-type]
 
 
+def test_a_control_without_a_parameter_is_refused_when_the_sweep_is_made() -> None:
+    with pytest.raises(ValueError, match=r"Invalid control 'etaa': draw_line has no parameter of that name \(its parameters: \['eta', 'kind'\]\)"):
+        sweep(draw_line, etaa=Slider(0.0, 1.0, num=2))
+    with pytest.raises(ValueError, match=r"Invalid controls: draw_line needs 'eta', and no control gives it"):
+        sweep(draw_line, kind=Choice(["a", "b"]))
+    assert sweep(lambda **kw: draw_line(**kw), eta=Slider(0.0, 1.0, num=2)).n_frames == 2  # **kwargs takes anything
+
+
+def test_a_failing_frame_names_its_control_values() -> None:
+    def fragile(eta: float, kind: str = "a") -> Plot:
+        if kind == "b" and eta > 0.6:
+            raise ZeroDivisionError("float division by zero")
+        return draw_line(eta, kind)
+
+    s = sweep(fragile, eta=Slider(0.0, 1.0, num=3), kind=Choice(["a", "b"]))
+    with pytest.raises(RuntimeError, match=r"fragile failed at eta=1.0, kind='b': ZeroDivisionError: float division by zero") as e:
+        s.to_html()
+    assert isinstance(e.value.__cause__, ZeroDivisionError)
+
+
+def test_slider_values_are_copied() -> None:
+    arr = np.array([0.1, 0.2, 0.4])
+    s = Slider(values=arr)
+    arr[0] = 5.0
+    assert s.values.tolist() == [0.1, 0.2, 0.4] and s.labels[0] == "0.1"
+
+
 def test_plot_validation() -> None:
     p = Plot()
     with pytest.raises(ValueError, match="same length"):
@@ -270,12 +297,37 @@ def test_mode_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_live_widget_recomputes_on_every_move() -> None:
+    from nbcode.sweep.live import FrameView
+
     s = sweep(draw_line, eta=Slider(0.1, 0.5, num=3), kind=Choice(["a", "b"]))
     box = s.widget()
     controls, view = box.children[0].children, box.children[1]
+    assert isinstance(view, FrameView)  # anywidget imports: the fast SVG view, not the matplotlib PNG
     assert decode_sweep(view.frame)["frames"][0]["caption"] == "eta=0.30 kind=a"
     controls[0].index = 2
     assert decode_sweep(view.frame)["frames"][0]["caption"] == "eta=0.50 kind=a"
     controls[1].value = "b"
     assert decode_sweep(view.frame)["frames"][0]["caption"] == "eta=0.50 kind=b"
     assert "recomputed in" in box.children[2].value
+
+
+def test_without_anywidget_the_widget_falls_back_to_matplotlib(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    import ipywidgets
+
+    monkeypatch.setitem(sys.modules, "anywidget", None)  # import anywidget now raises ImportError
+    monkeypatch.delitem(sys.modules, "nbcode.sweep.live", raising=False)
+    box = sweep(draw_line, eta=Slider(0.1, 0.5, num=3)).widget()
+    view = box.children[1]
+    assert isinstance(view, ipywidgets.Image) and bytes(view.value)[:4] == b"\x89PNG"
+
+
+def test_the_widgets_extra_installs_anywidget() -> None:
+    """``pip install nbcode[widgets]`` must bring anywidget: without it the live sweeps fall back
+    to the 30-100x slower matplotlib path. Read from the installed distribution's metadata."""
+    from importlib.metadata import requires
+
+    extra = [r.split(";")[0].strip() for r in requires("nbcode") or [] if 'extra == "widgets"' in r]
+    names = {re.split(r"[<>=!~ \[]", r, maxsplit=1)[0].lower() for r in extra}
+    assert {"anywidget", "ipywidgets", "ipython"} <= names, extra

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from nbcode.exercises.core import Exercise, FunctionAnswer, NumberAnswer, register
-from nbcode.quadratic import Quadratic1D, gd_path
+from nbcode.optim import gd_path
+from nbcode.quadratic import Quadratic1D
 
 
 def _reference_path(a: float, b: float, w0: float, lr: float, steps: int) -> np.ndarray:

@@ -7,12 +7,15 @@
   Hutchinson's trace and the spectral density by stochastic Lanczos quadrature;
 * :mod:`~nbcode.hessian.monitor` — :math:`g^\\top g` and :math:`g^\\top H g` during training and
   the second-order prediction of a step's change of loss;
+* :mod:`~nbcode.hessian.sharpness` — :math:`\\lambda_{\\max}` of the training loss's Hessian (the one
+  sharpness function of the book);
 * :mod:`~nbcode.hessian.critical` — critical points of small networks and their index.
 """
 
 from nbcode.hessian.critical import CriticalPoint, find_critical_points, tiny_mlp_loss
 from nbcode.hessian.monitor import curvature_along_gradient, predicted_change
 from nbcode.hessian.operator import HessianOperator, MatrixOperator, as_operator, exact_hessian, flat_loss, flat_params, unflatten
+from nbcode.hessian.sharpness import sharpness
 from nbcode.hessian.spectrum import (
     EigResult,
     gaussian_density,
@@ -29,5 +32,5 @@ __all__ = [
     "HessianOperator", "MatrixOperator", "as_operator", "exact_hessian", "flat_loss", "flat_params", "unflatten",
     "EigResult", "power_iteration", "lanczos", "lanczos_topk", "hutchinson_trace", "hutchinson_variance", "slq",
     "slq_density", "gaussian_density", "curvature_along_gradient", "predicted_change", "CriticalPoint",
-    "find_critical_points", "tiny_mlp_loss",
+    "find_critical_points", "tiny_mlp_loss", "sharpness",
 ]

@@ -6,12 +6,13 @@
   simulated and predicted.
 * :mod:`~nbcode.init.isometry`: singular values of the input-output Jacobian (dynamical isometry).
 * :mod:`~nbcode.init.probe`: per-layer statistics of any torch model on one mini-batch, and LSUV.
-* :mod:`~nbcode.init.experiments`: initializing torch models, and the training experiments.
+* :mod:`~nbcode.init.models`: initializing a torch model with these rules, and checking what
+  training did to it.
 
-The book's chapter "Initialization and how variance propagates through depth" uses all of them.
+The book's chapter "Initialization and how variance propagates through depth" uses all of them;
+its training experiments live in :mod:`nbcode.experiments.init`.
 """
 
-from nbcode.init.experiments import SCHEMES, deep_mlp, init_model_, prior_bias, symmetry_run, train_with_init, unit_spread
 from nbcode.init.fans import NONLINEARITIES, calculate_correct_fan, calculate_fan_in_and_fan_out, calculate_gain
 from nbcode.init.initializers import (
     init_std,
@@ -33,6 +34,7 @@ from nbcode.init.isometry import (
     mlp_weights,
     spectrum_grid,
 )
+from nbcode.init.models import SCHEMES, init_model_, prior_bias, unit_spread
 from nbcode.init.probe import LayerStats, format_stats, forward_stats, layer_stats, lsuv
 from nbcode.init.propagation import ACTIVATIONS, VarianceProfile, activation, predict_variance, simulate_variance, weight_std
 
@@ -71,8 +73,5 @@ __all__ = [
     "SCHEMES",
     "init_model_",
     "prior_bias",
-    "deep_mlp",
-    "train_with_init",
     "unit_spread",
-    "symmetry_run",
 ]

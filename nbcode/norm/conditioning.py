@@ -12,9 +12,11 @@ correlation matrix of the features; for two features with correlation r its eige
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import numpy as np
+
+from nbcode.optim import iterate, sgd
 
 
 class Regression2D(NamedTuple):
@@ -106,47 +108,26 @@ def predicted_kappa_standardized(r: float) -> float:
     return (1 + abs(r)) / (1 - abs(r))
 
 
-def gd_path(A: np.ndarray, y: np.ndarray, lr: float, steps: int, w0: np.ndarray | None = None) -> np.ndarray:
-    """``steps + 1`` gradient-descent iterates :math:`w_{k+1} = w_k - \\eta A^\\top(Aw_k - y)/n`."""
-    if not (lr > 0 and math.isfinite(lr)):
-        raise ValueError(f"Invalid learning rate: {lr}")
+def ls_gradient(A: np.ndarray, y: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """The gradient :math:`w \\mapsto A^\\top(Aw - y)/n` of :math:`L(w) = \\frac1{2n}\\|Aw - y\\|^2`, for
+    :func:`nbcode.optim.gd_path` (``gd_path(ls_gradient(A, y), np.zeros(d), lr, steps)``)."""
     A = np.asarray(A, dtype=np.float64)
-    w = np.zeros(A.shape[1]) if w0 is None else np.asarray(w0, dtype=np.float64).copy()
-    out = [w.copy()]
-    for _ in range(steps):
-        w = w - lr * A.T @ (A @ w - y) / len(A)
-        out.append(w.copy())
-    return np.array(out)
+    y = np.asarray(y, dtype=np.float64)
+    return lambda w: A.T @ (A @ w - y) / len(A)
 
 
 def steps_to_converge(A: np.ndarray, y: np.ndarray, lr: float, tol: float = 1e-6, max_steps: int = 100_000) -> int:
-    """First k with :math:`\\|w_k - w^*\\| \\le` ``tol`` :math:`\\|w_0 - w^*\\|` from :math:`w_0 = 0` (``max_steps`` if never)."""
+    """First k with :math:`\\|w_k - w^*\\| \\le` ``tol`` :math:`\\|w_0 - w^*\\|` from :math:`w_0 = 0` (``max_steps`` if never).
+
+    The iterates are :func:`nbcode.optim.iterate`'s gradient descent on :math:`H w - A^\\top y / n`.
+    """
     if not (lr > 0 and math.isfinite(lr)):
         raise ValueError(f"Invalid learning rate: {lr}")
     A = np.asarray(A, dtype=np.float64)
     w_star = np.linalg.lstsq(A, y, rcond=None)[0]
     H, b = ls_hessian(A), A.T @ y / len(A)
-    w = np.zeros(A.shape[1])
-    d0 = np.linalg.norm(w - w_star)
-    for k in range(max_steps):
+    d0 = np.linalg.norm(np.zeros(A.shape[1]) - w_star)
+    for k, w in zip(range(max_steps), iterate(sgd(lr=lr), lambda w: H @ w - b, np.zeros(A.shape[1]), max_norm=math.inf)):
         if np.linalg.norm(w - w_star) <= tol * d0:
             return k
-        w = w - lr * (H @ w - b)
     return max_steps
-
-
-def predicted_steps(kappa: float, tol: float = 1e-6) -> int:
-    """Steps for GD with :math:`\\eta = 2/(\\lambda_{\\max}+\\lambda_{\\min})`: :math:`r^k \\le` tol, :math:`r = (\\kappa-1)/(\\kappa+1)`.
-
-    An upper bound on :func:`steps_to_converge` at that rate (the bound is reached when
-    :math:`w_0 - w^*` has components along both extreme eigenvectors).
-
-    Examples
-    --------
-    >>> predicted_steps(1.0), predicted_steps(3.0, 1e-3)
-    (1, 10)
-    """
-    if kappa <= 1.0:
-        return 1
-    r = (kappa - 1) / (kappa + 1)
-    return math.ceil(math.log(tol) / math.log(r))

@@ -1,31 +1,81 @@
-"""The shape every optimizer shares: a pair of pure functions, plus a small stateful wrapper.
+"""The shape every optimizer shares, and the few ideas every optimizer uses once.
 
 An optimizer is an :class:`Optimizer`, i.e. ``init(params) -> state`` and
 ``update(grads, state, params) -> (updates, state)``; the new parameters are
 ``params + updates`` (:func:`apply_updates`). The state is a ``NamedTuple`` whose field names
 match the keys of ``torch.optim``'s state (``exp_avg``, ``momentum_buffer``, ...), so the two
-can be compared field by field.
+can be compared field by field; every state carries its step count. ``update_`` does the same
+step in place (on a float32 or float64 array), with the readable code or, for SGD, RMSprop and
+Adam, with a fast kernel (the ``engine`` argument).
+
+The pieces every factory shares live here, once: :func:`learning_rate` (a number or a schedule
+``step -> lr``), :func:`weight_decay` (L2 or decoupled), :func:`betas` and the conversion of
+parameters and gradients to float64 (:func:`grads_and_params`), all built on
+:mod:`nbcode._validate`.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
-__all__ = ["Optimizer", "apply_updates", "Stepper", "run"]
+from nbcode import _validate as v
+
+__all__ = ["Optimizer", "apply_updates", "Stepper", "Schedule"]
 
 Array = np.ndarray
+#: A learning-rate schedule: the rate used at step ``k = 0, 1, ...`` (see :mod:`nbcode.schedules`).
+Schedule = Callable[[int], float]
 InitFn = Callable[[Array], Any]
 UpdateFn = Callable[[Array, Any, Array], tuple[Array, Any]]
+InplaceFn = Callable[[Array, Any, Array], Any]
 
 
 class Optimizer(NamedTuple):
-    """A functional optimizer: ``init(params) -> state``, ``update(grads, state, params) -> (updates, state)``."""
+    """A functional optimizer: ``init(params) -> state``, ``update(grads, state, params) -> (updates, state)``.
+
+    ``inplace`` (optional) is a fast in-place step ``inplace(grads, state, params) -> state``;
+    :meth:`update_` uses it, or the readable ``update`` when there is none. ``lr`` (optional)
+    is the learning rate as a function of the step, for display (e.g. by
+    :class:`nbcode.train.NumpyOptimizer`).
+    """
 
     init: InitFn
     update: UpdateFn
+    inplace: InplaceFn | None = None
+    lr: Schedule | None = None
+
+    def update_(self, grads: Any, state: Any, params: Array) -> Any:
+        """One step in place: ``params`` (a writeable float32 or float64 NumPy array) and the
+        state's arrays are overwritten; returns the new state.
+
+        Examples
+        --------
+        >>> from nbcode.optim import sgd
+        >>> w = np.array([1.0, -2.0]); opt = sgd(lr=0.5)
+        >>> s = opt.update_(np.array([1.0, -1.0]), opt.init(w), w)
+        >>> w.tolist(), s.step
+        ([0.5, -1.5], 1)
+        """
+        writeable(params)
+        if self.inplace is not None:
+            return self.inplace(grads, state, params)
+        updates, state = self.update(grads, state, params)
+        params += updates
+        return state
+
+
+def writeable(params: Any, name: str = "params") -> Array:
+    """``params`` itself if it is a writeable float32/float64 NumPy array (what an in-place step
+    can overwrite), else a clear error."""
+    if not isinstance(params, np.ndarray):
+        raise TypeError(f"Invalid {name}: {v.show(params)} (need a NumPy array to update in place)")
+    if params.dtype not in (np.float32, np.float64):
+        raise TypeError(f"Invalid {name}: dtype {params.dtype} (an in-place step needs float32 or float64)")
+    if not params.flags.writeable:
+        raise ValueError(f"Invalid {name}: the array is read-only")
+    return params
 
 
 def apply_updates(params: Array, updates: Array) -> Array:
@@ -33,12 +83,110 @@ def apply_updates(params: Array, updates: Array) -> Array:
     return np.asarray(params, dtype=float) + updates
 
 
-def as_params(params: Any) -> Array:
-    """Parameters as a float64 array (a copy), refusing non-finite entries."""
-    w = np.array(params, dtype=np.float64)
-    if not np.all(np.isfinite(w)):
-        raise ValueError("Invalid parameters: they contain NaN or infinity")
-    return w
+def as_params(params: Any, name: str = "parameters") -> Array:
+    """Parameters as a finite float64 array (a copy)."""
+    return v.array(params, name, nonempty=False)
+
+
+def floats(x: Any, name: str) -> Array:
+    """``x`` as a float64 array without a copy when it already is one: integer and
+    lower-precision inputs are computed in float64 (float16 would underflow ``eps``, an integer
+    array would truncate Rprop's step sizes)."""
+    return v.array(x, name, finite=False, nonempty=False, copy=False)
+
+
+def grads_and_params(grads: Any, params: Any) -> tuple[Array, Array]:
+    """Both as float64 arrays of one shape (a ``ValueError`` naming the shapes otherwise)."""
+    g, w = floats(grads, "grads"), floats(params, "params")
+    if g.shape != w.shape:
+        raise ValueError(f"Invalid shape of grads: {g.shape} (need the shape of params, {w.shape})")
+    return g, w
+
+
+def learning_rate(lr: Any, name: str = "learning rate") -> Schedule:
+    """``lr`` as a function of the step: a number ``>= 0`` (constant), or a schedule
+    ``step -> lr`` (e.g. :func:`nbcode.schedules.cosine_annealing_lr`) whose values are checked
+    as they are used.
+
+    Examples
+    --------
+    >>> learning_rate(0.1)(7)
+    0.1
+    >>> learning_rate(lambda k: 1.0 / (k + 1))(3)
+    0.25
+    >>> learning_rate(-1)
+    Traceback (most recent call last):
+        ...
+    ValueError: Invalid learning rate: -1 (need lr >= 0)
+    """
+    if callable(lr):
+        schedule = lr
+
+        def at(step: int) -> float:
+            return v.real(schedule(step), f"{name} at step {step}", low=0, symbol="lr")
+
+        return at
+    value = v.real(lr, name, low=0, symbol="lr")
+    return lambda step: value
+
+
+def hyper(value: Any, name: str, symbol: str, **bounds: Any) -> float:
+    """A hyper-parameter with PyTorch's message prefix, e.g. ``hyper(m, "momentum value",
+    "momentum", low=0)`` refuses ``-1`` as ``Invalid momentum value: -1 (need momentum >= 0)``."""
+    return v.real(value, name, symbol=symbol, **bounds)
+
+
+def betas(value: Any) -> tuple[float, float]:
+    """Adam-style ``(beta1, beta2)``, each in :math:`[0, 1)`, with PyTorch's messages."""
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise TypeError(f"Invalid betas: {v.show(value)} (need a pair (beta1, beta2))")
+    b1, b2 = (hyper(b, f"beta parameter at index {i}", f"betas[{i}]", low=0, high=1, high_open=True) for i, b in enumerate(value))
+    return b1, b2
+
+
+def pair(value: Any, name: str) -> tuple[float, float]:
+    """Two real numbers (for ``etas``, ``step_sizes``)."""
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise TypeError(f"Invalid {name}: {v.show(value)} (need a pair of numbers)")
+    a, b = (v.real(x, f"{name}[{i}]") for i, x in enumerate(value))
+    return a, b
+
+
+def weight_decay(grads: Array, params: Array, decay: float, lr: float, decoupled: bool = False) -> tuple[Array, Array | None]:
+    r"""Weight decay, once for every optimizer: ``(g, shrink)``.
+
+    * L2 (``decoupled=False``): the gradient of :math:`L + \tfrac{\lambda}{2}\|w\|^2`,
+      :math:`g + \lambda w`; an adaptive optimizer then rescales the decay term with everything
+      else (a weight with large gradients is barely decayed).
+    * decoupled (AdamW, Loshchilov & Hutter 2019): the gradient stays :math:`g`, and the step
+      gains :math:`-\eta\lambda w`, the same shrinkage for every weight (``shrink``).
+
+    ``shrink`` is None when there is nothing to add to the step.
+
+    Examples
+    --------
+    >>> g, s = weight_decay(np.array([1.0]), np.array([2.0]), 0.5, lr=0.1)
+    >>> g.tolist(), s
+    ([2.0], None)
+    >>> g, s = weight_decay(np.array([1.0]), np.array([2.0]), 0.5, lr=0.1, decoupled=True)
+    >>> g.tolist(), s.tolist()
+    ([1.0], [-0.1])
+    """
+    if decay == 0:
+        return grads, None
+    if decoupled:
+        return grads, -lr * decay * params
+    return grads + decay * params, None
+
+
+def shrunk(step: Array, shrink: Array | None) -> Array:
+    """``shrink + step`` (the decoupled decay added to an optimizer's step), or ``step``."""
+    return step if shrink is None else shrink + step
+
+
+def flag(value: Any, name: str) -> bool:
+    """A bool hyper-parameter (``nesterov``, ``amsgrad``, ...)."""
+    return v.flag(value, name)
 
 
 class Stepper:
@@ -53,59 +201,18 @@ class Stepper:
     """
 
     def __init__(self, opt: Optimizer, params: Any) -> None:
+        if not isinstance(opt, Optimizer):
+            raise TypeError(f"Invalid optimizer: {v.show(opt)} (need an nbcode.optim.Optimizer)")
         self.opt = opt
         self.params = as_params(params)
         self.state = opt.init(self.params)
 
     def step(self, grads: Any) -> Array:
         """Apply one update with ``grads`` and return the new parameters."""
-        g = np.asarray(grads, dtype=np.float64)
+        g = floats(grads, "grads")
         if g.shape != self.params.shape:
-            raise ValueError(f"grads have shape {g.shape}, parameters have shape {self.params.shape}")
+            raise ValueError(f"Invalid shape of grads: {g.shape} (need the shape of the parameters, {self.params.shape})")
         updates, self.state = self.opt.update(g, self.state, self.params)
         self.params = apply_updates(self.params, updates)
         return self.params
 
-
-def run(opt: Optimizer, grad: Callable[[Array], Array], w0: Any, steps: int, *, stop_at: float = 1e6) -> Array:
-    """The ``steps + 1`` iterates of ``opt`` on a function with gradient ``grad``, from ``w0``.
-
-    A run that leaves the ball of radius ``stop_at`` (divergence) is padded with NaN from there
-    on, so every run has the same length.
-
-    Examples
-    --------
-    >>> from nbcode.optim import sgd
-    >>> run(sgd(lr=0.25), lambda w: 2 * w, [1.0], 3)[:, 0].tolist()
-    [1.0, 0.5, 0.25, 0.125]
-    """
-    if not isinstance(steps, (int, np.integer)) or steps < 0:
-        raise ValueError(f"Invalid number of steps: {steps}")
-    w = as_params(w0)
-    state = opt.init(w)
-    path = np.full((int(steps) + 1,) + w.shape, np.nan)
-    path[0] = w
-    for k in range(1, int(steps) + 1):
-        updates, state = opt.update(np.asarray(grad(w), dtype=np.float64), state, w)
-        w = apply_updates(w, updates)
-        if not np.all(np.isfinite(w)) or float(np.max(np.abs(w))) > stop_at:
-            break
-        path[k] = w
-    return path
-
-
-def check_nonneg(value: float, message: str) -> float:
-    """``value`` as a float if ``0 <= value`` (NaN is refused), else ``ValueError(message)``."""
-    if not isinstance(value, (int, float, np.integer, np.floating)) or not 0.0 <= value or math.isinf(value):
-        raise ValueError(message)
-    return float(value)
-
-
-def check_betas(betas: tuple[float, float]) -> tuple[float, float]:
-    """Adam-style ``(beta1, beta2)`` with ``0 <= beta < 1``, with PyTorch's messages."""
-    b1, b2 = betas
-    if not 0.0 <= b1 < 1.0:
-        raise ValueError(f"Invalid beta parameter at index 0: {b1}")
-    if not 0.0 <= b2 < 1.0:
-        raise ValueError(f"Invalid beta parameter at index 1: {b2}")
-    return float(b1), float(b2)

@@ -6,7 +6,20 @@ from typing import NamedTuple
 
 import numpy as np
 
-from nbcode.optim._base import Array, Optimizer, check_betas, check_nonneg
+from nbcode.optim import _kernels
+from nbcode.optim._base import (
+    Array,
+    Optimizer,
+    Schedule,
+    betas as check_betas,
+    flag,
+    grads_and_params,
+    hyper,
+    learning_rate,
+    shrunk,
+    weight_decay as decay,
+    writeable,
+)
 
 __all__ = ["AdamState", "adam", "adamw", "AdamaxState", "adamax", "NAdamState", "nadam"]
 
@@ -19,7 +32,7 @@ class AdamState(NamedTuple):
 
 
 def adam(
-    lr: float = 1e-3,
+    lr: float | Schedule = 1e-3,
     betas: tuple[float, float] = (0.9, 0.999),
     eps: float = 1e-8,
     weight_decay: float = 0.0,
@@ -27,6 +40,7 @@ def adam(
     *,
     decoupled_weight_decay: bool = False,
     bias_correction: bool = True,
+    engine: str = "readable",
 ) -> Optimizer:
     r"""Adam: momentum on :math:`g` and RMSProp on :math:`g^2`, both bias-corrected.
 
@@ -44,12 +58,15 @@ def adam(
     Parameters
     ----------
     lr, betas, eps, weight_decay, amsgrad, decoupled_weight_decay
-        As in ``torch.optim.Adam``. ``weight_decay`` adds :math:`\lambda w` to the gradient
+        As in ``torch.optim.Adam``; ``lr`` may be a schedule ``k -> lr``. ``weight_decay`` adds :math:`\lambda w` to the gradient
         (L2); with ``decoupled_weight_decay`` it shrinks :math:`w \leftarrow (1-\eta\lambda)w`
         instead (AdamW). ``amsgrad`` divides by the running maximum of :math:`v_k`
         (of the *uncorrected* :math:`v_k`, as PyTorch does).
     bias_correction : bool
         Not in PyTorch: ``False`` drops both corrections (for the identity with RMSProp).
+    engine : {'readable', 'numpy', 'numba', 'auto'}
+        The implementation of the in-place step :meth:`~nbcode.optim.Optimizer.update_`
+        (see :func:`~nbcode.optim.sgd`).
 
     Notes
     -----
@@ -68,24 +85,24 @@ def adam(
     >>> u, s = opt.update(np.array([5.0, -1e-3, 2.0]), s, w); np.round(u, 4).tolist()
     [-0.1, 0.1, -0.1]
     """
-    lr = check_nonneg(lr, f"Invalid learning rate: {lr}")
-    eps = check_nonneg(eps, f"Invalid epsilon value: {eps}")
+    lr_at = learning_rate(lr)
+    eps = hyper(eps, "epsilon value", "eps", low=0)
     b1, b2 = check_betas(betas)
-    weight_decay = check_nonneg(weight_decay, f"Invalid weight_decay value: {weight_decay}")
+    weight_decay = hyper(weight_decay, "weight_decay value", "weight_decay", low=0)
+    amsgrad = flag(amsgrad, "amsgrad")
+    decoupled = flag(decoupled_weight_decay, "decoupled_weight_decay")
+    bias_correction = flag(bias_correction, "bias_correction")
+    engine = _kernels.engine_for(engine)
 
     def init(params: Array) -> AdamState:
-        z = np.zeros_like(params)
+        z = np.zeros_like(writeable(params)) if engine != "readable" else np.zeros(np.shape(params))
         return AdamState(0, z, z.copy(), z.copy() if amsgrad else None)
 
     def update(grads: Array, state: AdamState, params: Array) -> tuple[Array, AdamState]:
+        grads, params = grads_and_params(grads, params)
         k = state.step + 1
-        decay = np.zeros_like(params)
-        g = grads
-        if weight_decay != 0:
-            if decoupled_weight_decay:
-                decay = -lr * weight_decay * params
-            else:
-                g = grads + weight_decay * params
+        lr = lr_at(state.step)
+        g, shrink = decay(grads, params, weight_decay, lr, decoupled)
         m = state.exp_avg + (1 - b1) * (g - state.exp_avg)  # torch's lerp
         v = b2 * state.exp_avg_sq + (1 - b2) * g * g
         bc1, bc2 = (1 - b1**k, 1 - b2**k) if bias_correction else (1.0, 1.0)
@@ -97,12 +114,26 @@ def adam(
         else:
             denom = np.sqrt(v) / np.sqrt(bc2) + eps
         step = -(lr / bc1) * m / denom
-        return decay + step, AdamState(k, m, v, vmax)
+        return shrunk(step, shrink), AdamState(k, m, v, vmax)
 
-    return Optimizer(init, update)
+    def inplace(grads: Array, state: AdamState, params: Array) -> AdamState:
+        _kernels.adam_(params, grads, state.exp_avg, state.exp_avg_sq, state.max_exp_avg_sq, step=state.step + 1,
+                       lr=lr_at(state.step), betas=(b1, b2), eps=eps, weight_decay=weight_decay, decoupled=decoupled,
+                       bias_correction=bias_correction, engine=engine)
+        return state._replace(step=state.step + 1)
+
+    return Optimizer(init, update, None if engine == "readable" else inplace, lr_at)
 
 
-def adamw(lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False) -> Optimizer:
+def adamw(
+    lr: float | Schedule = 1e-3,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+    weight_decay: float = 1e-2,
+    amsgrad: bool = False,
+    *,
+    engine: str = "readable",
+) -> Optimizer:
     r"""AdamW: Adam with decoupled weight decay, :math:`w \leftarrow (1 - \eta\lambda) w` before the Adam step.
 
     With L2 in the gradient, Adam divides the decay term by :math:`\sqrt{\hat v}`: weights with
@@ -115,7 +146,7 @@ def adamw(lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: floa
     >>> u, s = opt.update(np.array([1.0]), s, w); round(float(u[0]), 6)   # -0.1*0.5*2 - 0.1
     -0.2
     """
-    return adam(lr, betas, eps, weight_decay, amsgrad, decoupled_weight_decay=True)
+    return adam(lr, betas, eps, weight_decay, amsgrad, decoupled_weight_decay=True, engine=engine)
 
 
 class AdamaxState(NamedTuple):
@@ -124,7 +155,7 @@ class AdamaxState(NamedTuple):
     exp_inf: Array
 
 
-def adamax(lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0) -> Optimizer:
+def adamax(lr: float | Schedule = 2e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0) -> Optimizer:
     r"""AdaMax: Adam with the :math:`L^\infty` norm, :math:`u_k = \max(\beta_2 u_{k-1}, |g_k| + \epsilon)`.
 
     .. math:: w_k = w_{k-1} - \frac{\eta}{1-\beta_1^k}\,\frac{m_k}{u_k}
@@ -142,22 +173,23 @@ def adamax(lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999), eps: flo
     >>> u, s = opt.update(np.array([-3.0]), s, w); round(float(u[0]), 6)
     0.1
     """
-    lr = check_nonneg(lr, f"Invalid learning rate: {lr}")
-    eps = check_nonneg(eps, f"Invalid epsilon value: {eps}")
+    lr_at = learning_rate(lr)
+    eps = hyper(eps, "epsilon value", "eps", low=0)
     b1, b2 = check_betas(betas)
-    weight_decay = check_nonneg(weight_decay, f"Invalid weight_decay value: {weight_decay}")
+    weight_decay = hyper(weight_decay, "weight_decay value", "weight_decay", low=0)
 
     def init(params: Array) -> AdamaxState:
-        return AdamaxState(0, np.zeros_like(params), np.zeros_like(params))
+        return AdamaxState(0, np.zeros(np.shape(params)), np.zeros(np.shape(params)))
 
     def update(grads: Array, state: AdamaxState, params: Array) -> tuple[Array, AdamaxState]:
+        grads, params = grads_and_params(grads, params)
         k = state.step + 1
-        g = grads + weight_decay * params if weight_decay != 0 else grads
+        g, _ = decay(grads, params, weight_decay, 0.0)  # L2 (as torch's Adamax)
         m = state.exp_avg + (1 - b1) * (g - state.exp_avg)
         u = np.maximum(b2 * state.exp_inf, np.abs(g) + eps)
-        return -(lr / (1 - b1**k)) * m / u, AdamaxState(k, m, u)
+        return -(lr_at(state.step) / (1 - b1**k)) * m / u, AdamaxState(k, m, u)
 
-    return Optimizer(init, update)
+    return Optimizer(init, update, lr=lr_at)
 
 
 class NAdamState(NamedTuple):
@@ -168,7 +200,7 @@ class NAdamState(NamedTuple):
 
 
 def nadam(
-    lr: float = 2e-3,
+    lr: float | Schedule = 2e-3,
     betas: tuple[float, float] = (0.9, 0.999),
     eps: float = 1e-8,
     weight_decay: float = 0.0,
@@ -200,24 +232,21 @@ def nadam(
     >>> u, s = opt.update(np.array([2.0]), s, w); round(float(u[0]), 3)
     -0.106
     """
-    lr = check_nonneg(lr, f"Invalid learning rate: {lr}")
-    eps = check_nonneg(eps, f"Invalid epsilon value: {eps}")
+    lr_at = learning_rate(lr)
+    eps = hyper(eps, "epsilon value", "eps", low=0)
     b1, b2 = check_betas(betas)
-    weight_decay = check_nonneg(weight_decay, f"Invalid weight_decay value: {weight_decay}")
-    momentum_decay = check_nonneg(momentum_decay, f"Invalid momentum_decay value: {momentum_decay}")
+    weight_decay = hyper(weight_decay, "weight_decay value", "weight_decay", low=0)
+    momentum_decay = hyper(momentum_decay, "momentum_decay value", "momentum_decay", low=0)
+    decoupled = flag(decoupled_weight_decay, "decoupled_weight_decay")
 
     def init(params: Array) -> NAdamState:
-        return NAdamState(0, 1.0, np.zeros_like(params), np.zeros_like(params))
+        return NAdamState(0, 1.0, np.zeros(np.shape(params)), np.zeros(np.shape(params)))
 
     def update(grads: Array, state: NAdamState, params: Array) -> tuple[Array, NAdamState]:
+        grads, params = grads_and_params(grads, params)
         k = state.step + 1
-        decay = np.zeros_like(params)
-        g = grads
-        if weight_decay != 0:
-            if decoupled_weight_decay:
-                decay = -lr * weight_decay * params
-            else:
-                g = grads + weight_decay * params
+        lr = lr_at(state.step)
+        g, shrink = decay(grads, params, weight_decay, lr, decoupled)
         mu = b1 * (1.0 - 0.5 * 0.96 ** (k * momentum_decay))
         mu_next = b1 * (1.0 - 0.5 * 0.96 ** ((k + 1) * momentum_decay))
         prod = state.mu_product * mu
@@ -225,6 +254,6 @@ def nadam(
         v = b2 * state.exp_avg_sq + (1 - b2) * g * g
         denom = np.sqrt(v / (1 - b2**k)) + eps
         step = -lr * (1 - mu) / (1 - prod) * g / denom - lr * mu_next / (1 - prod * mu_next) * m / denom
-        return decay + step, NAdamState(k, prod, m, v)
+        return shrunk(step, shrink), NAdamState(k, prod, m, v)
 
-    return Optimizer(init, update)
+    return Optimizer(init, update, lr=lr_at)

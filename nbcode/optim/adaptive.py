@@ -6,7 +6,18 @@ from typing import NamedTuple
 
 import numpy as np
 
-from nbcode.optim._base import Array, Optimizer, check_nonneg
+from nbcode.optim import _kernels
+from nbcode.optim._base import (
+    Array,
+    Optimizer,
+    Schedule,
+    flag,
+    grads_and_params,
+    hyper,
+    learning_rate,
+    weight_decay as decay,
+    writeable,
+)
 
 __all__ = ["AdagradState", "adagrad", "RMSpropState", "rmsprop", "AdadeltaState", "adadelta"]
 
@@ -16,7 +27,7 @@ class AdagradState(NamedTuple):
     sum: Array
 
 
-def adagrad(lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0, initial_accumulator_value: float = 0.0, eps: float = 1e-10) -> Optimizer:
+def adagrad(lr: float | Schedule = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0, initial_accumulator_value: float = 0.0, eps: float = 1e-10) -> Optimizer:
     r"""AdaGrad: divide each coordinate's step by the root of its summed squared gradients.
 
     .. math::
@@ -35,23 +46,24 @@ def adagrad(lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0, 
     >>> u, s = opt.update(np.array([4.0, -0.01]), s, w); np.round(u, 6).tolist()   # sign(g) * lr
     [-0.5, 0.5]
     """
-    lr = check_nonneg(lr, f"Invalid learning rate: {lr}")
-    lr_decay = check_nonneg(lr_decay, f"Invalid lr_decay value: {lr_decay}")
-    weight_decay = check_nonneg(weight_decay, f"Invalid weight_decay value: {weight_decay}")
-    acc0 = check_nonneg(initial_accumulator_value, f"Invalid initial_accumulator_value value: {initial_accumulator_value}")
-    eps = check_nonneg(eps, f"Invalid epsilon value: {eps}")
+    lr_at = learning_rate(lr)
+    lr_decay = hyper(lr_decay, "lr_decay value", "lr_decay", low=0)
+    weight_decay = hyper(weight_decay, "weight_decay value", "weight_decay", low=0)
+    acc0 = hyper(initial_accumulator_value, "initial_accumulator_value value", "initial_accumulator_value", low=0)
+    eps = hyper(eps, "epsilon value", "eps", low=0)
 
     def init(params: Array) -> AdagradState:
-        return AdagradState(0, np.full_like(params, acc0))
+        return AdagradState(0, np.full(np.shape(params), acc0))
 
     def update(grads: Array, state: AdagradState, params: Array) -> tuple[Array, AdagradState]:
+        grads, params = grads_and_params(grads, params)
         k = state.step + 1
-        g = grads + weight_decay * params if weight_decay != 0 else grads
-        clr = lr / (1 + (k - 1) * lr_decay)
+        g, _ = decay(grads, params, weight_decay, 0.0)  # L2, as torch's Adagrad
+        clr = lr_at(state.step) / (1 + (k - 1) * lr_decay)
         s = state.sum + g * g
         return -clr * g / (np.sqrt(s) + eps), AdagradState(k, s)
 
-    return Optimizer(init, update)
+    return Optimizer(init, update, lr=lr_at)
 
 
 class RMSpropState(NamedTuple):
@@ -61,7 +73,16 @@ class RMSpropState(NamedTuple):
     grad_avg: Array | None
 
 
-def rmsprop(lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8, weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False) -> Optimizer:
+def rmsprop(
+    lr: float | Schedule = 1e-2,
+    alpha: float = 0.99,
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    momentum: float = 0.0,
+    centered: bool = False,
+    *,
+    engine: str = "readable",
+) -> Optimizer:
     r"""RMSProp: divide by the root of an exponential moving average of squared gradients.
 
     .. math::
@@ -73,6 +94,8 @@ def rmsprop(lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8, weight_dec
     ``momentum > 0`` accumulates :math:`b \leftarrow \beta b + g/(\sqrt{s}+\epsilon)` and steps
     :math:`-\eta b`. Note that :math:`\alpha` plays the role of Adam's :math:`\beta_2`, and there
     is no bias correction: RMSProp is Adam with :math:`\beta_1 = 0` and no bias correction.
+    ``lr`` may be a schedule ``k -> lr``; ``engine`` chooses the implementation of the in-place
+    step :meth:`~nbcode.optim.Optimizer.update_` (see :func:`~nbcode.optim.sgd`).
 
     References
     ----------
@@ -85,18 +108,21 @@ def rmsprop(lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8, weight_dec
     >>> u, s = opt.update(np.array([3.0]), s, w); round(float(u[0]), 4)   # first step: lr / sqrt(1 - alpha)
     -0.1
     """
-    lr = check_nonneg(lr, f"Invalid learning rate: {lr}")
-    eps = check_nonneg(eps, f"Invalid epsilon value: {eps}")
-    momentum = check_nonneg(momentum, f"Invalid momentum value: {momentum}")
-    weight_decay = check_nonneg(weight_decay, f"Invalid weight_decay value: {weight_decay}")
-    alpha = check_nonneg(alpha, f"Invalid alpha value: {alpha}")
+    lr_at = learning_rate(lr)
+    eps = hyper(eps, "epsilon value", "eps", low=0)
+    momentum = hyper(momentum, "momentum value", "momentum", low=0)
+    weight_decay = hyper(weight_decay, "weight_decay value", "weight_decay", low=0)
+    alpha = hyper(alpha, "alpha value", "alpha", low=0)
+    centered = flag(centered, "centered")
+    engine = _kernels.engine_for(engine)
 
     def init(params: Array) -> RMSpropState:
-        z = np.zeros_like(params)
+        z = np.zeros_like(writeable(params)) if engine != "readable" else np.zeros(np.shape(params))
         return RMSpropState(0, z, z.copy() if momentum > 0 else None, z.copy() if centered else None)
 
     def update(grads: Array, state: RMSpropState, params: Array) -> tuple[Array, RMSpropState]:
-        g = grads + weight_decay * params if weight_decay != 0 else grads
+        grads, params = grads_and_params(grads, params)
+        g, _ = decay(grads, params, weight_decay, 0.0)  # L2, as torch's RMSprop
         s = alpha * state.square_avg + (1 - alpha) * g * g
         m = state.grad_avg
         if centered:
@@ -106,6 +132,7 @@ def rmsprop(lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8, weight_dec
         else:
             avg = np.sqrt(s) + eps
         buf = state.momentum_buffer
+        lr = lr_at(state.step)
         if momentum > 0:
             assert buf is not None
             buf = momentum * buf + g / avg
@@ -114,7 +141,12 @@ def rmsprop(lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8, weight_dec
             step = -lr * g / avg
         return step, RMSpropState(state.step + 1, s, buf, m)
 
-    return Optimizer(init, update)
+    def inplace(grads: Array, state: RMSpropState, params: Array) -> RMSpropState:
+        _kernels.rmsprop_(params, grads, state.square_avg, state.grad_avg, state.momentum_buffer, lr=lr_at(state.step),
+                          alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum, engine=engine)
+        return state._replace(step=state.step + 1)
+
+    return Optimizer(init, update, None if engine == "readable" else inplace, lr_at)
 
 
 class AdadeltaState(NamedTuple):
@@ -123,7 +155,7 @@ class AdadeltaState(NamedTuple):
     acc_delta: Array
 
 
-def adadelta(lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6, weight_decay: float = 0.0) -> Optimizer:
+def adadelta(lr: float | Schedule = 1.0, rho: float = 0.9, eps: float = 1e-6, weight_decay: float = 0.0) -> Optimizer:
     r"""Adadelta: RMSProp whose numerator is the RMS of the past updates (units of :math:`w`).
 
     .. math::
@@ -147,20 +179,20 @@ def adadelta(lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6, weight_decay:
     >>> u, s = opt.update(np.array([1.0]), s, w); round(float(u[0]), 6)   # -sqrt(eps / (0.1 + eps))
     -0.003162
     """
-    lr = check_nonneg(lr, f"Invalid learning rate: {lr}")
-    if not 0.0 <= rho <= 1.0:
-        raise ValueError(f"Invalid rho value: {rho}")
-    eps = check_nonneg(eps, f"Invalid epsilon value: {eps}")
-    weight_decay = check_nonneg(weight_decay, f"Invalid weight_decay value: {weight_decay}")
+    lr_at = learning_rate(lr)
+    rho = hyper(rho, "rho value", "rho", low=0, high=1)
+    eps = hyper(eps, "epsilon value", "eps", low=0)
+    weight_decay = hyper(weight_decay, "weight_decay value", "weight_decay", low=0)
 
     def init(params: Array) -> AdadeltaState:
-        return AdadeltaState(0, np.zeros_like(params), np.zeros_like(params))
+        return AdadeltaState(0, np.zeros(np.shape(params)), np.zeros(np.shape(params)))
 
     def update(grads: Array, state: AdadeltaState, params: Array) -> tuple[Array, AdadeltaState]:
-        g = grads + weight_decay * params if weight_decay != 0 else grads
+        grads, params = grads_and_params(grads, params)
+        g, _ = decay(grads, params, weight_decay, 0.0)  # L2, as torch's Adadelta
         s = rho * state.square_avg + (1 - rho) * g * g
         delta = np.sqrt(state.acc_delta + eps) / np.sqrt(s + eps) * g
         u = rho * state.acc_delta + (1 - rho) * delta * delta
-        return -lr * delta, AdadeltaState(state.step + 1, s, u)
+        return -lr_at(state.step) * delta, AdadeltaState(state.step + 1, s, u)
 
-    return Optimizer(init, update)
+    return Optimizer(init, update, lr=lr_at)

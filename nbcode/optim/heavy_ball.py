@@ -15,7 +15,10 @@ the eigenvalues. Polyak's choice :math:`\eta = 4/(\sqrt{\lambda_{\max}} + \sqrt{
 :math:`\beta = \big((\sqrt\kappa - 1)/(\sqrt\kappa + 1)\big)^2` gives complex eigenvalues of modulus
 :math:`\sqrt\beta` for every :math:`\lambda` in :math:`[\lambda_{\min}, \lambda_{\max}]`, so the rate is
 :math:`(\sqrt\kappa - 1)/(\sqrt\kappa + 1)`, against :math:`(\kappa - 1)/(\kappa + 1)` for the best
-plain gradient descent.
+plain gradient descent (:func:`nbcode.quadratic.optimal_rate`).
+
+The runs use the optimizer itself: :func:`heavy_ball_path` and :func:`measured_rate` are
+:func:`~nbcode.optim.sgd` with momentum on the diagonal quadratic.
 """
 
 from __future__ import annotations
@@ -25,11 +28,14 @@ from typing import Any
 
 import numpy as np
 
+from nbcode import _validate as v
+from nbcode.optim.paths import run
+from nbcode.optim.sgd import sgd
+
 __all__ = [
     "iteration_matrix",
     "heavy_ball_rate",
     "optimal_heavy_ball",
-    "gd_optimal_rate",
     "heavy_ball_path",
     "measured_rate",
     "converges",
@@ -107,37 +113,28 @@ def optimal_heavy_ball(lam_min: float, lam_max: float) -> tuple[float, float, fl
     return lr, r * r, r
 
 
-def gd_optimal_rate(kappa: float) -> float:
-    """The rate :math:`(\\kappa - 1)/(\\kappa + 1)` of gradient descent with its best fixed step :math:`2/(\\lambda_{\\min} + \\lambda_{\\max})`."""
-    return (kappa - 1.0) / (kappa + 1.0)
-
-
 def heavy_ball_path(lr: float, momentum: float, lams: Any, w0: Any, steps: int) -> np.ndarray:
     """Iterates of the heavy ball on :math:`L(w) = \\tfrac12 \\sum_i \\lambda_i w_i^2` (diagonal :math:`H`), shape ``(steps + 1, d)``.
+
+    :func:`~nbcode.optim.run` of :func:`~nbcode.optim.sgd` with momentum, without a bound on
+    :math:`\\|w\\|` (a diverging run grows until it overflows; then NaN).
 
     Examples
     --------
     >>> heavy_ball_path(0.5, 0.0, [1.0], [1.0], 3)[:, 0].tolist()
     [1.0, 0.5, 0.25, 0.125]
     """
-    lam = np.asarray(lams, dtype=float)
-    w = np.array(w0, dtype=float) * np.ones_like(lam)
-    path = np.empty((steps + 1, lam.size))
-    path[0] = w
-    v = np.zeros_like(w)
-    for k in range(1, steps + 1):
-        v = momentum * v + lam * w
-        w = w - lr * v
-        path[k] = w
-    return path
+    lam = v.vector(lams, "lams")
+    w = v.array(w0, "w0") * np.ones_like(lam)
+    return run(sgd(lr=lr, momentum=momentum), lambda x: lam * x, w, steps, max_norm=math.inf)
 
 
 def measured_rate(lr: float, momentum: float, lams: Any, *, steps: int | None = None) -> float:
     """The rate read off a run: :math:`(\\|w_K\\| / \\|w_{K/2}\\|)^{2/K}` from :math:`w_0 = (1, \\dots, 1)`.
 
-    The iterates are rescaled as they go (the recursion is linear), so long runs neither
-    underflow nor overflow; :math:`K` = ``steps`` (default: at least 3000 and :math:`10/(1-r)`)
-    is long because at Polyak's parameters the
+    The iterates (and the momentum buffer) are rescaled as they go (the recursion is linear),
+    so long runs neither underflow nor overflow; :math:`K` = ``steps`` (default: at least 3000
+    and :math:`10/(1-r)`) is long because at Polyak's parameters the
     extreme eigenvalues give a Jordan block, whose error decays like :math:`k\\,r^k`: the
     measured rate exceeds :math:`r` by a factor :math:`2^{2/K}`.
 
@@ -147,21 +144,26 @@ def measured_rate(lr: float, momentum: float, lams: Any, *, steps: int | None = 
     >>> abs(measured_rate(lr, beta, [1.0, 10.0, 100.0]) - r) < 0.001 * r
     True
     """
-    lam = np.asarray(lams, dtype=float).ravel()
+    lam = v.vector(lams, "lams")
+    opt = sgd(lr=lr, momentum=momentum)
     if steps is None:  # long enough for the transients of the other eigenvalues to die out
         r = heavy_ball_rate(lr, momentum, lam)
         steps = 3000 if not 0 < r < 1 else int(min(100_000, max(3000, 10.0 / (1.0 - r))))
-    w, v = np.ones_like(lam), np.zeros_like(lam)
+    steps = v.count(steps, "steps", low=2)
+    w = np.ones_like(lam)
+    state = opt.init(w)
     log_scale, half = 0.0, steps // 2
     log_half = 0.0
     for k in range(1, steps + 1):
-        v = momentum * v + lam * w
-        w = w - lr * v
+        u, state = opt.update(lam * w, state, w)
+        w = w + u
         n = float(np.linalg.norm(w))
         if not np.isfinite(n) or n == 0.0:
             return math.inf if not np.isfinite(n) else 0.0
         if n > 1e100 or n < 1e-100:
-            w, v, log_scale = w / n, v / n, log_scale + math.log(n)
+            buf = state.momentum_buffer
+            w, log_scale = w / n, log_scale + math.log(n)
+            state = state._replace(momentum_buffer=None if buf is None else buf / n)
         if k == half:
             log_half = log_scale + math.log(float(np.linalg.norm(w)))
     log_end = log_scale + math.log(float(np.linalg.norm(w)))

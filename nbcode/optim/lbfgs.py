@@ -6,7 +6,8 @@ from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
-from nbcode.optim._base import Array, Optimizer, as_params, check_nonneg
+from nbcode import _validate as v
+from nbcode.optim._base import Array, Optimizer, as_params, grads_and_params, hyper
 
 __all__ = ["LBFGSState", "lbfgs", "two_loop", "minimize_lbfgs", "LBFGSResult"]
 
@@ -105,14 +106,16 @@ def lbfgs(lr: float = 1.0, history_size: int = 100, tolerance_grad: float = 1e-7
     >>> u, s = opt.update(w, s, w); (w + u).tolist()  # the secant finds the curvature
     [0.0]
     """
-    lr = check_nonneg(lr, f"Invalid learning rate: {lr}")
-    if not isinstance(history_size, (int, np.integer)) or history_size < 1:
-        raise ValueError(f"Invalid history_size: {history_size}")
+    lr = hyper(lr, "learning rate", "lr", low=0)
+    history_size = v.count(history_size, "history_size", low=1)
+    tolerance_grad = hyper(tolerance_grad, "tolerance_grad value", "tolerance_grad", low=0)
+    tolerance_change = hyper(tolerance_change, "tolerance_change value", "tolerance_change", low=0)
 
     def init(params: Array) -> LBFGSState:
         return LBFGSState(0, None, lr, (), (), (), 1.0, None)
 
     def update(grads: Array, state: LBFGSState, params: Array) -> tuple[Array, LBFGSState]:
+        grads, _ = grads_and_params(grads, params)
         g = grads.ravel()
         if float(np.abs(g).max()) <= tolerance_grad:
             return np.zeros_like(grads), state
@@ -122,7 +125,7 @@ def lbfgs(lr: float = 1.0, history_size: int = 100, tolerance_grad: float = 1e-7
             return np.zeros_like(grads), new
         return (new.t * new.d).reshape(grads.shape), new
 
-    return Optimizer(init, update)
+    return Optimizer(init, update, lr=lambda step: lr)
 
 
 class LBFGSResult(NamedTuple):
@@ -157,7 +160,12 @@ def minimize_lbfgs(
     """
     if line_search_fn not in (None, "backtracking"):
         raise ValueError(f"Invalid line_search_fn: {line_search_fn!r} (use None or 'backtracking')")
-    lr = check_nonneg(lr, f"Invalid learning rate: {lr}")
+    v.function(fun, "fun")
+    v.function(grad, "grad")
+    lr = hyper(lr, "learning rate", "lr", low=0)
+    history_size = v.count(history_size, "history_size", low=1)
+    max_iter = v.count(max_iter, "max_iter")
+    tolerance_grad = hyper(tolerance_grad, "tolerance_grad value", "tolerance_grad", low=0)
     w = as_params(x0).ravel()
     state = LBFGSState(0, None, lr, (), (), (), 1.0, None)
     path = [w.copy()]

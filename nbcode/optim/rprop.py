@@ -6,20 +6,36 @@ from typing import NamedTuple
 
 import numpy as np
 
-from nbcode.optim._base import Array, Optimizer, check_nonneg
+from nbcode.optim._base import Array, Optimizer, grads_and_params, hyper, pair
 
 __all__ = ["RpropState", "rprop", "RpropBacktrackState", "rprop_backtrack"]
 
 
 def _check(lr: float, etas: tuple[float, float], step_sizes: tuple[float, float]) -> tuple[float, float, float, float, float]:
-    lr = check_nonneg(lr, f"Invalid learning rate: {lr}")
-    eta_minus, eta_plus = etas
+    if callable(lr):
+        raise TypeError("Invalid learning rate: a schedule (Rprop's lr is only its first step size; torch.optim.Rprop "
+                        "ignores later changes of lr too)")
+    lr = hyper(lr, "learning rate", "lr", low=0)
+    eta_minus, eta_plus = pair(etas, "etas")
     if not 0.0 < eta_minus < 1.0 < eta_plus:
-        raise ValueError(f"Invalid eta values: {eta_minus}, {eta_plus}")
-    lo, hi = step_sizes
+        raise ValueError(f"Invalid eta values: {eta_minus}, {eta_plus} (need 0 < etaminus < 1 < etaplus)")
+    lo, hi = pair(step_sizes, "step_sizes")
     if not 0.0 <= lo <= hi:
-        raise ValueError(f"Invalid step_sizes: {lo}, {hi}")
-    return lr, float(eta_minus), float(eta_plus), float(lo), float(hi)
+        raise ValueError(f"Invalid step_sizes: {lo}, {hi} (need 0 <= min <= max)")
+    return lr, eta_minus, eta_plus, lo, hi
+
+
+def _sign(x: Array) -> Array:
+    """``torch.sign``: -1, 0 or 1, and 0 for NaN (NumPy's ``sign`` gives NaN): an entry whose
+    gradient is NaN keeps its step size and does not move, as in ``torch.optim.Rprop``."""
+    return np.asarray((x > 0).astype(np.float64) - (x < 0))
+
+
+def _step_sizes(grads: Array, prev: Array, step_size: Array, etas: tuple[float, float], bounds: tuple[float, float]) -> tuple[Array, Array]:
+    """The sign of :math:`g_k g_{k-1}` and the new step sizes (the rule both Rprops share)."""
+    s = _sign(grads * prev)
+    factor = np.where(s > 0, etas[1], np.where(s < 0, etas[0], 1.0))
+    return s, np.clip(step_size * factor, bounds[0], bounds[1])
 
 
 class RpropState(NamedTuple):
@@ -61,14 +77,13 @@ def rprop(lr: float = 1e-2, etas: tuple[float, float] = (0.5, 1.2), step_sizes: 
     lr, eta_minus, eta_plus, lo, hi = _check(lr, etas, step_sizes)
 
     def init(params: Array) -> RpropState:
-        return RpropState(0, np.zeros_like(params), np.full_like(params, lr))
+        return RpropState(0, np.zeros(np.shape(params)), np.full(np.shape(params), lr))
 
     def update(grads: Array, state: RpropState, params: Array) -> tuple[Array, RpropState]:
-        s = np.sign(grads * state.prev)
-        factor = np.where(s > 0, eta_plus, np.where(s < 0, eta_minus, 1.0))
-        step_size = np.clip(state.step_size * factor, lo, hi)
+        grads, _ = grads_and_params(grads, params)
+        s, step_size = _step_sizes(grads, state.prev, state.step_size, (eta_minus, eta_plus), (lo, hi))
         g = np.where(s < 0, 0.0, grads)
-        return -np.sign(g) * step_size, RpropState(state.step + 1, g, step_size)
+        return -_sign(g) * step_size, RpropState(state.step + 1, g, step_size)
 
     return Optimizer(init, update)
 
@@ -99,14 +114,13 @@ def rprop_backtrack(lr: float = 1e-2, etas: tuple[float, float] = (0.5, 1.2), st
     lr, eta_minus, eta_plus, lo, hi = _check(lr, etas, step_sizes)
 
     def init(params: Array) -> RpropBacktrackState:
-        z = np.zeros_like(params)
-        return RpropBacktrackState(0, z, np.full_like(params, lr), z.copy())
+        z = np.zeros(np.shape(params))
+        return RpropBacktrackState(0, z, np.full(np.shape(params), lr), z.copy())
 
     def update(grads: Array, state: RpropBacktrackState, params: Array) -> tuple[Array, RpropBacktrackState]:
-        s = np.sign(grads * state.prev)
-        factor = np.where(s > 0, eta_plus, np.where(s < 0, eta_minus, 1.0))
-        step_size = np.clip(state.step_size * factor, lo, hi)
-        du = np.where(s < 0, -state.prev_update, -np.sign(grads) * step_size)
+        grads, _ = grads_and_params(grads, params)
+        s, step_size = _step_sizes(grads, state.prev, state.step_size, (eta_minus, eta_plus), (lo, hi))
+        du = np.where(s < 0, -state.prev_update, -_sign(grads) * step_size)
         g = np.where(s < 0, 0.0, grads)
         return du, RpropBacktrackState(state.step + 1, g, step_size, du)
 

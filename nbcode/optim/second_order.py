@@ -6,7 +6,8 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from nbcode.optim._base import Array, Optimizer, check_nonneg
+from nbcode import _validate as v
+from nbcode.optim._base import Array, Optimizer, Schedule, grads_and_params, hyper, learning_rate
 
 __all__ = ["NewtonState", "newton", "QuickpropState", "quickprop"]
 
@@ -15,7 +16,7 @@ class NewtonState(NamedTuple):
     step: int
 
 
-def newton(hess: Callable[[Array], Array], lr: float = 1.0, damping: float = 0.0) -> Optimizer:
+def newton(hess: Callable[[Array], Array], lr: float | Schedule = 1.0, damping: float = 0.0) -> Optimizer:
     r"""Newton's method: :math:`w \leftarrow w - \eta\,(H(w) + \delta I)^{-1} g`.
 
     On a quadratic :math:`L(w) = \tfrac12 w^\top H w + b^\top w` with :math:`H \succ 0`, one step
@@ -27,11 +28,15 @@ def newton(hess: Callable[[Array], Array], lr: float = 1.0, damping: float = 0.0
     Parameters
     ----------
     hess : callable
-        ``hess(w)`` returns the :math:`d\times d` Hessian at ``w``.
-    lr : float
-        Step length along the Newton direction (1 is the pure Newton step).
+        ``hess(w)`` returns the :math:`d\times d` Hessian at ``w`` (a number when ``d = 1``:
+        the step is then the division :math:`g/L''(w)`).
+    lr : float or callable
+        Step length along the Newton direction (1 is the pure Newton step), or a schedule.
     damping : float
         :math:`\delta \ge 0` added to the diagonal.
+
+    A singular :math:`H + \delta I` raises ``numpy.linalg.LinAlgError`` (the step is not
+    defined); :func:`~nbcode.optim.run` ends the path there, padded with NaN.
 
     References
     ----------
@@ -45,19 +50,29 @@ def newton(hess: Callable[[Array], Array], lr: float = 1.0, damping: float = 0.0
     >>> bool(np.allclose(w + u, np.linalg.solve(H, -b)))
     True
     """
-    lr = check_nonneg(lr, f"Invalid learning rate: {lr}")
-    damping = check_nonneg(damping, f"Invalid damping value: {damping}")
+    v.function(hess, "hess")
+    lr_at = learning_rate(lr)
+    damping = hyper(damping, "damping value", "damping", low=0)
 
     def init(params: Array) -> NewtonState:
         return NewtonState(0)
 
     def update(grads: Array, state: NewtonState, params: Array) -> tuple[Array, NewtonState]:
-        H = np.asarray(hess(params), dtype=float).reshape(grads.size, grads.size)
-        H = H + damping * np.eye(grads.size)
-        step = np.linalg.solve(H, grads.ravel()).reshape(grads.shape)
-        return -lr * step, NewtonState(state.step + 1)
+        grads, params = grads_and_params(grads, params)
+        H = np.asarray(hess(params), dtype=float)
+        if H.size != grads.size * grads.size:
+            raise ValueError(f"Invalid Hessian: shape {H.shape} (need ({grads.size}, {grads.size}) for {grads.size} parameters)")
+        H = H.reshape(grads.size, grads.size) + damping * np.eye(grads.size)
+        if grads.size == 1:  # a division, not LAPACK (whose 1x1 solve may multiply by a reciprocal)
+            h = float(H[0, 0])
+            if h == 0.0:
+                raise np.linalg.LinAlgError("Singular matrix")
+            step = grads / h
+        else:
+            step = np.linalg.solve(H, grads.ravel()).reshape(grads.shape)
+        return -lr_at(state.step) * step, NewtonState(state.step + 1)
 
-    return Optimizer(init, update)
+    return Optimizer(init, update, lr=lr_at)
 
 
 class QuickpropState(NamedTuple):
@@ -66,7 +81,7 @@ class QuickpropState(NamedTuple):
     prev_step: Array
 
 
-def quickprop(lr: float = 1e-2, mu: float = 1.75) -> Optimizer:
+def quickprop(lr: float | Schedule = 1e-2, mu: float = 1.75) -> Optimizer:
     r"""Quickprop (Fahlman 1988): a Newton step per weight, the curvature from a secant.
 
     Per weight, with the last actual change :math:`s_{k-1} = w_k - w_{k-1}`:
@@ -101,15 +116,15 @@ def quickprop(lr: float = 1e-2, mu: float = 1.75) -> Optimizer:
     >>> u, s = opt.update(2 * (w - 1), s, w); (w + u).round(12).tolist()
     [1.0]
     """
-    lr = check_nonneg(lr, f"Invalid learning rate: {lr}")
-    if not mu > 0:
-        raise ValueError(f"Invalid mu value: {mu}")
-    mu = float(mu)
+    lr_at = learning_rate(lr)
+    mu = hyper(mu, "mu value", "mu", low=0, low_open=True)
 
     def init(params: Array) -> QuickpropState:
-        return QuickpropState(0, np.zeros_like(params), np.zeros_like(params))
+        return QuickpropState(0, np.zeros(np.shape(params)), np.zeros(np.shape(params)))
 
     def update(grads: Array, state: QuickpropState, params: Array) -> tuple[Array, QuickpropState]:
+        grads, _ = grads_and_params(grads, params)
+        lr = lr_at(state.step)
         denom = state.prev_grad - grads
         use_secant = (state.prev_step != 0) & (denom != 0)
         safe = np.where(use_secant, denom, 1.0)
@@ -118,4 +133,4 @@ def quickprop(lr: float = 1e-2, mu: float = 1.75) -> Optimizer:
         step = np.where(use_secant, np.clip(secant, -limit, limit), -lr * grads)
         return step, QuickpropState(state.step + 1, grads.copy(), step)
 
-    return Optimizer(init, update)
+    return Optimizer(init, update, lr=lr_at)

@@ -6,32 +6,61 @@ from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
-from nbcode.optim._base import Array, Optimizer, as_params, check_nonneg
+from nbcode import _validate as v
+from nbcode.optim import _kernels
+from nbcode.optim._base import (
+    Array,
+    Optimizer,
+    Schedule,
+    as_params,
+    flag,
+    grads_and_params,
+    hyper,
+    learning_rate,
+    weight_decay as decay,
+    writeable,
+)
 
 __all__ = ["SGDState", "sgd", "MomentumMAState", "momentum_ma", "nesterov_lookahead_path"]
 
 
 class SGDState(NamedTuple):
-    """``momentum_buffer`` is ``None`` until the first step (as in ``torch.optim.SGD``)."""
+    """The steps taken, and ``momentum_buffer`` (``None`` until the first step with momentum, as in ``torch.optim.SGD``)."""
 
+    step: int
     momentum_buffer: Array | None
 
 
-def sgd(lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False) -> Optimizer:
+def sgd(
+    lr: float | Schedule = 1e-3,
+    momentum: float = 0.0,
+    dampening: float = 0.0,
+    weight_decay: float = 0.0,
+    nesterov: bool = False,
+    *,
+    engine: str = "readable",
+) -> Optimizer:
     r"""SGD with optional momentum, dampening, Nesterov momentum and L2 weight decay.
 
     .. math::
 
         g \leftarrow g + \lambda_{wd} w,\quad
         b \leftarrow \beta b + (1 - \tau) g \ (b_1 = g),\quad
-        w \leftarrow w - \eta\,(g + \beta b \text{ if nesterov else } b)
+        w \leftarrow w - \eta_k\,(g + \beta b \text{ if nesterov else } b)
 
     with :math:`\beta` = ``momentum`` and :math:`\tau` = ``dampening``.
 
     Parameters
     ----------
-    lr, momentum, dampening, weight_decay, nesterov
+    lr : float or callable
+        The learning rate, or a schedule ``k -> lr`` (:mod:`nbcode.schedules`) evaluated at the
+        step count ``k = 0, 1, ...``.
+    momentum, dampening, weight_decay, nesterov
         As in ``torch.optim.SGD``.
+    engine : {'readable', 'numpy', 'numba', 'auto'}
+        How :meth:`~nbcode.optim.Optimizer.update_` steps in place: the readable update (the
+        ground truth), NumPy by cache-sized blocks, or one fused Numba loop (``'auto'``: Numba
+        when installed); see :mod:`nbcode.optim._kernels`. ``update`` is always the readable one.
 
     Notes
     -----
@@ -52,37 +81,48 @@ def sgd(lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0, weight_
     >>> w = np.array([1.0]); s = opt.init(w)
     >>> u, s = opt.update(np.array([1.0]), s, w); u.tolist()
     [-0.1]
-    >>> u, s = opt.update(np.array([1.0]), s, w); round(float(u[0]), 6)   # -0.1 * (0.9 + 1)
-    -0.19
+    >>> u, s = opt.update(np.array([1.0]), s, w); round(float(u[0]), 6), s.step   # -0.1 * (0.9 + 1)
+    (-0.19, 2)
     """
-    lr = check_nonneg(lr, f"Invalid learning rate: {lr}")
-    momentum = check_nonneg(momentum, f"Invalid momentum value: {momentum}")
-    weight_decay = check_nonneg(weight_decay, f"Invalid weight_decay value: {weight_decay}")
-    dampening = float(dampening)
+    lr_at = learning_rate(lr)
+    momentum = hyper(momentum, "momentum value", "momentum", low=0)
+    dampening = hyper(dampening, "dampening value", "dampening")
+    weight_decay = hyper(weight_decay, "weight_decay value", "weight_decay", low=0)
+    nesterov = flag(nesterov, "nesterov")
+    engine = _kernels.engine_for(engine)
     if nesterov and (momentum <= 0 or dampening != 0):
         raise ValueError("Nesterov momentum requires a momentum and zero dampening")
 
     def init(params: Array) -> SGDState:
-        return SGDState(None)
+        if engine != "readable" and momentum != 0:  # the kernels write into a buffer of the parameters' dtype
+            return SGDState(0, np.zeros_like(writeable(params)))
+        return SGDState(0, None)
 
     def update(grads: Array, state: SGDState, params: Array) -> tuple[Array, SGDState]:
-        g = grads + weight_decay * params if weight_decay != 0 else grads.copy()
+        grads, params = grads_and_params(grads, params)
+        g, _ = decay(grads, params, weight_decay, 0.0)  # L2 (torch's SGD has no decoupled decay)
         buf = state.momentum_buffer
         if momentum != 0:
-            buf = g.copy() if buf is None else momentum * buf + (1 - dampening) * g
+            buf = g.copy() if buf is None or state.step == 0 else momentum * buf + (1 - dampening) * g
             g = g + momentum * buf if nesterov else buf
-        return -lr * g, SGDState(buf)
+        return -lr_at(state.step) * g, SGDState(state.step + 1, buf)
 
-    return Optimizer(init, update)
+    def inplace(grads: Array, state: SGDState, params: Array) -> SGDState:
+        _kernels.sgd_(params, grads, state.momentum_buffer, lr=lr_at(state.step), momentum=momentum, dampening=dampening,
+                      weight_decay=weight_decay, nesterov=nesterov, first_step=state.step == 0, engine=engine)
+        return SGDState(state.step + 1, state.momentum_buffer)
+
+    return Optimizer(init, update, None if engine == "readable" else inplace, lr_at)
 
 
 class MomentumMAState(NamedTuple):
-    """The moving average ``v`` of the gradients (starts at zero)."""
+    """The steps taken and the moving average ``v`` of the gradients (starts at zero)."""
 
+    step: int
     v: Array
 
 
-def momentum_ma(lr: float, momentum: float) -> Optimizer:
+def momentum_ma(lr: float | Schedule, momentum: float) -> Optimizer:
     r"""Momentum in the moving-average convention: :math:`v \leftarrow \beta v + (1-\beta) g,\ w \leftarrow w - \eta v`.
 
     With :math:`v_0 = 0` this equals :func:`sgd` with learning rate :math:`\eta(1-\beta)`
@@ -96,19 +136,18 @@ def momentum_ma(lr: float, momentum: float) -> Optimizer:
     >>> bool(np.allclose(a, b))
     True
     """
-    lr = check_nonneg(lr, f"Invalid learning rate: {lr}")
-    if not 0.0 <= momentum < 1.0:
-        raise ValueError(f"Invalid momentum value: {momentum}")
-    beta = float(momentum)
+    lr_at = learning_rate(lr)
+    beta = hyper(momentum, "momentum value", "momentum", low=0, high=1, high_open=True)
 
     def init(params: Array) -> MomentumMAState:
-        return MomentumMAState(np.zeros_like(params))
+        return MomentumMAState(0, np.zeros(np.shape(params)))
 
     def update(grads: Array, state: MomentumMAState, params: Array) -> tuple[Array, MomentumMAState]:
-        v = beta * state.v + (1 - beta) * grads
-        return -lr * v, MomentumMAState(v)
+        grads, _ = grads_and_params(grads, params)
+        m = beta * state.v + (1 - beta) * grads
+        return -lr_at(state.step) * m, MomentumMAState(state.step + 1, m)
 
-    return Optimizer(init, update)
+    return Optimizer(init, update, lr=lr_at)
 
 
 def nesterov_lookahead_path(grad: Callable[[Array], Array], w0: Any, lr: float, momentum: float, steps: int) -> tuple[Array, Array]:
@@ -134,12 +173,16 @@ def nesterov_lookahead_path(grad: Callable[[Array], Array], w0: Any, lr: float, 
     >>> bool(np.allclose(look, run(sgd(lr=0.1, momentum=0.9, nesterov=True), lambda w: w, [1.0], 5)))
     True
     """
+    v.function(grad, "grad")
+    lr = hyper(lr, "learning rate", "lr", low=0)
+    momentum = hyper(momentum, "momentum value", "momentum", low=0)
+    steps = v.count(steps, "steps")
     w = as_params(w0)
-    v = np.zeros_like(w)
+    vel = np.zeros_like(w)
     ws, looks = [w.copy()], [w.copy()]
-    for _ in range(int(steps)):
-        v = momentum * v - lr * np.asarray(grad(w + momentum * v), dtype=float)
-        w = w + v
+    for _ in range(steps):
+        vel = momentum * vel - lr * np.asarray(grad(w + momentum * vel), dtype=float)
+        w = w + vel
         ws.append(w.copy())
-        looks.append(w + momentum * v)
+        looks.append(w + momentum * vel)
     return np.array(ws), np.array(looks)

@@ -12,18 +12,19 @@ and divergence for :math:`\\eta > 2\\eta_{opt}`.
 
 In many dimensions (:mod:`nbcode.quadratic.multi`) the same holds along each eigenvector of the
 Hessian; :mod:`nbcode.quadratic.newton` has the local step :math:`1/L''(w)` on any smooth 1-D function.
+The iterates come from :func:`nbcode.optim.gd_path` and :func:`nbcode.optim.newton_path` (the
+one path runner, with its divergence rule); this package has the closed forms to compare them with.
 """
 
-from nbcode.quadratic.one_d import Quadratic1D, contraction_factor, gd_path, regime, steps_to_tolerance
+from nbcode.quadratic.one_d import Quadratic1D, contraction_factor, regime, steps_to_tolerance
 
-__all__ = ["Quadratic1D", "contraction_factor", "gd_path", "regime", "steps_to_tolerance"]
+__all__ = ["Quadratic1D", "contraction_factor", "regime", "steps_to_tolerance"]
 
 from nbcode.quadratic.multi import (  # noqa: E402
     QuadraticND,
     best_fixed_lr,
     eigen_contractions,
     eigen_regimes,
-    gd_path_nd,
     iterations_to_tolerance,
     max_stable_lr,
     measured_iterations,
@@ -34,7 +35,7 @@ from nbcode.quadratic.multi import (  # noqa: E402
     quadratic_from_eigs,
     rate,
 )
-from nbcode.quadratic.newton import convergence_ratios, local_eta_opt, newton_path  # noqa: E402
+from nbcode.quadratic.newton import convergence_ratios, local_eta_opt  # noqa: E402
 
 __all__ += [
     "QuadraticND",
@@ -46,12 +47,10 @@ __all__ += [
     "max_stable_lr",
     "best_fixed_lr",
     "optimal_rate",
-    "gd_path_nd",
     "preconditioned_path",
     "iterations_to_tolerance",
     "predicted_iterations",
     "measured_iterations",
-    "newton_path",
     "local_eta_opt",
     "convergence_ratios",
 ]

@@ -20,6 +20,8 @@ from typing import Sequence
 
 import numpy as np
 
+from nbcode import _validate as v
+from nbcode.optim import gd_path
 from nbcode.quadratic.one_d import EDGE, _check_lr
 
 __all__ = [
@@ -32,7 +34,6 @@ __all__ = [
     "max_stable_lr",
     "best_fixed_lr",
     "optimal_rate",
-    "gd_path_nd",
     "preconditioned_path",
     "iterations_to_tolerance",
     "predicted_iterations",
@@ -77,8 +78,8 @@ class QuadraticND:
     eigvecs: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        H = np.asarray(self.H, dtype=float)
-        b = np.asarray(self.b, dtype=float).reshape(-1)
+        H = np.array(self.H, dtype=float)  # copies: editing the caller's array later changes nothing here
+        b = np.array(self.b, dtype=float).reshape(-1)
         if H.ndim != 2 or H.shape[0] != H.shape[1] or H.shape[0] != b.size:
             raise ValueError(f"Invalid shapes: H {H.shape}, b {b.shape} (need H (d, d) and b (d,))")
         if not np.all(np.isfinite(H)) or not np.allclose(H, H.T, rtol=1e-12, atol=1e-12):
@@ -86,6 +87,8 @@ class QuadraticND:
         lam, Q = np.linalg.eigh(H)
         if lam[0] <= 0:
             raise ValueError(f"Invalid Hessian: smallest eigenvalue {lam[0]:.3g} (need H positive definite)")
+        H.flags.writeable = False
+        b.flags.writeable = False
         object.__setattr__(self, "H", H)
         object.__setattr__(self, "b", b)
         object.__setattr__(self, "eigvals", lam)
@@ -111,8 +114,9 @@ class QuadraticND:
         return np.asarray(0.5 * np.einsum("...i,ij,...j->...", w, self.H, w) + w @ self.b + self.c)
 
     def grad(self, w: np.ndarray) -> np.ndarray:
-        """:math:`\\nabla L = H\\mathbf w + \\mathbf b`."""
-        return np.asarray(np.asarray(w, dtype=float) @ self.H + self.b)
+        """:math:`\\nabla L = H\\mathbf w + \\mathbf b` (for ``w`` of shape ``(..., d)``)."""
+        w = np.asarray(w, dtype=float)
+        return np.asarray((self.H @ w if w.ndim == 1 else w @ self.H) + self.b)
 
 
 def quadratic_from_eigs(
@@ -234,28 +238,15 @@ def optimal_rate(kappa: float) -> float:
     return (kappa - 1.0) / (kappa + 1.0)
 
 
-def gd_path_nd(q: QuadraticND, w0: Sequence[float] | np.ndarray, lr: float, steps: int) -> np.ndarray:
-    """Gradient descent :math:`\\mathbf w_{k+1} = \\mathbf w_k - \\eta\\nabla L(\\mathbf w_k)`; returns ``(steps + 1, d)`` iterates.
-
-    Divergent runs are returned as they are (they may overflow to ``inf``).
-
-    Examples
-    --------
-    >>> q = quadratic_from_eigs([1.0, 2.0])
-    >>> gd_path_nd(q, [1.0, 1.0], 0.5, 2).tolist()
-    [[1.0, 1.0], [0.5, 0.0], [0.25, 0.0]]
-    """
-    return preconditioned_path(q, w0, lr, steps, None)
-
-
 def preconditioned_path(
     q: QuadraticND, w0: Sequence[float] | np.ndarray, lr: float, steps: int, P: np.ndarray | None = None
 ) -> np.ndarray:
     """Preconditioned gradient descent :math:`\\mathbf w_{k+1} = \\mathbf w_k - \\eta P\\nabla L(\\mathbf w_k)`.
 
-    ``P = None`` is plain gradient descent; :math:`P = H^{-1}` with :math:`\\eta = 1` is Newton's
-    method (one step to the minimum of a quadratic); :math:`P = \\mathrm{diag}(H)^{-1}` is Jacobi
-    (diagonal) preconditioning. The iteration matrix is :math:`I - \\eta P H`.
+    ``P = None`` is plain gradient descent (:func:`nbcode.optim.gd_path`); :math:`P = H^{-1}` with
+    :math:`\\eta = 1` is Newton's method (one step to the minimum of a quadratic);
+    :math:`P = \\mathrm{diag}(H)^{-1}` is Jacobi (diagonal) preconditioning. The iteration matrix is
+    :math:`I - \\eta P H`. Divergence is handled by :func:`~nbcode.optim.gd_path`'s rule.
 
     Examples
     --------
@@ -264,22 +255,11 @@ def preconditioned_path(
     >>> np.allclose(path[1], q.w_star)
     True
     """
-    lr = _check_lr(lr)
-    if not isinstance(steps, (int, np.integer)) or steps < 0:
-        raise ValueError(f"Invalid number of steps: {steps}")
-    w = np.asarray(w0, dtype=float).reshape(-1).copy()
-    if w.size != q.dim or not np.all(np.isfinite(w)):
-        raise ValueError(f"Invalid starting point: {np.asarray(w0).tolist()} (need {q.dim} finite numbers)")
-    if P is not None and np.asarray(P).shape != (q.dim, q.dim):
-        raise ValueError(f"Invalid preconditioner shape: {np.asarray(P).shape} (need ({q.dim}, {q.dim}))")
-    out = np.empty((int(steps) + 1, q.dim))
-    out[0] = w
-    with np.errstate(over="ignore", invalid="ignore"):
-        for k in range(int(steps)):
-            g = q.H @ w + q.b
-            w = w - lr * (g if P is None else np.asarray(P) @ g)
-            out[k + 1] = w
-    return out
+    w = v.vector(w0, "starting point", size=q.dim)
+    if P is None:
+        return gd_path(q, w, lr, steps)
+    Pm = v.array(P, "preconditioner", shape=(q.dim, q.dim))
+    return gd_path(lambda x: Pm @ q.grad(x), w, lr, steps)
 
 
 def iterations_to_tolerance(lr: float, eigvals: Sequence[float] | np.ndarray, tol: float) -> float:

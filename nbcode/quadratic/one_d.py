@@ -1,4 +1,7 @@
-"""One-dimensional quadratics: the smallest model of gradient descent (used from the intro on)."""
+"""One-dimensional quadratics: the smallest model of gradient descent (used from the intro on).
+
+The iterates themselves come from :func:`nbcode.optim.gd_path` (``gd_path(q, w0, lr, steps)``).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Quadratic1D", "contraction_factor", "gd_path", "regime", "steps_to_tolerance", "EDGE"]
+__all__ = ["Quadratic1D", "contraction_factor", "regime", "steps_to_tolerance", "EDGE"]
 
 #: A contraction factor within this distance of 0 or ±1 counts as exactly there. Eigenvalues and
 #: products such as η·λ carry round-off of order 1e-16 that differs between machines; it must not
@@ -100,25 +103,6 @@ def regime(lr: float, a: float) -> str:
     if -1.0 < r < 0.0:
         return "oscillating"
     return "divergent"
-
-
-def gd_path(q: Quadratic1D, w0: float, lr: float, steps: int) -> np.ndarray:
-    """Run ``steps`` gradient-descent steps from ``w0``; returns the ``steps + 1`` iterates.
-
-    The loop is the ground truth; divergent runs are returned as they are (they grow like
-    :math:`|r|^k` and may overflow to ``inf``, which is shown, not hidden).
-    """
-    lr = _check_lr(lr)
-    if not isinstance(steps, (int, np.integer)) or steps < 0:
-        raise ValueError(f"Invalid number of steps: {steps}")
-    if not math.isfinite(w0):
-        raise ValueError(f"Invalid starting point: {w0}")
-    w = np.empty(int(steps) + 1)
-    w[0] = w0
-    with np.errstate(over="ignore", invalid="ignore"):
-        for k in range(int(steps)):
-            w[k + 1] = w[k] - lr * (q.a * w[k] + q.b)
-    return w
 
 
 def steps_to_tolerance(lr: float, a: float, distance0: float, tol: float) -> float:

@@ -1,14 +1,14 @@
 """Regularization: penalties and their proximal operators, dropout and DropConnect, early
 stopping, gradient clipping, data augmentation and input noise.
 
-Chapter: ``book/regularization.ipynb``.
+Chapter: ``book/regularization.ipynb``; its torch experiments live in
+:mod:`nbcode.experiments.regularize`.
 """
 
 from nbcode.regularize.augment import augment_shifts, noisy_least_squares, shift_images
 from nbcode.regularize.clipping import clip_by_norm, clip_by_value, clipped_descent
 from nbcode.regularize.dropout import dropconnect, dropout, dropout_keep, dropout_mask, mask_average, weight_scaling_gap
 from nbcode.regularize.early_stopping import EarlyStopping, gd_quadratic_factors, l2_factors, matching_alpha
-from nbcode.regularize.experiments import PlaygroundRun, augmentation_digits, dropout_digits, dropout_mlp, playground_run
 from nbcode.regularize.linear import l1_optimum_diagonal, l2_optimum, ista, lipschitz, ridge, subgradient_descent
 from nbcode.regularize.penalties import (
     elastic_net_penalty,
@@ -27,5 +27,4 @@ __all__ = [
     "dropout_mask", "dropout", "dropout_keep", "dropconnect", "mask_average", "weight_scaling_gap",
     "EarlyStopping", "gd_quadratic_factors", "l2_factors", "matching_alpha",
     "clip_by_value", "clip_by_norm", "clipped_descent", "shift_images", "augment_shifts", "noisy_least_squares",
-    "dropout_mlp", "dropout_digits", "PlaygroundRun", "playground_run", "augmentation_digits",
 ]

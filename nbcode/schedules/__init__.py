@@ -1,5 +1,9 @@
-"""Learning-rate schedules: pure ``step -> lr`` functions in closed form, a stateful
-reduce-on-plateau rule as an ``init``/``update`` pair, and the learning-rate range test.
+"""Learning-rate schedules: pure ``step -> lr`` functions in closed form, and a stateful
+reduce-on-plateau rule as an ``init``/``update`` pair.
+
+A schedule is what the optimizers of :mod:`nbcode.optim` take as ``lr``. This package imports
+NumPy only; the learning-rate range test, which trains a torch model, is
+:func:`nbcode.train.lr_range_test`.
 
 Parameter names are PyTorch's (``step_size``, ``gamma``, ``milestones``, ``T_max``, ``eta_min``,
 ``T_0``, ``T_mult``, ``base_lr``, ``max_lr``, ``step_size_up``, ``mode``, ``pct_start``, ...), and
@@ -25,7 +29,6 @@ from nbcode.schedules.closed_form import (
     warmup,
 )
 from nbcode.schedules.plateau import Plateau, PlateauState, reduce_lr_on_plateau
-from nbcode.schedules.range_test import RangeTest, lr_range_test
 
 __all__ = [
     "Schedule",
@@ -47,6 +50,4 @@ __all__ = [
     "Plateau",
     "PlateauState",
     "reduce_lr_on_plateau",
-    "RangeTest",
-    "lr_range_test",
 ]

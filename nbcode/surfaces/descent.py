@@ -1,4 +1,8 @@
-"""Gradient descent, perturbed gradient descent and Newton's method near a saddle point."""
+"""Escaping a saddle point: when a path leaves a ball around it, measured and predicted.
+
+The paths themselves come from :func:`nbcode.optim.gd_path` (plain or perturbed gradient
+descent) and :func:`nbcode.optim.newton_path`, run on a :class:`~nbcode.surfaces.Surface`.
+"""
 
 from __future__ import annotations
 
@@ -7,82 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from nbcode.surfaces.functions import Surface, check_point
+from nbcode import _validate as v
 
-__all__ = ["gd_path", "newton_path", "escape_steps", "predicted_escape_steps"]
-
-
-def _check_lr(lr: float) -> float:
-    if not isinstance(lr, (int, float, np.floating)) or not math.isfinite(lr) or lr <= 0:
-        raise ValueError(f"Invalid learning rate: {lr}")
-    return float(lr)
-
-
-def _check_steps(steps: int) -> int:
-    if not isinstance(steps, (int, np.integer)) or steps < 0:
-        raise ValueError(f"Invalid number of steps: {steps}")
-    return int(steps)
-
-
-def gd_path(
-    surface: Surface, w0: Any, lr: float, steps: int, *, noise: float = 0.0, seed: int = 0, max_norm: float = 1e6
-) -> np.ndarray:
-    """Iterates of (perturbed) gradient descent, shape ``(steps + 1, dim)``.
-
-    .. math:: w_{k+1} = w_k - \\eta\\, \\nabla L(w_k) + \\sigma \\xi_k, \\qquad \\xi_k \\sim N(0, I)
-
-    With ``noise`` :math:`\\sigma > 0` this is perturbed gradient descent (a simple version of
-    :cite:`jin2017`'s). The run stops early, padded with ``nan``, once
-    :math:`\\|w_k\\|` exceeds ``max_norm`` (divergence is shown, not hidden).
-
-    Examples
-    --------
-    >>> from nbcode.surfaces import saddle
-    >>> gd_path(saddle(), [1.0, 0.5], 0.25, 2).tolist()
-    [[1.0, 0.5], [0.5, 0.75], [0.25, 1.125]]
-    """
-    lr = _check_lr(lr)
-    steps = _check_steps(steps)
-    w = check_point(w0, surface.dim)
-    if not (math.isfinite(noise) and noise >= 0):
-        raise ValueError(f"Invalid noise level: {noise}")
-    rng = np.random.default_rng(seed)
-    out = np.full((steps + 1, surface.dim), np.nan)
-    out[0] = w
-    with np.errstate(over="ignore", invalid="ignore"):
-        for k in range(steps):
-            w = w - lr * surface.grad_fn(w)
-            if noise > 0:
-                w = w + noise * rng.standard_normal(surface.dim)
-            if not np.all(np.isfinite(w)) or np.linalg.norm(w) > max_norm:
-                break
-            out[k + 1] = w
-    return out
-
-
-def newton_path(surface: Surface, w0: Any, steps: int) -> np.ndarray:
-    """Iterates of the pure Newton step :math:`w \\leftarrow w - H^{-1} g`, shape ``(steps + 1, dim)``.
-
-    Newton's step jumps to the critical point of the local quadratic model, whatever its type:
-    near a saddle it is attracted to the saddle (:cite:`dauphin2014`).
-
-    Examples
-    --------
-    >>> from nbcode.surfaces import saddle
-    >>> newton_path(saddle(), [1.0, 0.5], 1).tolist()
-    [[1.0, 0.5], [0.0, 0.0]]
-    """
-    steps = _check_steps(steps)
-    w = check_point(w0, surface.dim)
-    out = np.full((steps + 1, surface.dim), np.nan)
-    out[0] = w
-    for k in range(steps):
-        try:
-            w = w - np.linalg.solve(surface.hess_fn(w), surface.grad_fn(w))
-        except np.linalg.LinAlgError:
-            break
-        out[k + 1] = w
-    return out
+__all__ = ["escape_steps", "predicted_escape_steps"]
 
 
 def escape_steps(path: np.ndarray, center: Any, radius: float) -> float:
@@ -95,10 +26,10 @@ def escape_steps(path: np.ndarray, center: Any, radius: float) -> float:
     >>> escape_steps(np.array([[0.1, 0.0], [0.3, 0.0], [1.2, 0.0]]), [0.0, 0.0], 1.0)
     2
     """
-    if not (math.isfinite(radius) and radius > 0):
-        raise ValueError(f"Invalid radius: {radius}")
-    p = np.asarray(path, dtype=np.float64)
-    dist = np.linalg.norm(p - np.asarray(center, dtype=np.float64), axis=1)
+    radius = v.real(radius, "radius", low=0, low_open=True)
+    p = v.array(path, "path", ndim=2, finite=False)
+    c = v.vector(center, "center", size=p.shape[1])
+    dist = np.linalg.norm(p - c, axis=1)
     out = np.nonzero(~(dist <= radius))[0]  # nan (diverged) counts as out
     return int(out[0]) if out.size else math.inf
 
@@ -127,10 +58,12 @@ def predicted_escape_steps(offset: float, lam_min: float, lr: float, radius: flo
     >>> round(predicted_escape_steps(1e-3, -2.0, 0.05, 1.0), 2)
     72.48
     """
-    if not (math.isfinite(lam_min) and lam_min < 0):
-        raise ValueError(f"Invalid lam_min: {lam_min} (need a negative eigenvalue)")
-    lr = _check_lr(lr)
-    if not (offset >= 0 and math.isfinite(offset)) or not (noise >= 0 and math.isfinite(noise)) or offset + noise == 0:
+    lam_min = v.real(lam_min, "lam_min", high=0, high_open=True)
+    lr = v.real(lr, "learning rate", low=0, low_open=True, symbol="lr")
+    offset = v.real(offset, "offset", low=0)
+    noise = v.real(noise, "noise", low=0)
+    radius = v.real(radius, "radius", low=0, low_open=True)
+    if offset + noise == 0:
         raise ValueError(f"Invalid offset or noise: offset={offset}, noise={noise} (need one of them > 0)")
     r = 1.0 + lr * abs(lam_min)
     c = math.exp(-0.5772156649015329) / 2.0

@@ -5,14 +5,20 @@ Each surface is a :class:`Surface`: ``s(w)`` is the loss, ``s.grad(w)``, ``s.hes
 pattern of ``scipy.optimize.rosen``, ``rosen_der``, ``rosen_hess``, ``rosen_hess_prod``). The
 value is written with arithmetic only, so it also runs on a ``torch.Tensor``: the tests check
 the hand-written derivatives against ``torch.func.hessian`` of the same expression.
+
+:data:`SURFACES` is the book's one registry of named surfaces, each with a plotting window, a
+start point and its known critical points (so its minima).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import math
 from typing import Any, Callable, Sequence
 
 import numpy as np
+
+from nbcode import _validate as v
 
 __all__ = [
     "Surface",
@@ -23,6 +29,8 @@ __all__ = [
     "rosenbrock",
     "beale",
     "saddle",
+    "double_well",
+    "long_valley",
     "monkey_saddle",
     "himmelblau",
     "two_weight_net",
@@ -62,6 +70,8 @@ class Surface:
         Known critical points and their type (from the Hessian test), for the tests and plots.
     hessp_fn : callable, optional
         A Hessian-vector product that does not form the Hessian (default ``hess(w) @ v``).
+    w0 : tuple of float, optional
+        A start point for optimizers (e.g. Rosenbrock's classic :math:`(-1.2, 1)`).
 
     Examples
     --------
@@ -78,6 +88,12 @@ class Surface:
     box: tuple[float, float, float, float] = (-2.0, 2.0, -2.0, 2.0)
     critical_points: Sequence[tuple[tuple[float, ...], str]] = field(default_factory=list)
     hessp_fn: Callable[[Array, Array], Array] | None = None
+    w0: tuple[float, ...] | None = None
+
+    @property
+    def minima(self) -> tuple[tuple[float, ...], ...]:
+        """The known critical points that are minima."""
+        return tuple(tuple(p) for p, kind in self.critical_points if kind == "minimum")
 
     def __call__(self, w: Any) -> float:
         """The loss :math:`L(w)` at one point."""
@@ -102,9 +118,10 @@ class Surface:
         return self.hess_fn(wa) @ va
 
     def grid(self, num: int = 101) -> tuple[Array, Array, Array]:
-        """``x, y, Z`` with ``Z[i, j] = L(x[j], y[i])`` over :attr:`box` (2-D surfaces)."""
+        """``x, y, Z`` with ``Z[i, j] = L(x[j], y[i])`` over :attr:`box` (2-D surfaces), for contour plots."""
         if self.dim != 2:
             raise ValueError(f"Invalid surface for a grid: {self.name} has dim {self.dim}, need 2")
+        num = v.count(num, "num", low=2)
         x = np.linspace(self.box[0], self.box[1], num)
         y = np.linspace(self.box[2], self.box[3], num)
         X, Y = np.meshgrid(x, y)
@@ -162,7 +179,23 @@ def narrow_valley(a: float = 0.05, b: float = 5.0) -> Surface:
     if not (a > 0 and b > 0):
         raise ValueError(f"Invalid valley curvatures: a={a}, b={b}")
     s = quadratic_bowl((a, b))
-    return Surface("narrow valley", 2, s.value, s.grad_fn, s.hess_fn, (-4.0, 4.0, -1.5, 1.5), [((0.0, 0.0), "minimum")])
+    return Surface("narrow valley", 2, s.value, s.grad_fn, s.hess_fn, (-4.0, 4.0, -1.5, 1.5), [((0.0, 0.0), "minimum")],
+                   w0=(-3.5, 1.0))
+
+
+def long_valley() -> Surface:
+    """A long valley at an angle: :func:`quadratic_bowl` with eigenvalues 0.1 and 10
+    (:math:`\\kappa = 100`) along axes rotated by 30°, minimum 0 at the origin.
+
+    Examples
+    --------
+    >>> s = long_valley()
+    >>> np.round(np.linalg.eigvalsh(s.hess([0.0, 0.0])), 12).tolist(), s.w0
+    ([0.1, 10.0], (-4.0, 0.5))
+    """
+    s = quadratic_bowl((0.1, 10.0), math.radians(30.0))
+    return Surface("long valley", 2, s.value, s.grad_fn, s.hess_fn, (-5.0, 5.0, -3.0, 3.0), [((0.0, 0.0), "minimum")],
+                   w0=(-4.0, 0.5))
 
 
 def _rosen_value(w: Any) -> Any:
@@ -205,9 +238,9 @@ def rosenbrock(dim: int = 2) -> Surface:
     >>> s([1.0, 1.0]), s.hess([1.0, 1.0]).tolist()
     (0.0, [[802.0, -400.0], [-400.0, 200.0]])
     """
-    if not isinstance(dim, int) or dim < 2:
-        raise ValueError(f"Invalid dimension: {dim} (need an integer >= 2)")
-    return Surface("Rosenbrock", dim, _rosen_value, _rosen_grad, _rosen_hess, (-2.0, 2.0, -1.0, 3.0), [((1.0,) * dim, "minimum")], _rosen_hessp)
+    dim = v.count(dim, "dim", low=2)
+    return Surface("Rosenbrock", dim, _rosen_value, _rosen_grad, _rosen_hess, (-2.0, 2.0, -1.0, 3.0), [((1.0,) * dim, "minimum")],
+                   _rosen_hessp, w0=(-1.2, 1.0) + (1.0,) * (dim - 2))
 
 
 # Beale: L = sum_i (c_i - x + x y^i)^2, i = 1, 2, 3
@@ -251,11 +284,15 @@ def beale() -> Surface:
     >>> beale()([3.0, 0.5])
     0.0
     """
-    return Surface("Beale", 2, _beale_value, _beale_grad, _beale_hess, (-0.5, 4.5, -1.0, 1.5), [((3.0, 0.5), "minimum")])
+    return Surface("Beale", 2, _beale_value, _beale_grad, _beale_hess, (-0.5, 4.5, -1.0, 1.5), [((3.0, 0.5), "minimum")],
+                   w0=(1.0, 1.5))
 
 
 def saddle() -> Surface:
-    """The saddle :math:`L = x^2 - y^2`: :math:`\\lambda = \\pm 2` at the origin."""
+    """The saddle :math:`L = x^2 - y^2`: :math:`\\lambda = \\pm 2` at the origin, and no minimum.
+
+    See :func:`double_well` for a saddle between two minima.
+    """
     return Surface(
         "saddle x² − y²",
         2,
@@ -264,6 +301,47 @@ def saddle() -> Surface:
         lambda w: np.array([[2.0, 0.0], [0.0, -2.0]]),
         (-1.5, 1.5, -1.5, 1.5),
         [((0.0, 0.0), "saddle")],
+        w0=(1.0, 0.01),
+    )
+
+
+def _double_well_value(w: Any) -> Any:
+    x, y = w[0], w[1]
+    return 0.5 * x * x - 0.5 * y * y + 0.25 * y**4
+
+
+def _double_well_grad(w: Array) -> Array:
+    x, y = float(w[0]), float(w[1])
+    return np.array([x, -y + y**3])
+
+
+def _double_well_hess(w: Array) -> Array:
+    y = float(w[1])
+    return np.array([[1.0, 0.0], [0.0, -1.0 + 3 * y * y]])
+
+
+def double_well() -> Surface:
+    """A saddle between two minima, :math:`L = \\tfrac12 x^2 - \\tfrac12 y^2 + \\tfrac14 y^4`.
+
+    The origin is a saddle (Hessian diag(1, −1)); the minima are :math:`(0, \\pm 1)`, value
+    −1/4. The start :math:`(2, 10^{-3})` lies almost on the saddle's stable direction: gradient
+    descent first slides to the saddle, then leaves it along :math:`y`.
+
+    Examples
+    --------
+    >>> s = double_well()
+    >>> s([0.0, 1.0]), s.minima
+    (-0.25, ((0.0, 1.0), (0.0, -1.0)))
+    """
+    return Surface(
+        "double-well saddle",
+        2,
+        _double_well_value,
+        _double_well_grad,
+        _double_well_hess,
+        (-2.5, 2.5, -1.6, 1.6),
+        [((0.0, 0.0), "saddle"), ((0.0, 1.0), "minimum"), ((0.0, -1.0), "minimum")],
+        w0=(2.0, 1e-3),
     )
 
 
@@ -281,6 +359,7 @@ def monkey_saddle() -> Surface:
         lambda w: np.array([[6.0 * w[0], -6.0 * w[1]], [-6.0 * w[1], -6.0 * w[0]]]),
         (-1.5, 1.5, -1.5, 1.5),
         [((0.0, 0.0), "degenerate")],
+        w0=(1.0, 0.5),
     )
 
 
@@ -312,6 +391,7 @@ def himmelblau() -> Surface:
         _himmelblau_hess,
         (-5.0, 5.0, -5.0, 5.0),
         [(p, "minimum") for p in mins] + [((-0.270845, -0.923039), "maximum")],
+        w0=(0.0, 0.0),
     )
 
 
@@ -341,11 +421,17 @@ def two_weight_net() -> Surface:
         ),
         (-2.0, 2.0, -2.0, 2.0),
         [((0.0, 0.0), "saddle"), ((1.0, 1.0), "degenerate"), ((-1.0, -1.0), "degenerate")],
+        w0=(0.5, -0.3),
     )
 
 
+def _bowl() -> Surface:
+    s = quadratic_bowl((1.0, 4.0), angle=np.pi / 6)
+    return Surface(s.name, 2, s.value, s.grad_fn, s.hess_fn, s.box, s.critical_points, w0=(-1.5, 1.0))
+
+
 SURFACES: dict[str, Callable[[], Surface]] = {
-    "bowl": lambda: quadratic_bowl((1.0, 4.0), angle=np.pi / 6),
+    "bowl": _bowl,
     "valley": narrow_valley,
     "rosenbrock": rosenbrock,
     "beale": beale,
@@ -353,8 +439,11 @@ SURFACES: dict[str, Callable[[], Surface]] = {
     "monkey": monkey_saddle,
     "himmelblau": himmelblau,
     "two-weight net": two_weight_net,
+    "long valley": long_valley,
+    "double well": double_well,
 }
-"""The book's named 2-D surfaces (a factory each)."""
+"""The book's named 2-D surfaces (a factory each): every one has a window (``box``), a start
+point (``w0``) and its known critical points (``critical_points``, ``minima``)."""
 
 
 def get_surface(name: str) -> Surface:

@@ -61,7 +61,7 @@ class Slider:
         integer: bool = False,
     ) -> None:
         if values is not None:
-            grid = np.asarray(values, dtype=float).reshape(-1)
+            grid = np.array(values, dtype=float).reshape(-1)  # a copy: editing the caller's array later changes nothing
         else:
             if start is None or stop is None or num is None:
                 raise ValueError("Slider needs either values=... or start, stop and num")

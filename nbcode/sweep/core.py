@@ -19,28 +19,24 @@ from __future__ import annotations
 
 import hashlib
 import html
+import inspect
 import io
 import itertools
 import os
 import re
 import time
-import weakref
-from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from nbcode.sweep.assets import JS_PATH
 from nbcode.sweep.controls import Choice, Control, Slider
 from nbcode.sweep.encode import FramePool
 from nbcode.sweep.figure import Plot
 
-__all__ = ["sweep", "Sweep", "sweep_mode", "JS_PATH"]
+__all__ = ["sweep", "Sweep", "sweep_mode"]
 
-JS_PATH = Path(__file__).with_name("sweep.js")
 _PNG_URI = re.compile(r"data:image/png;base64,[A-Za-z0-9+/=]+")
-
-#: Every sweep made in this process (weakly held), so a benchmark can time them all.
-CREATED: "weakref.WeakSet[Sweep]" = weakref.WeakSet()
 
 
 def sweep_mode() -> str:
@@ -79,6 +75,7 @@ class Sweep:
         for name, c in controls.items():
             if not isinstance(c, (Slider, Choice)):
                 raise ValueError(f"control {name!r} must be a Slider or a Choice, got {type(c).__name__}")
+        _check_parameters(draw, list(controls))
         n = int(np.prod([len(c) for c in controls.values()]))
         if n > max_frames:
             raise ValueError(
@@ -89,7 +86,6 @@ class Sweep:
         self.title = title
         self.max_bytes = max_bytes
         self.n_frames = n
-        CREATED.add(self)
 
     # -- the grid ---------------------------------------------------------------------------
     def params_at(self, indices: tuple[int, ...]) -> dict[str, Any]:
@@ -106,8 +102,13 @@ class Sweep:
         return self.params_at(tuple(c.index for c in self.controls.values()))
 
     def frame(self, **params: Any) -> Plot:
-        """``draw(**params)``, checked to return a :class:`Plot`."""
-        p = self.draw(**params)
+        """``draw(**params)``, checked to return a :class:`Plot`; an error inside ``draw`` is
+        raised again with the control values at which it happened."""
+        try:
+            p = self.draw(**params)
+        except Exception as e:
+            at = ", ".join(f"{k}={v!r}" for k, v in params.items())
+            raise RuntimeError(f"the sweep's drawing function {_name(self.draw)} failed at {at}: {type(e).__name__}: {e}") from e
         if not isinstance(p, Plot):
             raise TypeError(f"a sweep's drawing function must return an nbcode.sweep.Plot, got {type(p).__name__}")
         return p
@@ -182,27 +183,6 @@ class Sweep:
         pool.add(self.frame(**params))
         return pool.to_json([])
 
-    def time_moves(self, max_moves: int = 60) -> dict[str, float]:
-        """Time slider moves over a walk across the grid: the live recompute (``draw`` + JSON,
-        what Jupyter pays per move) and a matplotlib redraw to an off-screen PNG (the fallback).
-
-        Returns median and 95th-percentile milliseconds of each.
-        """
-        grid = list(self.grid())
-        picks = grid if len(grid) <= max_moves else [grid[i] for i in np.linspace(0, len(grid) - 1, max_moves).astype(int)]
-        live, mpl_ = [], []
-        for params in picks:
-            t0 = time.perf_counter()
-            self.frame_json(**params)
-            t1 = time.perf_counter()
-            self.render_png(**params)
-            t2 = time.perf_counter()
-            live.append(t1 - t0)
-            mpl_.append(t2 - t1)
-        ms = lambda xs, q: float(1e3 * np.percentile(xs, q))  # noqa: E731
-        return {"moves": len(picks), "live_median_ms": ms(live, 50), "live_p95_ms": ms(live, 95),
-                "mpl_median_ms": ms(mpl_, 50), "mpl_p95_ms": ms(mpl_, 95)}
-
     def widget(self) -> Any:
         """The live version: ipywidgets controls; each move recomputes the frame in the kernel.
 
@@ -253,6 +233,31 @@ class Sweep:
             bundle: dict[str, Any] = w._repr_mimebundle_(include=include, exclude=exclude)
             return bundle
         return {"text/html": self.to_html(), "text/plain": repr(self)}
+
+
+def _name(draw: Callable[..., Any]) -> str:
+    return getattr(draw, "__name__", type(draw).__name__)
+
+
+def _check_parameters(draw: Callable[..., Any], names: list[str]) -> None:
+    """Refuse, when the sweep is made, a control that names no parameter of ``draw`` (rather than
+    failing at the first frame, at display time); a parameter without a default and without a
+    control is refused as well."""
+    try:
+        sig = inspect.signature(draw)
+    except (TypeError, ValueError):  # a builtin or an odd callable: nothing to check against
+        return
+    params = sig.parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return
+    accepts = {k for k, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    unknown = [n for n in names if n not in accepts]
+    if unknown:
+        raise ValueError(f"Invalid control {unknown[0]!r}: {_name(draw)} has no parameter of that name "
+                         f"(its parameters: {sorted(accepts)})")
+    missing = [k for k in accepts if params[k].default is inspect.Parameter.empty and k not in names]
+    if missing:
+        raise ValueError(f"Invalid controls: {_name(draw)} needs {missing[0]!r}, and no control gives it")
 
 
 def sweep(draw: Callable[..., Plot], *, title: str = "", max_frames: int = 2500, max_bytes: int = 3_000_000, **controls: Control) -> Sweep:

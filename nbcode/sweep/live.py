@@ -5,7 +5,7 @@ from __future__ import annotations
 import anywidget
 import traitlets
 
-from nbcode.sweep.core import JS_PATH
+from nbcode.sweep.assets import JS_PATH
 
 __all__ = ["FrameView"]
 

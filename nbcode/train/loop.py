@@ -1,4 +1,9 @@
-"""One training loop for every chapter: seeded, with a progress bar, history returned as data."""
+"""One training loop for every chapter: seeded, with a progress bar, history returned as data.
+
+:func:`fit` trains any torch model with a ``torch.optim`` optimizer or with one of the book's
+own optimizers (:mod:`nbcode.optim`, through :class:`~nbcode.train.NumpyOptimizer`), by
+mini-batches or full-batch gradient descent; :func:`mlp` builds the book's networks.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +18,16 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from nbcode import _validate as v
+from nbcode.optim import Optimizer
+from nbcode.train.adapter import NumpyOptimizer
+
 __all__ = ["History", "fit", "evaluate", "accuracy", "mlp", "seed_everything"]
 
 
 def seed_everything(seed: int) -> torch.Generator:
     """Seed Python, NumPy and torch; returns a torch generator seeded with ``seed``."""
+    seed = v.count(seed, "seed")
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
@@ -27,47 +37,93 @@ def seed_everything(seed: int) -> torch.Generator:
 
 
 def mlp(
-    sizes: Sequence[int], activation: Callable[[], nn.Module] = nn.ReLU, *, bias: bool = True, dtype: torch.dtype = torch.float64
+    sizes: Sequence[int],
+    activation: Callable[[], nn.Module] = nn.ReLU,
+    *,
+    bias: bool = True,
+    batch_norm: bool = False,
+    dropout: float | None = None,
+    dtype: torch.dtype = torch.float64,
+    seed: int | None = None,
 ) -> nn.Sequential:
-    """A multilayer perceptron ``sizes[0] -> ... -> sizes[-1]`` with ``activation`` between layers.
+    """A multilayer perceptron ``sizes[0] -> ... -> sizes[-1]``: the book's one network builder.
+
+    Each hidden layer is ``Linear -> [BatchNorm1d] -> activation -> [Dropout(dropout)]``; the
+    last layer is a plain ``Linear``.
 
     The layers are created, and initialized, in ``dtype``: float64 by default. The book's
     networks are small, and in float64 the round-off that differs between CPUs (float32 random
     initialization alone differs in the last bit between torch's kernels) stays far below any
     digit the book prints.
 
+    Parameters
+    ----------
+    sizes : sequence of int
+        Widths, input first (two or more).
+    activation : callable
+        Makes the activation module (``nn.ReLU``, ``nn.Tanh``, ...).
+    bias : bool
+        Biases in the ``Linear`` layers.
+    batch_norm : bool
+        ``nn.BatchNorm1d`` after each hidden ``Linear`` (before the activation).
+    dropout : float, optional
+        ``nn.Dropout(dropout)`` after each hidden activation (none when None).
+    dtype : torch.dtype
+    seed : int, optional
+        Calls ``torch.manual_seed(seed)`` first (the initialization is then reproducible; the
+        global generator stays seeded, as ``torch.manual_seed`` leaves it).
+
     Examples
     --------
     >>> net = mlp([64, 32, 10])
     >>> [type(m).__name__ for m in net]
     ['Linear', 'ReLU', 'Linear']
+    >>> [type(m).__name__ for m in mlp([4, 3, 2], nn.Tanh, batch_norm=True, dropout=0.5)]
+    ['Linear', 'BatchNorm1d', 'Tanh', 'Dropout', 'Linear']
     """
-    if len(sizes) < 2 or any(int(s) != s or s < 1 for s in sizes):
-        raise ValueError(f"Invalid layer sizes: {list(sizes)} (need two or more positive integers)")
+    if not isinstance(sizes, (list, tuple)) or len(sizes) < 2 or any(
+        isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1 for s in sizes
+    ):
+        raise ValueError(f"Invalid layer sizes: {v.show(sizes)} (need two or more positive integers)")
+    v.function(activation, "activation")
+    bias = v.flag(bias, "bias")
+    batch_norm = v.flag(batch_norm, "batch_norm")
+    p = None if dropout is None else v.probability(dropout, "dropout", allow_one=False)
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"Invalid dtype: {v.show(dtype)} (need a floating torch.dtype)")
+    if seed is not None:
+        torch.manual_seed(v.count(seed, "seed"))
     layers: list[nn.Module] = []
     for i, (m, n) in enumerate(zip(sizes[:-1], sizes[1:])):
         layers.append(nn.Linear(int(m), int(n), bias=bias, dtype=dtype))
         if i < len(sizes) - 2:
+            if batch_norm:
+                layers.append(nn.BatchNorm1d(int(n), dtype=dtype))
             layers.append(activation())
+            if p is not None:
+                layers.append(nn.Dropout(p))
     return nn.Sequential(*layers)
 
 
 @dataclass
 class History:
     """Per-epoch metrics of a run: ``history["train_loss"]`` is a list with one value per epoch
-    (index 0 is before training). ``steps`` counts optimizer steps; ``diverged`` is True when
-    the loss became non-finite (the run stops there instead of crashing)."""
+    (index 0 is before training). ``steps`` counts optimizer steps; ``batch_loss`` has the loss of
+    every mini-batch, taken before its update (and, for a diverged run, the loss that stopped
+    it); ``diverged`` is True when a loss became non-finite or exceeded ``max_loss`` (the run
+    stops there instead of crashing)."""
 
     metrics: dict[str, list[float]] = field(default_factory=dict)
     steps: int = 0
     diverged: bool = False
+    batch_loss: list[float] = field(default_factory=list)
 
     def __getitem__(self, key: str) -> list[float]:
         return self.metrics[key]
 
     def log(self, **values: float) -> None:
-        for k, v in values.items():
-            self.metrics.setdefault(k, []).append(float(v))
+        for k, value in values.items():
+            self.metrics.setdefault(k, []).append(float(value))
 
     def last(self, key: str) -> float:
         return self.metrics[key][-1]
@@ -92,9 +148,18 @@ def evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, loss_fn: Callab
     return loss, acc
 
 
+def _has_batch_norm(model: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+
+
+def _lr_of(optimizer: Any) -> float:
+    groups = getattr(optimizer, "param_groups", None)
+    return float(groups[0]["lr"]) if groups else math.nan
+
+
 def fit(
     model: nn.Module,
-    optimizer: torch.optim.Optimizer,
+    optimizer: torch.optim.Optimizer | NumpyOptimizer | Optimizer,
     X: torch.Tensor,
     y: torch.Tensor,
     *,
@@ -104,57 +169,96 @@ def fit(
     val: tuple[torch.Tensor, torch.Tensor] | None = None,
     scheduler: Any = None,
     seed: int = 0,
+    shuffle: bool = True,
+    drop_last: bool = False,
+    max_loss: float = math.inf,
     progress: bool | None = None,
     callback: Callable[[int, History], bool | None] | None = None,
+    step_callback: Callable[[int, float], bool | None] | None = None,
 ) -> History:
     """Train ``model`` on ``(X, y)`` with mini-batches reshuffled every epoch.
 
     Parameters
     ----------
-    model, optimizer : the torch model and an optimizer over its parameters.
+    model : torch.nn.Module
+    optimizer : torch.optim.Optimizer, NumpyOptimizer or nbcode.optim.Optimizer
+        A torch optimizer over the model's parameters, or one of the book's optimizers (an
+        :class:`nbcode.optim.Optimizer` is wrapped in a :class:`NumpyOptimizer` over
+        ``model.parameters()``).
     X, y : tensors with the training inputs and targets.
     epochs : int
         Passes over the data (``>= 0``).
     batch_size : int, optional
         Mini-batch size (default: the whole set, i.e. full-batch gradient descent).
     loss_fn : callable, optional
-        Default: cross-entropy for integer targets, mean squared error otherwise.
+        Default: cross-entropy for integer targets, mean squared error otherwise. A penalty
+        belongs here too (``lambda out, t: ce(out, t) + alpha * (w**2).sum()``).
     val : (X_val, y_val), optional
         Also record validation loss and accuracy each epoch.
     scheduler : optional
-        A ``torch.optim.lr_scheduler`` stepped once per epoch.
+        A ``torch.optim.lr_scheduler`` stepped once per epoch (for a schedule per step, give
+        the optimizer's ``lr`` as an :mod:`nbcode.schedules` function, or step a torch
+        scheduler in ``step_callback``).
     seed : int
         Seeds the shuffling (the model's initialization is the caller's business).
+    shuffle : bool
+        Draw each epoch's mini-batches from a new permutation (as ``DataLoader(shuffle=True)``);
+        False keeps the rows in order.
+    drop_last : bool
+        Skip the last, smaller mini-batch of an epoch (as ``DataLoader(drop_last=True)``).
+    max_loss : float
+        A mini-batch loss above this (or not finite) ends the run as diverged, before the update.
     progress : bool, optional
         Show a tqdm bar over epochs (default: on; the environment variable ``TQDM_DISABLE=1``
         turns every bar off, as the book build and the tests do).
     callback : callable, optional
         ``callback(epoch, history)`` after each epoch; returning True stops training (e.g. early
         stopping).
+    step_callback : callable, optional
+        ``step_callback(step, loss)`` after each update, with the count of updates so far and
+        the mini-batch loss before the update; returning True stops training.
 
     Returns
     -------
     History
         ``train_loss`` and ``train_acc`` (and ``val_loss``, ``val_acc``) per epoch, entry 0 before
-        training, and ``lr`` per epoch.
+        training, and ``lr`` per epoch; ``batch_loss`` per update.
     """
-    if not isinstance(epochs, int) or epochs < 0:
-        raise ValueError(f"Invalid number of epochs: {epochs}")
+    v.module(model)
+    if isinstance(optimizer, Optimizer):
+        optimizer = NumpyOptimizer(model.parameters(), optimizer)
+    if not hasattr(optimizer, "step") or not hasattr(optimizer, "zero_grad"):
+        raise TypeError(f"Invalid optimizer: {v.show(optimizer)} (need a torch.optim.Optimizer or an nbcode optimizer)")
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
+        raise ValueError(f"Invalid number of epochs: {epochs} (need an integer >= 0)")
+    if not isinstance(X, torch.Tensor) or not isinstance(y, torch.Tensor):
+        raise TypeError(f"Invalid data: X and y must be torch tensors, got {type(X).__name__} and {type(y).__name__}")
     n = X.shape[0]
     if y.shape[0] != n:
         raise ValueError(f"X and y have different numbers of rows: {n} and {y.shape[0]}")
     bs = n if batch_size is None else batch_size
-    if not isinstance(bs, int) or not 1 <= bs <= n:
+    if isinstance(bs, bool) or not isinstance(bs, int) or not 1 <= bs <= n:
         raise ValueError(f"Invalid batch size: {batch_size} (need 1 <= batch_size <= {n})")
+    shuffle = v.flag(shuffle, "shuffle")
+    drop_last = v.flag(drop_last, "drop_last")
+    max_loss = v.real(max_loss, "max_loss", finite=False)
+    if not drop_last and n % bs == 1 and n > 1 and _has_batch_norm(model):
+        raise ValueError(f"Invalid batch size: {bs} leaves a last mini-batch of one row, which BatchNorm cannot "
+                         "normalize in training mode (use drop_last=True or another batch_size)")
     if loss_fn is None:
         loss_fn = nn.functional.cross_entropy if not torch.is_floating_point(y) else nn.functional.mse_loss
+    v.function(loss_fn, "loss_fn")
+    for name, f in (("callback", callback), ("step_callback", step_callback)):
+        if f is not None:
+            v.function(f, name)
     gen = torch.Generator()
-    gen.manual_seed(seed)
+    gen.manual_seed(v.count(seed, "seed"))
     hist = History()
+    stop = len(range(0, n - bs + 1, bs)) * bs if drop_last else n
 
     def record() -> None:
         tl, ta = evaluate(model, X, y, loss_fn)
-        hist.log(train_loss=tl, train_acc=ta, lr=optimizer.param_groups[0]["lr"])
+        hist.log(train_loss=tl, train_acc=ta, lr=_lr_of(optimizer))
         if val is not None:
             vl, va = evaluate(model, val[0], val[1], loss_fn)
             hist.log(val_loss=vl, val_acc=va)
@@ -163,19 +267,25 @@ def fit(
     if progress is None:  # tqdm's notebook bar ignores TQDM_DISABLE, so read it here
         progress = os.environ.get("TQDM_DISABLE", "").strip().lower() not in ("1", "true", "yes")
     bar = tqdm(range(epochs), desc="epochs", leave=False, disable=not progress)
+    stopped = False
     for epoch in bar:
         model.train()
-        perm = torch.randperm(n, generator=gen)
-        for start in range(0, n, bs):
-            idx = perm[start : start + bs]
+        order = torch.randperm(n, generator=gen) if shuffle else torch.arange(n)
+        for start in range(0, stop, bs):
+            idx = order[start : start + bs]
             optimizer.zero_grad(set_to_none=True)
             loss = loss_fn(model(X[idx]), y[idx])
-            if not torch.isfinite(loss):
+            value = float(loss.detach())
+            hist.batch_loss.append(value)
+            if not math.isfinite(value) or value > max_loss:
                 hist.diverged = True
                 break
             loss.backward()
             optimizer.step()
             hist.steps += 1
+            if step_callback is not None and step_callback(hist.steps, value):
+                stopped = True
+                break
         if scheduler is not None and not hist.diverged:
             scheduler.step()
         record()
@@ -183,7 +293,7 @@ def fit(
             hist.diverged = True
             break
         bar.set_postfix(loss=f"{hist.last('train_loss'):.4f}")
-        if callback is not None and callback(epoch + 1, hist):
+        if stopped or (callback is not None and callback(epoch + 1, hist)):
             break
     bar.close()
     return hist

@@ -1,23 +1,26 @@
-"""Initializing torch models with the NumPy initializers, and the chapter's training experiments."""
+"""Initializing torch models with the NumPy initializers, and what to look at after training.
+
+* :func:`init_model_` sets every ``nn.Linear`` of a model by one of :data:`SCHEMES`
+  (:func:`~nbcode.init.lecun_normal`, :func:`~nbcode.init.xavier_normal`,
+  :func:`~nbcode.init.kaiming_normal`, :func:`~nbcode.init.orthogonal`, ...);
+* :func:`prior_bias` gives the output biases that predict the class frequencies;
+* :func:`unit_spread` measures whether the units of a layer still compute the same function.
+"""
 
 from __future__ import annotations
-
-import math
-from typing import Callable
 
 import numpy as np
 import torch
 from torch import nn
 
+from nbcode import _validate as v
 from nbcode.init.fans import calculate_gain
 from nbcode.init.initializers import kaiming_normal, lecun_normal, orthogonal, xavier_normal
-from nbcode.train import History, fit, mlp
 
-__all__ = ["SCHEMES", "init_model_", "prior_bias", "deep_mlp", "train_with_init", "unit_spread", "symmetry_run"]
+__all__ = ["SCHEMES", "init_model_", "prior_bias", "unit_spread"]
 
 #: Weight schemes understood by :func:`init_model_`.
 SCHEMES = ("zeros", "constant", "small", "lecun", "xavier", "kaiming", "orthogonal")
-_ACTS: dict[str, Callable[[], nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU, "sigmoid": nn.Sigmoid, "linear": nn.Identity}
 
 
 def init_model_(
@@ -38,8 +41,8 @@ def init_model_(
     >>> net[0].bias.tolist()
     [0.5, 0.5]
     """
-    if scheme not in SCHEMES:
-        raise ValueError(f"Unsupported initialization scheme {scheme}")
+    v.module(model)
+    v.choice(scheme, "initialization scheme", SCHEMES)
     with torch.no_grad():
         for m in model.modules():
             if not isinstance(m, nn.Linear):
@@ -81,37 +84,6 @@ def prior_bias(y: np.ndarray | torch.Tensor, n_classes: int) -> np.ndarray:
     return np.log(counts / counts.sum())
 
 
-def deep_mlp(depth: int, width: int, act: str, n_in: int = 64, n_out: int = 10) -> nn.Sequential:
-    """``n_in -> width -> ... -> n_out`` with ``depth`` weight layers (``depth - 1`` hidden layers), float64."""
-    if act not in _ACTS:
-        raise ValueError(f"Unsupported nonlinearity {act}")
-    if not isinstance(depth, int) or depth < 2:
-        raise ValueError(f"Invalid depth: {depth}")
-    return mlp([n_in] + [width] * (depth - 1) + [n_out], _ACTS[act]).double()
-
-
-def train_with_init(
-    data: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor],
-    scheme: str,
-    *,
-    act: str = "relu",
-    depth: int = 15,
-    width: int = 64,
-    epochs: int = 5,
-    lr: float = 0.05,
-    momentum: float = 0.9,
-    batch_size: int = 64,
-    seed: int = 0,
-) -> History:
-    """Train a :func:`deep_mlp` initialized with ``scheme`` by SGD with momentum on
-    ``data = (X_train, y_train, X_val, y_val)``; returns the :class:`~nbcode.train.History`."""
-    X, y, Xv, yv = data
-    torch.manual_seed(seed)
-    model = init_model_(deep_mlp(depth, width, act), scheme, rng=np.random.default_rng(seed), nonlinearity=act if act != "sigmoid" else "sigmoid")
-    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
-    return fit(model, opt, X, y, epochs=epochs, batch_size=batch_size, val=(Xv, yv), seed=seed, progress=False)
-
-
 def unit_spread(layer: nn.Linear) -> float:
     """Largest distance between a hidden unit's incoming weights (and bias) and unit 0's:
     zero when all units of the layer compute the same function."""
@@ -119,26 +91,3 @@ def unit_spread(layer: nn.Linear) -> float:
     if layer.bias is not None:
         w = torch.cat([w, layer.bias.detach().double()[:, None]], dim=1)
     return float((w - w[0]).norm(dim=1).max())
-
-
-def symmetry_run(
-    data: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor],
-    scheme: str,
-    *,
-    act: str = "tanh",
-    hidden: int = 32,
-    epochs: int = 10,
-    lr: float = 0.1,
-    seed: int = 0,
-) -> tuple[History, float]:
-    """Train ``64 -> hidden -> 10`` initialized with ``scheme`` (biases 0); returns the history and
-    :func:`unit_spread` of the hidden layer after training."""
-    X, y, Xv, yv = data
-    model = mlp([X.shape[1], hidden, 10], _ACTS[act]).double()
-    init_model_(model, scheme, rng=np.random.default_rng(seed), nonlinearity=act)
-    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
-    hist = fit(model, opt, X, y, epochs=epochs, batch_size=32, val=(Xv, yv), seed=seed, progress=False)
-    first = model[0]
-    assert isinstance(first, nn.Linear)
-    spread = unit_spread(first)
-    return hist, spread if math.isfinite(spread) else math.nan

@@ -1,8 +1,9 @@
-"""Book infrastructure (not a topic): which notebooks the book has, read from ``_toc.yml``, and
-the headless Chromium that shows its pages.
+"""Book tooling (not part of the library): which notebooks the book has, read from ``_toc.yml``,
+and the headless Chromium that shows its pages.
 
-Used by the test suite (nbval runs exactly the notebooks of the table of contents; the browser
-tests), the build script and the benchmark.
+Used by ``conftest.py`` (nbval runs exactly the notebooks of the table of contents), the tests
+of the built book, and the scripts (executing notebooks, checking reproducibility, the
+benchmark). ``nbcode`` never imports it: it needs ``yaml``, which the library does not declare.
 """
 
 from __future__ import annotations

@@ -1,6 +1,9 @@
-"""Small torch experiments with BatchNorm: curvature, largest stable learning rate, noisy statistics.
+"""The experiments of the chapter "Normalization" (``book/normalization.ipynb``): BatchNorm in
+small torch MLPs — curvature, the largest stable learning rate, noisy batch statistics.
 
-All models are float64 MLPs on the digits data; the functions are deterministic given ``seed``.
+All models are float64 MLPs (:func:`nbcode.train.mlp` with ``batch_norm``) on the digits data,
+trained by :func:`nbcode.train.fit`; their sharpness is :func:`nbcode.hessian.sharpness`. The
+functions are deterministic given ``seed``.
 """
 
 from __future__ import annotations
@@ -14,45 +17,24 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from nbcode.hessian import HessianOperator, lanczos_topk
+from nbcode import _validate as v
+from nbcode.hessian import sharpness
+from nbcode.train import fit, mlp
+
+__all__ = ["LRScan", "gd_train", "lr_scan", "class_skewed_batches", "batch_stat_accuracy", "train_sgd", "BNComparison",
+           "compare_bn", "scale_invariance"]
+
+#: A full-batch loss above this counts as diverged (the run stops there).
+DIVERGED = 1e6
+
+#: The tolerance of the sharpness measurements (relative, :func:`nbcode.hessian.sharpness`).
+SHARPNESS_TOL = 1e-4
 
 
-def bn_mlp(sizes: Sequence[int], *, bn: bool, seed: int = 0) -> nn.Sequential:
-    """``Linear -> [BatchNorm1d] -> ReLU`` blocks, then a final ``Linear`` (float64).
-
-    Examples
-    --------
-    >>> [type(m).__name__ for m in bn_mlp([4, 3, 2], bn=True)]
-    ['Linear', 'BatchNorm1d', 'ReLU', 'Linear']
-    """
-    if len(sizes) < 2:
-        raise ValueError(f"Invalid sizes: {list(sizes)} (need at least input and output)")
-    torch.manual_seed(seed)
-    layers: list[nn.Module] = []
-    for a, b in zip(sizes[:-2], sizes[1:-1]):
-        layers.append(nn.Linear(a, b, dtype=torch.float64))  # initialized in float64, not converted
-        if bn:
-            layers.append(nn.BatchNorm1d(b, dtype=torch.float64))
-        layers.append(nn.ReLU())
-    layers.append(nn.Linear(sizes[-2], sizes[-1], dtype=torch.float64))
-    return nn.Sequential(*layers)
-
-
-def _stateless(model: nn.Module) -> nn.Module:
-    """A copy whose BatchNorm layers use batch statistics and keep no running estimates."""
-    m = copy.deepcopy(model).train()
-    for mod in m.modules():
-        if isinstance(mod, nn.modules.batchnorm._BatchNorm):
-            mod.track_running_stats = False
-            mod.running_mean = None
-            mod.running_var = None
-    return m
-
-
-def top_hessian_eigenvalue(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, seed: int = 0) -> float:
-    """:math:`\\lambda_{\\max}` of the cross-entropy Hessian (BatchNorm in training mode), by Lanczos."""
-    op = HessianOperator(_stateless(model), F.cross_entropy, X, y)
-    return float(lanczos_topk(op, 1, tol=1e-4, seed=seed).eigenvalues[0])
+def _batch_stat_loss(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> float:
+    """The cross-entropy in training mode (batch statistics) on a copy: nothing of ``model`` moves."""
+    with torch.no_grad():
+        return float(F.cross_entropy(copy.deepcopy(model).train()(X), y))
 
 
 class LRScan(NamedTuple):
@@ -73,38 +55,35 @@ def _hidden_weight_norm(model: nn.Module) -> float:
 
 
 def gd_train(model: nn.Module, X: torch.Tensor, y: torch.Tensor, lr: float, steps: int) -> list[float]:
-    """Full-batch gradient descent; the loss before each step and after the last (``nan`` once diverged)."""
-    if not (lr > 0 and math.isfinite(lr)):
-        raise ValueError(f"Invalid learning rate: {lr}")
-    model.train()
-    opt = torch.optim.SGD(model.parameters(), lr=lr)
-    out = []
-    for _ in range(steps + 1):
-        loss = F.cross_entropy(model(X), y)
-        out.append(loss.item())
-        if not math.isfinite(out[-1]) or out[-1] > 1e6:
-            return out + [math.nan] * (steps + 1 - len(out))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    out.pop()
+    """``steps`` steps of full-batch gradient descent (:func:`~nbcode.train.fit`, rows in order).
+
+    Returns the ``steps + 1`` full-batch losses in training mode: before each step, and after
+    the last. A loss that is not finite or exceeds :data:`DIVERGED` ends the run: it is the last
+    value, followed by ``nan``. The model is left in eval mode.
+    """
+    lr = v.real(lr, "learning rate", low=0, low_open=True, symbol="lr")
+    steps = v.count(steps, "steps")
+    h = fit(model, torch.optim.SGD(model.parameters(), lr=lr), X, y, epochs=steps, shuffle=False, max_loss=DIVERGED,
+            loss_fn=F.cross_entropy, progress=False)
+    out = list(h.batch_loss)
+    if h.diverged:
+        return out + [math.nan] * (steps + 1 - len(out))
     model.eval()
-    with torch.no_grad():
-        out.append(float(F.cross_entropy(_stateless(model)(X), y)))
-    return out
+    return out + [_batch_stat_loss(model, X, y)]
 
 
 def lr_scan(sizes: Sequence[int], X: torch.Tensor, y: torch.Tensor, lrs: Sequence[float], *, bn: bool, steps: int = 50,
             seed: int = 0) -> LRScan:
-    """Train a fresh :func:`bn_mlp` with each ``lr``; it *trains* if the final loss is below half the initial one."""
+    """Train a fresh MLP (``mlp(sizes, batch_norm=bn, seed=seed)``) with each ``lr``; it *trains*
+    if the final loss is below half the initial one."""
     finals, lams, growth, init = [], [], [], math.nan
     for lr in lrs:
-        model = bn_mlp(sizes, bn=bn, seed=seed)
+        model = mlp(sizes, batch_norm=bn, seed=seed)
         n0 = _hidden_weight_norm(model)
         hist = gd_train(model, X, y, float(lr), steps)
         init = hist[0]
         finals.append(hist[-1])
-        lams.append(top_hessian_eigenvalue(model, X, y) if math.isfinite(hist[-1]) else math.nan)
+        lams.append(sharpness(model, X, y, tol=SHARPNESS_TOL) if math.isfinite(hist[-1]) else math.nan)
         growth.append(_hidden_weight_norm(model) / n0)
     f = np.array(finals)
     ok_all = np.isfinite(f) & (f < 0.5 * init)
@@ -124,10 +103,9 @@ def class_skewed_batches(y: np.ndarray, batch_size: int, skew: float, n_batches:
     >>> [sorted(set(np.array([0, 0, 1, 1, 0, 1])[i].tolist())) for i in b]
     [[0], [1]]
     """
-    if not (isinstance(batch_size, int) and batch_size >= 1):
-        raise ValueError(f"Invalid batch size: {batch_size}")
-    if not 0.0 <= skew <= 1.0:
-        raise ValueError(f"Invalid skew: {skew} (must be in [0, 1])")
+    batch_size = v.count(batch_size, "batch size", low=1)
+    skew = v.probability(skew, "skew")
+    n_batches = v.count(n_batches, "n_batches")
     rng = np.random.default_rng(seed)
     classes = np.unique(y)
     out = []
@@ -171,17 +149,10 @@ def batch_stat_accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batc
 
 def train_sgd(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, batch_size: int, epochs: int, lr: float,
               seed: int = 0) -> nn.Module:
-    """Plain mini-batch SGD with shuffling (keeps BatchNorm's running statistics up to date)."""
-    g = torch.Generator().manual_seed(seed)
-    opt = torch.optim.SGD(model.parameters(), lr=lr)
-    model.train()
-    for _ in range(epochs):
-        perm = torch.randperm(len(X), generator=g)
-        for i in range(0, len(X) - batch_size + 1, batch_size):
-            idx = perm[i : i + batch_size]
-            opt.zero_grad()
-            F.cross_entropy(model(X[idx]), y[idx]).backward()
-            opt.step()
+    """Plain mini-batch SGD with shuffling and the last partial batch dropped
+    (:func:`~nbcode.train.fit`; BatchNorm's running statistics follow); returns the model in eval mode."""
+    fit(model, torch.optim.SGD(model.parameters(), lr=lr), X, y, epochs=epochs, batch_size=batch_size, seed=seed,
+        drop_last=True, loss_fn=F.cross_entropy, progress=False)
     return model.eval()
 
 
@@ -198,7 +169,7 @@ def compare_bn(sizes: Sequence[int], X: torch.Tensor, y: torch.Tensor, lrs: Sequ
     """The same MLP without and with BatchNorm: :math:`\\lambda_{\\max}` at initialization and the :func:`lr_scan`."""
     out = []
     for bn in (False, True):
-        lam0 = top_hessian_eigenvalue(bn_mlp(sizes, bn=bn, seed=seed), X, y)
+        lam0 = sharpness(mlp(sizes, batch_norm=bn, seed=seed), X, y, tol=SHARPNESS_TOL)
         out.append(BNComparison(bn, lam0, lr_scan(sizes, X, y, lrs, bn=bn, steps=steps, seed=seed)))
     return out
 
@@ -207,7 +178,7 @@ def scale_invariance(model: nn.Module, X: torch.Tensor, y: torch.Tensor, a: floa
     """Multiply the first ``Linear`` weight by ``a``: ``(max |change of output|, ‖grad‖ ratio new/old)``.
 
     With a BatchNorm right after that layer the output does not change and the gradient is
-    divided by ``a``: :math:`\\nabla_{aW} L = \\nabla_W L / a`.
+    divided by ``a``: :math:`\\nabla_{aW} L = \\nabla_W L / a`. ``model`` itself is not changed.
     """
     m = copy.deepcopy(model).train()
     first = next(mod for mod in m.modules() if isinstance(mod, nn.Linear))

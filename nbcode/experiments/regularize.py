@@ -1,5 +1,6 @@
-"""Small torch experiments of the regularization chapter: dropout on the digits, and a
-playground in the spirit of TensorFlow Playground on 2-D toy data."""
+"""The experiments of the chapter "Regularization" (``book/regularization.ipynb``): dropout on
+the digits, shift augmentation, and a playground in the spirit of TensorFlow Playground on 2-D
+toy data. Every network is :func:`nbcode.train.mlp` trained by :func:`nbcode.train.fit`."""
 
 from __future__ import annotations
 
@@ -10,30 +11,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from nbcode import _validate as v
 from nbcode.data import load_digits, toy2d
-from nbcode.regularize.dropout import _p
-from nbcode.regularize.penalties import _alpha
 from nbcode.regularize.augment import augment_shifts, shift_images
 from nbcode.train import accuracy, fit, mlp, seed_everything
 
-__all__ = ["dropout_mlp", "dropout_digits", "PlaygroundRun", "playground_run", "augmentation_digits"]
-
-
-def dropout_mlp(sizes: Sequence[int], p: float, activation: type[nn.Module] = nn.ReLU) -> nn.Sequential:
-    """An MLP with ``nn.Dropout(p)`` after every hidden activation.
-
-    Examples
-    --------
-    >>> [type(m).__name__ for m in dropout_mlp([4, 3, 2], 0.5)]
-    ['Linear', 'ReLU', 'Dropout', 'Linear']
-    """
-    p = _p(p)
-    layers: list[nn.Module] = []
-    for i, (m, n) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(nn.Linear(int(m), int(n), dtype=torch.float64))
-        if i < len(sizes) - 2:
-            layers += [activation(), nn.Dropout(p)]
-    return nn.Sequential(*layers)
+__all__ = ["dropout_digits", "PlaygroundRun", "playground_run", "augmentation_digits"]
 
 
 def dropout_digits(
@@ -57,7 +40,7 @@ def dropout_digits(
     out: dict[float, dict[str, list[float]]] = {}
     for p in ps:
         seed_everything(seed)
-        model = dropout_mlp([64, hidden, hidden, 10], p)
+        model = mlp([64, hidden, hidden, 10], dropout=p)
         opt = torch.optim.Adam(model.parameters(), lr=lr)
         h = fit(model, opt, Xtr, ytr, epochs=epochs, batch_size=50, val=(Xte, yte), seed=seed, progress=False)
         out[float(p)] = {
@@ -98,7 +81,8 @@ def playground_run(
     seed: int = 0,
 ) -> PlaygroundRun:
     """Train a ``2-hidden-hidden-1`` tanh network on ``n`` points of a toy set (full-batch Adam,
-    learning rate 0.03) and test it on ``n`` fresh points drawn with another seed.
+    learning rate 0.03, the points in order) and test it on ``n`` fresh points drawn with
+    another seed.
 
     Dropout ``p`` follows each hidden layer. ``weight_decay`` is :math:`\\alpha` of an L2 penalty
     :math:`\\tfrac{\\alpha}{2}\\|W\\|^2` on the weight matrices (not the biases), added to the
@@ -110,25 +94,24 @@ def playground_run(
     >>> r.prob.shape
     (5, 5)
     """
-    a = _alpha(weight_decay)
-    p = _p(p)
+    a = v.real(weight_decay, "weight_decay", low=0)
+    p = v.probability(p, "dropout probability", allow_one=False)
+    epochs = v.count(epochs, "epochs")
+    grid = v.count(grid, "grid", low=2)
     X, y = toy2d(name, n, noise=noise, seed=seed)
     X2, y2 = toy2d(name, n, noise=noise, seed=seed + 1000)
     Xtr, ytr = torch.tensor(X, dtype=torch.float64), torch.tensor(y, dtype=torch.float64)
     Xte, yte = torch.tensor(X2, dtype=torch.float64), torch.tensor(y2, dtype=torch.float64)
     seed_everything(seed)
-    model = nn.Sequential(
-        nn.Linear(2, hidden, dtype=torch.float64), nn.Tanh(), nn.Dropout(p),
-        nn.Linear(hidden, hidden, dtype=torch.float64), nn.Tanh(), nn.Dropout(p), nn.Linear(hidden, 1, dtype=torch.float64),
-    )
+    model = mlp([2, hidden, hidden, 1], nn.Tanh, dropout=p)
     weights = [m.weight for m in model if isinstance(m, nn.Linear)]
-    opt = torch.optim.Adam(model.parameters(), lr=0.03)
     bce = nn.functional.binary_cross_entropy_with_logits
-    for _ in range(epochs):
-        opt.zero_grad(set_to_none=True)
-        loss = bce(model(Xtr).squeeze(1), ytr) + 0.5 * a * sum((w**2).sum() for w in weights)
-        loss.backward()
-        opt.step()
+
+    def penalized(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return bce(out.squeeze(1), target) + 0.5 * a * sum((w**2).sum() for w in weights)
+
+    fit(model, torch.optim.Adam(model.parameters(), lr=0.03), Xtr, ytr, epochs=epochs, shuffle=False, loss_fn=penalized,
+        progress=False)
     model.eval()
     lo, hi = float(min(X.min(), X2.min())) - 0.3, float(max(X.max(), X2.max())) + 0.3
     xs = np.linspace(lo, hi, grid)
@@ -143,7 +126,6 @@ def playground_run(
             float(((ztr > 0).float() == ytr).float().mean()), float(((zte > 0).float() == yte).float().mean()),
         )
     return res
-
 
 
 SHIFTS = ((1, 0), (-1, 0), (0, 1), (0, -1))

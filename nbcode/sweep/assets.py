@@ -1,0 +1,10 @@
+"""The files a sweep ships with: ``sweep.js``, the renderer of the HTML book and of the live widget."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["JS_PATH"]
+
+#: The SVG renderer shared by the static HTML form and the live anywidget view.
+JS_PATH = Path(__file__).with_name("sweep.js")
