@@ -18,7 +18,7 @@ This package imports NumPy only (never torch). The chapter "Optimizers"
 :mod:`nbcode.experiments.optim`.
 """
 
-from nbcode.optim._base import Optimizer, Schedule, Stepper, apply_updates
+from nbcode.optim._base import Optimizer, Schedule, Stepper, apply_updates, learning_rate
 from nbcode.optim._kernels import ENGINES, HAVE_NUMBA
 from nbcode.optim.adam import AdamaxState, AdamState, NAdamState, adam, adamax, adamw, nadam
 from nbcode.optim.adaptive import AdadeltaState, AdagradState, RMSpropState, adadelta, adagrad, rmsprop
@@ -38,7 +38,7 @@ from nbcode.optim.second_order import NewtonState, QuickpropState, newton, quick
 from nbcode.optim.sgd import MomentumMAState, SGDState, momentum_ma, nesterov_lookahead_path, sgd
 
 __all__ = [
-    "Optimizer", "Schedule", "Stepper", "apply_updates", "ENGINES", "HAVE_NUMBA",
+    "Optimizer", "Schedule", "Stepper", "apply_updates", "learning_rate", "ENGINES", "HAVE_NUMBA",
     "run", "iterate", "gd_path", "newton_path", "MAX_NORM",
     "sgd", "SGDState", "momentum_ma", "MomentumMAState", "nesterov_lookahead_path",
     "adagrad", "AdagradState", "rmsprop", "RMSpropState", "adadelta", "AdadeltaState",

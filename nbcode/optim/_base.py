@@ -22,7 +22,7 @@ import numpy as np
 
 from nbcode import _validate as v
 
-__all__ = ["Optimizer", "apply_updates", "Stepper", "Schedule"]
+__all__ = ["Optimizer", "apply_updates", "Stepper", "Schedule", "learning_rate"]
 
 Array = np.ndarray
 #: A learning-rate schedule: the rate used at step ``k = 0, 1, ...`` (see :mod:`nbcode.schedules`).

@@ -144,17 +144,22 @@ def _blocks(n: int, block: int) -> range:
     return range(0, n, block)
 
 
+def _grad_into(tb: np.ndarray, gb: np.ndarray, pb: np.ndarray, wd: Any) -> None:
+    """``tb = g + wd * p`` (L2 weight decay), or ``tb = g``: the gradient a step uses."""
+    if wd != 0:
+        np.multiply(pb, wd, out=tb)
+        tb += gb
+    else:
+        tb[...] = gb
+
+
 def _sgd_numpy(p, g, b, neg_lr, wd, momentum, one_minus_damp, nesterov, first, block):  # type: ignore[no-untyped-def]
     t = np.empty(min(block, p.size), dtype=p.dtype)
     u = np.empty_like(t)
     for s in _blocks(p.size, block):
         gb, pb = g[s : s + block], p[s : s + block]
         tb, ub = t[: gb.size], u[: gb.size]
-        if wd != 0:
-            np.multiply(pb, wd, out=tb)
-            tb += gb
-        else:
-            tb[...] = gb
+        _grad_into(tb, gb, pb, wd)
         if momentum != 0:
             bb = b[s : s + block]
             if first:
@@ -178,11 +183,7 @@ def _rmsprop_numpy(p, g, sq, m, b, neg_lr, alpha, one_minus_alpha, eps, wd, mome
     for s in _blocks(p.size, block):
         gb, sb, pb = g[s : s + block], sq[s : s + block], p[s : s + block]
         tb, ub = t[: gb.size], u[: gb.size]
-        if wd != 0:  # tb: the gradient with weight decay
-            np.multiply(pb, wd, out=tb)
-            tb += gb
-        else:
-            tb[...] = gb
+        _grad_into(tb, gb, pb, wd)
         sb *= alpha
         np.multiply(tb, one_minus_alpha, out=ub)
         ub *= tb
@@ -217,12 +218,7 @@ def _adam_numpy(p, g, m, v, vmax, one_minus_b1, b2, one_minus_b2, neg_step_size,
         tb, ub = t[: gb.size], u[: gb.size]
         if decoupled:
             pb *= keep  # p.mul_(1 - lr * weight_decay)
-            tb[...] = gb
-        elif wd != 0:
-            np.multiply(pb, wd, out=tb)
-            tb += gb
-        else:
-            tb[...] = gb
+        _grad_into(tb, gb, pb, 0 if decoupled else wd)
         np.subtract(tb, mb, out=ub)  # m.lerp_(g, 1 - b1)
         ub *= one_minus_b1
         mb += ub

@@ -14,6 +14,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from nbcode import _validate as v
+
 __all__ = [
     "Schedule",
     "constant_lr",
@@ -37,29 +39,19 @@ Schedule = Callable[[int], float]
 
 
 def _check_lr(lr: float, name: str = "learning rate") -> float:
-    if not isinstance(lr, (int, float, np.floating)) or not math.isfinite(lr) or lr < 0:
-        raise ValueError(f"Invalid {name}: {lr}")
-    return float(lr)
+    return v.real(lr, name, low=0)
 
 
 def _check_period(value: int, name: str) -> int:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
-        raise ValueError(f"Invalid {name}: {value} (need a positive integer)")
-    return int(value)
+    return v.count(value, name, low=1)
 
 
 def _check_factor(value: float, name: str, *, allow_above_one: bool = True) -> float:
-    if not isinstance(value, (int, float, np.floating)) or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"Invalid {name}: {value} (need a positive number)")
-    if not allow_above_one and value > 1:
-        raise ValueError(f"Invalid {name}: {value} (need 0 < {name} <= 1)")
-    return float(value)
+    return v.real(value, name, low=0, low_open=True, high=None if allow_above_one else 1)
 
 
 def _check_step(k: int) -> int:
-    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 0:
-        raise ValueError(f"Invalid step: {k} (need an integer >= 0)")
-    return int(k)
+    return v.count(k, "step")
 
 
 def constant_lr(lr: float) -> Schedule:
@@ -143,8 +135,7 @@ def inverse_power_lr(lr: float, power: float, decay_rate: float = 1.0) -> Schedu
     [1.0, 0.25, 0.1111111111111111]
     """
     lr = _check_lr(lr)
-    if not math.isfinite(power) or power < 0:
-        raise ValueError(f"Invalid power: {power} (need power >= 0)")
+    power = v.real(power, "power", low=0)
     decay_rate = _check_factor(decay_rate, "decay_rate")
 
     def schedule(k: int) -> float:
@@ -180,8 +171,7 @@ def linear_lr(lr: float, start_factor: float = 1.0 / 3, end_factor: float = 1.0,
     lr = _check_lr(lr)
     total_iters = _check_period(total_iters, "total_iters")
     start_factor = _check_factor(start_factor, "start_factor", allow_above_one=False)
-    if not math.isfinite(end_factor) or not 0 <= end_factor <= 1:
-        raise ValueError(f"Invalid end_factor: {end_factor} (need 0 <= end_factor <= 1)")
+    end_factor = v.real(end_factor, "end_factor", low=0, high=1)
 
     def schedule(k: int) -> float:
         return lr * (start_factor + (end_factor - start_factor) * min(total_iters, _check_step(k)) / total_iters)
@@ -314,8 +304,7 @@ def cyclic_lr(
     base_lr, max_lr = _check_lr(base_lr, "base_lr"), _check_lr(max_lr, "max_lr")
     up = float(_check_period(step_size_up, "step_size_up"))
     down = up if step_size_down is None else float(_check_period(step_size_down, "step_size_down"))
-    if mode not in ("triangular", "triangular2", "exp_range"):
-        raise ValueError(f"Invalid mode: {mode!r} (use 'triangular', 'triangular2' or 'exp_range')")
+    v.choice(mode, "mode", ("triangular", "triangular2", "exp_range"))
     gamma = _check_factor(gamma, "gamma")
     total = up + down
     ratio = up / total
@@ -360,8 +349,7 @@ def one_cycle_lr(
     total_steps = _check_period(total_steps, "total_steps")
     if not isinstance(pct_start, float) or not 0 <= pct_start <= 1:
         raise ValueError(f"Invalid pct_start: {pct_start} (need a float between 0 and 1)")
-    if anneal_strategy not in ("cos", "linear"):
-        raise ValueError(f"Invalid anneal_strategy: {anneal_strategy!r} (use 'cos' or 'linear')")
+    v.choice(anneal_strategy, "anneal_strategy", ("cos", "linear"))
     div_factor = _check_factor(div_factor, "div_factor")
     final_div_factor = _check_factor(final_div_factor, "final_div_factor")
     initial = max_lr / div_factor

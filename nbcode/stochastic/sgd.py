@@ -19,11 +19,12 @@ Polyak & Juditsky (1992), Acceleration of stochastic approximation by averaging.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
 import numpy as np
+
+from nbcode.optim import learning_rate
 
 __all__ = ["LeastSquares", "SGDRun", "batch_indices", "minibatch_sgd", "ORDERS"]
 
@@ -140,7 +141,7 @@ def minibatch_sgd(
     w = np.asarray(w0, dtype=float).reshape(-1).copy()
     if w.size != d or not np.all(np.isfinite(w)):
         raise ValueError(f"Invalid starting point: need {d} finite numbers")
-    schedule = _as_schedule(lr)
+    schedule = learning_rate(lr)
     if average_from is not None and (not isinstance(average_from, int) or average_from < 0):
         raise ValueError(f"Invalid average_from: {average_from} (need an integer >= 0)")
     batches = batch_indices(n, batch_size, steps, order, seed)
@@ -171,15 +172,6 @@ def minibatch_sgd(
         avg_excess=_excess(avg_path, problem.w_star, H),
         w_avg=(w_sum / count) if count else None,
     )
-
-
-def _as_schedule(lr: float | Callable[[int], float]) -> Callable[[int], float]:
-    if callable(lr):
-        return lr
-    if not isinstance(lr, (int, float, np.floating)) or not math.isfinite(lr) or lr < 0:
-        raise ValueError(f"Invalid learning rate: {lr}")
-    value = float(lr)
-    return lambda k: value
 
 
 def _excess(path: np.ndarray, w_star: np.ndarray, H: np.ndarray) -> np.ndarray:
