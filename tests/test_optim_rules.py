@@ -286,6 +286,21 @@ def test_newton_is_attracted_by_the_saddle() -> None:
     np.testing.assert_allclose(np.abs(gd[-1]), [0.0, 1.0], atol=1e-6)
 
 
+def test_newton_at_a_singular_hessian_pads_the_path_with_nan() -> None:
+    """run's promise: a step that cannot be taken ends the path, padded with NaN (it raised
+    LinAlgError). L = x^4/4 + y^2/2 has H = diag(3x^2, 1): singular on x = 0."""
+    grad = lambda w: np.array([w[0] ** 3, w[1]])  # noqa: E731
+    hess = lambda w: np.diag([3 * w[0] ** 2, 1.0])  # noqa: E731
+    path = optim.run(optim.newton(hess), grad, [0.0, 1.0], 4)
+    np.testing.assert_array_equal(path[0], [0.0, 1.0])
+    assert np.isnan(path[1:]).all()
+    with pytest.raises(np.linalg.LinAlgError):  # the pure update itself cannot pad: it says why
+        opt = optim.newton(hess)
+        opt.update(grad(np.array([0.0, 1.0])), opt.init(np.zeros(2)), np.array([0.0, 1.0]))
+    one_d = optim.newton_path(lambda w: w**3, 0.0, 3, hess=lambda w: 3 * w * w)  # L'' = 0 at the start
+    assert one_d[0] == 0.0 and np.isnan(one_d[1:]).all()
+
+
 def test_quickprop_step_is_the_secant_newton_step() -> None:
     """Hand-computed: L = sum a_i (w_i - c_i)^2 / 2 (separable) is solved in two steps."""
     a, c = np.array([1.0, 4.0, 0.5]), np.array([1.0, -2.0, 3.0])

@@ -146,6 +146,16 @@ def test_preconditioning_newton_and_jacobi():
     assert 1 < ev[-1] / ev[0] < q.kappa
 
 
+def test_quadratic_nd_keeps_its_own_copy_of_h():
+    """Editing the caller's H afterwards changes nothing (it used to change q.H, not q.kappa)."""
+    H = np.diag([1.0, 4.0])
+    q = Q.QuadraticND(H, np.zeros(2))
+    H[1, 1] = 100.0
+    assert q.H[1, 1] == 4.0 and q.kappa == 4.0
+    with pytest.raises(ValueError, match="read-only"):
+        q.H[0, 0] = 2.0
+
+
 # -- Newton in 1-D --------------------------------------------------------------------------------
 
 

@@ -2,8 +2,9 @@
 
 * the optimizer race: every optimizer of :mod:`nbcode.optim` on four surfaces of
   :data:`nbcode.surfaces.SURFACES` (:func:`race`, :func:`race_table`);
-* the race on a real network: one MLP on the digits trained by each ``torch.optim`` optimizer
-  (:func:`digits_race`);
+* the race on a real network: one MLP on the digits trained by each optimizer of
+  :mod:`nbcode.optim` — the NumPy code checked against ``torch.optim``, stepping the torch
+  model through :class:`nbcode.train.NumpyOptimizer` (:func:`digits_race`);
 * the batch-size study: plain SGD at several batch sizes to the same training loss, with the
   sharpness of each solution (:func:`batch_size_study`).
 """
@@ -20,7 +21,7 @@ from torch import nn
 from nbcode import _validate as v
 from nbcode.data import load_digits
 from nbcode.hessian import sharpness
-from nbcode.optim import Optimizer, adagrad, adam, minimize_lbfgs, newton, rmsprop, rprop, run, sgd
+from nbcode.optim import Optimizer, adagrad, adam, adamw, minimize_lbfgs, nadam, newton, rmsprop, rprop, run, sgd
 from nbcode.surfaces import Surface, get_surface
 from nbcode.train import History, fit, mlp, seed_everything
 
@@ -135,23 +136,25 @@ def _digits64() -> dict[str, torch.Tensor]:
     return {k: (x.double() if torch.is_floating_point(x) else x) for k, x in t.items() if isinstance(x, torch.Tensor)}
 
 
-#: The optimizers of the race on digits, with the learning rates each is usually started at.
-DIGITS_RACE_OPTIMIZERS: dict[str, Callable[[list[nn.Parameter]], torch.optim.Optimizer]] = {
-    "SGD": lambda p: torch.optim.SGD(p, lr=0.1),
-    "momentum": lambda p: torch.optim.SGD(p, lr=0.01, momentum=0.9),
-    "Nesterov": lambda p: torch.optim.SGD(p, lr=0.01, momentum=0.9, nesterov=True),
-    "AdaGrad": lambda p: torch.optim.Adagrad(p, lr=0.01),
-    "RMSprop": lambda p: torch.optim.RMSprop(p, lr=1e-3),
-    "Adam": lambda p: torch.optim.Adam(p, lr=1e-3),
-    "AdamW": lambda p: torch.optim.AdamW(p, lr=1e-3, weight_decay=1e-2),
-    "NAdam": lambda p: torch.optim.NAdam(p, lr=1e-3),
-    "Rprop": lambda p: torch.optim.Rprop(p, lr=1e-3),
+#: The optimizers of the race on digits (the book's own, each equal to its ``torch.optim`` twin
+#: with the same arguments), with the learning rates each is usually started at.
+DIGITS_RACE_OPTIMIZERS: dict[str, Callable[[], Optimizer]] = {
+    "SGD": lambda: sgd(lr=0.1),
+    "momentum": lambda: sgd(lr=0.01, momentum=0.9),
+    "Nesterov": lambda: sgd(lr=0.01, momentum=0.9, nesterov=True),
+    "AdaGrad": lambda: adagrad(lr=0.01),
+    "RMSprop": lambda: rmsprop(lr=1e-3),
+    "Adam": lambda: adam(lr=1e-3),
+    "AdamW": lambda: adamw(lr=1e-3, weight_decay=1e-2),
+    "NAdam": lambda: nadam(lr=1e-3),
+    "Rprop": lambda: rprop(lr=1e-3),
 }
 
 
 def digits_race(epochs: int = 8, batch_size: int = 64, hidden: int = 32, seed: int = 0) -> dict[str, History]:
     """Train the same MLP ``64 -> hidden -> 10`` (same initial weights, same mini-batches) with
-    each optimizer of :data:`DIGITS_RACE_OPTIMIZERS` on digits, for ``epochs`` epochs.
+    each optimizer of :data:`DIGITS_RACE_OPTIMIZERS` on digits, for ``epochs`` epochs
+    (:func:`nbcode.train.fit` steps the model with the NumPy optimizer).
 
     Rprop runs on the same mini-batches as the others although it was designed for full-batch
     gradients: the signs of noisy mini-batch gradients flip at random, which is the point.
@@ -169,8 +172,7 @@ def digits_race(epochs: int = 8, batch_size: int = 64, hidden: int = 32, seed: i
     for name, make in DIGITS_RACE_OPTIMIZERS.items():
         seed_everything(seed)
         net = mlp([64, hidden, 10], nn.Tanh)
-        opt = make(list(net.parameters()))
-        out[name] = fit(net, opt, X, y, epochs=epochs, batch_size=batch_size, val=val, seed=seed, progress=False)
+        out[name] = fit(net, make(), X, y, epochs=epochs, batch_size=batch_size, val=val, seed=seed, progress=False)
     return out
 
 

@@ -92,6 +92,8 @@ def floats(x: Any, name: str) -> Array:
     """``x`` as a float64 array without a copy when it already is one: integer and
     lower-precision inputs are computed in float64 (float16 would underflow ``eps``, an integer
     array would truncate Rprop's step sizes)."""
+    if type(x) is np.ndarray and x.dtype == np.float64:  # the common case, checked cheaply (every step)
+        return x
     return v.array(x, name, finite=False, nonempty=False, copy=False)
 
 

@@ -20,6 +20,7 @@ divergence is shown, not hidden.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, Iterator
 
 import numpy as np
@@ -82,16 +83,19 @@ def iterate(
     state = opt.init(w)
     yield w
     while True:
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            try:
-                updates, state = opt.update(np.asarray(grad(w), dtype=np.float64), state, w)
-            except _UNDEFINED_STEP:
-                return
-            w = apply_updates(w, updates)
-            if rng is not None:
-                w = w + noise * rng.standard_normal(w.shape)
-            if not np.all(np.isfinite(w)) or float(np.linalg.norm(w)) > max_norm:
-                return
+        try:
+            updates, state = opt.update(np.asarray(grad(w), dtype=np.float64), state, w)
+        except _UNDEFINED_STEP:
+            return
+        w = apply_updates(w, updates)
+        if rng is not None:
+            w = w + noise * rng.standard_normal(w.shape)
+        flat = w.reshape(-1)
+        norm = math.sqrt(float(flat.dot(flat)))  # np.linalg.norm's formula, without its overhead
+        # the rule: stop on a non-finite entry or outside the ball (an infinite norm with finite
+        # entries is an overflow of the sum of squares: outside any finite ball)
+        if norm > max_norm or math.isnan(norm) or (math.isinf(norm) and not np.all(np.isfinite(w))):
+            return
         yield w
 
 
@@ -112,8 +116,9 @@ def run(
     steps = v.count(steps, "steps")
     shape = as_params(w0, "starting point").shape
     path = np.full((steps + 1,) + shape, np.nan)
-    for k, w in zip(range(steps + 1), iterate(opt, grad, w0, max_norm=max_norm, noise=noise, seed=seed)):
-        path[k] = w
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a diverging run is expected to overflow
+        for k, w in zip(range(steps + 1), iterate(opt, grad, w0, max_norm=max_norm, noise=noise, seed=seed)):
+            path[k] = w
     return path
 
 

@@ -42,22 +42,18 @@ __all__ = [
 
 
 def _check_eigs(eigvals: Sequence[float] | np.ndarray) -> np.ndarray:
-    lam = np.asarray(eigvals, dtype=float).reshape(-1)
-    if lam.size == 0 or not np.all(np.isfinite(lam)) or np.any(lam <= 0):
+    lam = v.array(eigvals, "eigenvalues").reshape(-1)
+    if np.any(lam <= 0):
         raise ValueError(f"Invalid eigenvalues: {lam.tolist()} (need finite positive values)")
     return lam
 
 
 def _check_kappa(kappa: float) -> float:
-    if not isinstance(kappa, (int, float, np.floating)) or not math.isfinite(kappa) or kappa < 1:
-        raise ValueError(f"Invalid condition number: {kappa} (need kappa >= 1)")
-    return float(kappa)
+    return v.real(kappa, "condition number", low=1, symbol="kappa")
 
 
 def _check_tol(tol: float) -> float:
-    if not math.isfinite(tol) or not 0 < tol < 1:
-        raise ValueError(f"Invalid tolerance: {tol} (need 0 < tol < 1)")
-    return float(tol)
+    return v.real(tol, "tolerance", low=0, high=1, low_open=True, high_open=True, symbol="tol")
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nbcode import _validate as v
+
 __all__ = ["Quadratic1D", "contraction_factor", "regime", "steps_to_tolerance", "EDGE"]
 
 #: A contraction factor within this distance of 0 or ±1 counts as exactly there. Eigenvalues and
@@ -19,15 +21,11 @@ EDGE = 1e-9
 
 
 def _check_lr(lr: float) -> float:
-    if not isinstance(lr, (int, float, np.floating)) or not math.isfinite(lr) or lr < 0:
-        raise ValueError(f"Invalid learning rate: {lr}")
-    return float(lr)
+    return v.real(lr, "learning rate", low=0, symbol="lr")
 
 
 def _check_curvature(a: float) -> float:
-    if not isinstance(a, (int, float, np.floating)) or not math.isfinite(a) or a <= 0:
-        raise ValueError(f"Invalid curvature: {a} (need a > 0 for a minimum)")
-    return float(a)
+    return v.real(a, "curvature", low=0, low_open=True, symbol="a")
 
 
 @dataclass(frozen=True)
@@ -48,8 +46,7 @@ class Quadratic1D:
     def __post_init__(self) -> None:
         _check_curvature(self.a)
         for name in ("b", "c"):
-            if not math.isfinite(getattr(self, name)):
-                raise ValueError(f"Invalid coefficient {name}: {getattr(self, name)}")
+            v.real(getattr(self, name), f"coefficient {name}")
 
     @property
     def w_star(self) -> float:
