@@ -329,6 +329,8 @@ def _loss_quantity(obj: Objective, outputs: list[torch.Tensor], targets: list[An
                      "log Σ exp around equal logits (Var(logits) measured over the classes, averaged over rows)")
     q.extra = {"K": K, "log_K": math.log(K), "var_logits": s2, "prior_entropy": entropy}
     q.judge()
+    if s2 > 1.0:  # outside the expansion's range: no verdict on it
+        q.verdict = "measured"
     gap = L0 - math.log(K)
     if abs(gap) < 0.05 * math.log(K):
         q.note = f"Close to log K = {math.log(K):.3f}: the network starts by predicting nearly uniform classes."

@@ -148,7 +148,9 @@ def noise(obj: Objective, g_full: list[torch.Tensor], optimizer: Any, settings: 
     q.extra = {"trace_sigma_two_sizes": S, "G2_two_sizes": G2hat, "G2_exact": G2, "trace_sigma_pooled": pooled,
                "trace_sigma_pooled_se": pooled_se, "b_simple_exact_gradient": exact, "sizes": sizes}
     q.assumptions = "unbiased estimators at two batch sizes (McCandlish et al. 2018); rows drawn with replacement" + note_bn
-    if G2hat <= 0 or (q.ci is not None and q.ci[0] <= 0):
+    if G2hat <= 0 or not math.isfinite(Bsim) or Bsim <= 0:
+        q.extra["raw_estimate"] = Bsim
+        q.value, q.error, q.ci = None, None, None
         q.note = ("|G|² is not resolved from the noise (the full gradient is small against tr Σ/B): B_simple is large; "
                   f"with the exact full gradient it is {exact:.3g}.")
     else:

@@ -6,11 +6,12 @@ from __future__ import annotations
 import math
 import os
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
 from torch import nn
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from nbcode import _validate as V
@@ -25,11 +26,14 @@ from nbcode.checkup._rates import rates
 from nbcode.checkup.quantity import Cost, fmt
 from nbcode.checkup.report import Figure, Report, Section, png
 
-__all__ = ["checkup", "BUDGETS"]
+__all__ = ["checkup", "BUDGETS", "SECTIONS"]
+
+#: The sections of a checkup, in order (the learning-rate section needs the curvature).
+SECTIONS = ("initialization", "curvature", "rate", "noise", "normalization")
 
 #: What each budget spends. ``lanczos_tol`` is the relative residual at which Lanczos stops.
 BUDGETS: dict[str, dict[str, Any]] = {
-    "fast": {"lanczos_tol": 1e-3, "lanczos_max": 20, "lanczos_min_max": 12, "hutchinson": 8, "slq": None,
+    "fast": {"lanczos_tol": 1e-3, "lanczos_max": 20, "lanczos_min_max": 10, "hutchinson": 6, "slq": None,
              "range_steps": 60, "noise_draws": 12, "spread_batches": 8},
     "full": {"lanczos_tol": 1e-5, "lanczos_max": 40, "lanczos_min_max": 30, "hutchinson": 30, "slq": (30, 2),
              "range_steps": 150, "noise_draws": 40, "spread_batches": 32},
@@ -54,7 +58,7 @@ def _check_optimizer(optimizer: Any, model: nn.Module) -> None:
 
 def checkup(model: nn.Module, loader: Any, loss_fn: Callable[..., torch.Tensor], optimizer: Any = None,
             budget: str = "fast", *, batch_fn: Callable[[Any], Any] | None = None, seed: int = 0,
-            progress: bool | None = None) -> Report:
+            progress: bool | None = None, sections: Sequence[str] | None = None) -> Report:
     """Apply every chapter of the book to ``model`` on the data of ``loader``.
 
     Parameters
@@ -78,6 +82,8 @@ def checkup(model: nn.Module, loader: Any, loss_fn: Callable[..., torch.Tensor],
         Seeds the random probes and batch draws (the global generators are not used or changed).
     progress : bool, optional
         A tqdm bar over the passes (default: on unless ``TQDM_DISABLE=1``).
+    sections : sequence of str, optional
+        Run only these of :data:`SECTIONS` (default: all); ``"rate"`` brings ``"curvature"`` along.
 
     Returns
     -------
@@ -104,11 +110,19 @@ def checkup(model: nn.Module, loader: Any, loss_fn: Callable[..., torch.Tensor],
     V.choice(budget, "budget", list(BUDGETS))
     V.count(seed, "seed")
     _check_optimizer(optimizer, model)
+    if sections is None:
+        wanted = set(SECTIONS)
+    else:
+        if isinstance(sections, str):
+            raise TypeError(f"Invalid sections: {sections!r} (need a list of names, e.g. [{sections!r}])")
+        wanted = {V.choice(s, "section", list(SECTIONS)) for s in sections}
+        if "rate" in wanted:
+            wanted.add("curvature")
     settings = BUDGETS[budget]
     param = next(model.parameters())
     device = param.device
     cost = Cost()
-    sections: list[Section] = []
+    parts: list[Section] = []
     messages: list[str] = []
     bar = tqdm(desc="checkup", unit="pass", leave=False, disable=not progress_enabled(progress))
 
@@ -118,7 +132,9 @@ def checkup(model: nn.Module, loader: Any, loss_fn: Callable[..., torch.Tensor],
 
     t0 = time.perf_counter()
     try:
-        with preserved(model, optimizer), objective_modes(model):
+        # NumPy's BLAS on one thread: the vectors of Lanczos are long but the operations are
+        # level-1, where waking threads costs more than it saves (and one thread sums in one order)
+        with preserved(model, optimizer), objective_modes(model), threadpool_limits(limits=1, user_api="blas"):
             batches = as_batches(loader, batch_fn, device)
             obj = Objective(model, batches, loss_fn, cost)
 
@@ -133,7 +149,7 @@ def checkup(model: nn.Module, loader: Any, loss_fn: Callable[..., torch.Tensor],
             s1.quantities[0].cost = cost - c
             _layer_table(s1, init)
             timed(s1, c, t)
-            sections.append(s1)
+            parts.append(s1)
             finite_loss = math.isfinite(init.loss0)
             if not finite_loss:
                 messages.append(f"The loss at initialization is not finite ({init.loss0}): curvature, learning rate, noise and "
@@ -141,17 +157,17 @@ def checkup(model: nn.Module, loader: Any, loss_fn: Callable[..., torch.Tensor],
             # 2. curvature
             s2, c, t = Section("curvature", "Curvature: the Hessian over all of the data"), cost.copy(), time.perf_counter()
             curv = None
-            if finite_loss:
+            if finite_loss and "curvature" in wanted:
                 curv = curvature(obj, settings, tick, seed=seed)
                 s2.quantities = curv.quantities
                 s2.figures.append(_curvature_figure(curv))
             else:
                 s2.skipped = "the loss is not finite"
             timed(s2, c, t)
-            sections.append(s2)
+            parts.append(s2)
             # 3. learning rate
             s3, c, t = Section("rate", "Learning rate: the stability limit and a range test"), cost.copy(), time.perf_counter()
-            if curv is not None:
+            if curv is not None and "rate" in wanted:
                 rr = rates(obj, curv.lam_max, curv.lam_max_bound, optimizer, settings, tick, seed=seed)
                 s3.quantities = rr.quantities
                 fig = _range_figure(rr, optimizer)
@@ -160,12 +176,13 @@ def checkup(model: nn.Module, loader: Any, loss_fn: Callable[..., torch.Tensor],
             else:
                 s3.skipped = "the loss is not finite"
             timed(s3, c, t)
-            sections.append(s3)
+            parts.append(s3)
             # 4. noise, and the full gradient shared with 5.
             s4, c, t = Section("noise", "Noise and batch size"), cost.copy(), time.perf_counter()
             grads = None
-            if finite_loss:
+            if finite_loss and wanted & {"noise", "normalization"}:
                 _, grads = obj.gradient()
+            if grads is not None and "noise" in wanted:
                 nz = noise(obj, grads, optimizer, settings, tick, seed=seed)
                 s4.quantities = nz.quantities
                 if nz.sizes:
@@ -173,10 +190,10 @@ def checkup(model: nn.Module, loader: Any, loss_fn: Callable[..., torch.Tensor],
             else:
                 s4.skipped = "the loss is not finite"
             timed(s4, c, t)
-            sections.append(s4)
+            parts.append(s4)
             # 5. normalization
             s5, c, t = Section("normalization", "Normalization: scale invariance and the effective learning rate"), cost.copy(), time.perf_counter()
-            if grads is not None:
+            if grads is not None and "normalization" in wanted:
                 nr = normalization(obj, grads, optimizer)
                 s5.quantities = nr.quantities
                 s5.rows = nr.rows
@@ -187,7 +204,7 @@ def checkup(model: nn.Module, loader: Any, loss_fn: Callable[..., torch.Tensor],
             else:
                 s5.skipped = "the loss is not finite"
             timed(s5, c, t)
-            sections.append(s5)
+            parts.append(s5)
     finally:
         bar.close()
     n_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -195,7 +212,8 @@ def checkup(model: nn.Module, loader: Any, loss_fn: Callable[..., torch.Tensor],
                "budget": budget, "optimizer": None if optimizer is None else type(optimizer).__name__,
                "device": str(device), "dtype": str(param.dtype), "seconds": time.perf_counter() - t0,
                "merged_batches": len(obj.chunks) != len(batches)}
-    return Report(f"Checkup of {type(model).__name__}", summary, sections, messages)
+    keep = [p for p in parts if p.key in wanted]
+    return Report(f"Checkup of {type(model).__name__}", summary, keep, messages)
 
 
 def _layer_table(sec: Section, init: Any) -> None:
@@ -223,9 +241,9 @@ def _layer_table(sec: Section, init: Any) -> None:
                          "or from the measured input E[h²]; brackets: the 95% band of a finite layer (random-walk "
                          "spread of the log-variance). Var(δ) is the mean square of ∂L/∂z, propagated down from the "
                          "layer above.")
-    fig = _variance_figure(init)
-    if fig is not None:
-        sec.figures.append(fig)
+    if len(init.layers) >= 2:
+        sec.figures.append(Figure(lambda: _variance_png(init), "Per-layer variances: measured points and the predicted band",
+                                  "Per layer: measured second moments (points) against the variance-propagation prediction and its 95% band."))
 
 
 def _plt() -> Any:
@@ -237,11 +255,9 @@ def _plt() -> Any:
     return plt
 
 
-def _variance_figure(init: Any) -> Figure | None:
+def _variance_png(init: Any) -> bytes:
     plt = _plt()
     rows = init.layers
-    if len(rows) < 2:
-        return None
     fig, axes = plt.subplots(1, 2, figsize=(8.4, 2.8))
     x = np.arange(len(rows))
     for ax, meas, pred, band, title in (
@@ -259,12 +275,16 @@ def _variance_figure(init: Any) -> Figure | None:
         ax.set_xticks(x)
         ax.set_xticklabels([str(i + 1) for i in x], fontsize=7)
     axes[0].legend(fontsize=7)
-    fig.tight_layout()
-    return Figure(png(fig), "Per-layer variances: measured points and the predicted band",
-                  "Per layer: measured second moments (points) against the variance-propagation prediction and its 95% band.")
+    return png(fig)
 
 
 def _curvature_figure(curv: Any) -> Figure:
+    return Figure(lambda: _curvature_png(curv), "Lanczos estimates of the top Hessian eigenvalue against the number of products",
+                  "The top eigenvalue's Lanczos estimate after each Hessian-vector product; the band is the residual bound."
+                  + (" Right: the spectral density by stochastic Lanczos quadrature." if curv.density is not None else ""))
+
+
+def _curvature_png(curv: Any) -> bytes:
     plt = _plt()
     if curv.density is not None:
         fig, axes = plt.subplots(1, 2, figsize=(8.4, 2.6))
@@ -279,16 +299,19 @@ def _curvature_figure(curv: Any) -> Figure:
         grid, dens = curv.density
         axes[1].plot(grid, dens + 1e-6, color="#3182bd")
         axes[1].set(yscale="log", xlabel="eigenvalue", title="spectral density (SLQ)")
-    fig.tight_layout()
-    return Figure(png(fig), "Lanczos estimates of the top Hessian eigenvalue against the number of products",
-                  "The top eigenvalue's Lanczos estimate after each Hessian-vector product; the band is the residual bound."
-                  + (" Right: the spectral density by stochastic Lanczos quadrature." if curv.density is not None else ""))
+    return png(fig)
 
 
 def _range_figure(rr: Any, optimizer: Any) -> Figure | None:
     q = next((q for q in rr.quantities if q.key == "rate.range_test"), None)
     if q is None or "lrs" not in q.extra:
         return None
+    return Figure(lambda: _range_png(rr, q, optimizer),
+                  "Range test: training loss against a growing learning rate, with the predicted stable limit",
+                  "Range test on copies of the model and optimizer: the loss against the learning rate; dashed: the stable limit from λ_max.")
+
+
+def _range_png(rr: Any, q: Any, optimizer: Any) -> bytes:
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5.2, 2.8))
     lrs, losses, sm = q.extra["lrs"], q.extra["losses"], q.extra["smoothed"]
@@ -301,12 +324,15 @@ def _range_figure(rr: Any, optimizer: Any) -> Figure | None:
     top = np.nanmax(sm[: max(1, len(sm) // 2)]) if len(sm) else 1.0
     ax.set_ylim(0, 1.6 * top if np.isfinite(top) and top > 0 else None)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    return Figure(png(fig), "Range test: training loss against a growing learning rate, with the predicted stable limit",
-                  "Range test on copies of the model and optimizer: the loss against the learning rate; dashed: the stable limit from λ_max.")
+    return png(fig)
 
 
 def _noise_figure(nz: Any) -> Figure:
+    return Figure(lambda: _noise_png(nz), "Mini-batch gradient variance against batch size, with the 1/B prediction",
+                  "Mean squared deviation of mini-batch gradients from the full gradient at three batch sizes, against tr Σ/B.")
+
+
+def _noise_png(nz: Any) -> bytes:
     plt = _plt()
     fig, ax = plt.subplots(figsize=(4.4, 2.6))
     Bs = np.array(nz.sizes, dtype=float)
@@ -317,6 +343,4 @@ def _noise_figure(nz: Any) -> Figure:
     ax.errorbar(Bs, m, yerr=1.96 * e, fmt="o", color="#e6550d", ms=4, label="measured, 95%")
     ax.set(xscale="log", yscale="log", xlabel="batch size B", ylabel="E‖g_B − g‖²", title="gradient noise")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    return Figure(png(fig), "Mini-batch gradient variance against batch size, with the 1/B prediction",
-                  "Mean squared deviation of mini-batch gradients from the full gradient at three batch sizes, against tr Σ/B.")
+    return png(fig)

@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 from torch import nn
 
 from nbcode import _validate as V
@@ -43,6 +44,8 @@ class Monitor:
     Parameters
     ----------
     model, loader, loss_fn, optimizer : as for :func:`~nbcode.checkup.checkup` (the optimizer is needed).
+    every : int
+        Measure at calls 0, ``every``, ``2 every``, ... (e.g. every 10 steps).
     lanczos_tol : float
         Relative residual at which Lanczos stops (at most ``max_hvp`` products per call).
     batch_fn : callable, optional
@@ -61,7 +64,8 @@ class Monitor:
     """
 
     def __init__(self, model: nn.Module, loader: Any, loss_fn: Callable[..., torch.Tensor], optimizer: Any, *,
-                 lanczos_tol: float = 1e-3, max_hvp: int = 20, batch_fn: Callable[[Any], Any] | None = None, seed: int = 0) -> None:
+                 every: int = 1, lanczos_tol: float = 1e-3, max_hvp: int = 20, batch_fn: Callable[[Any], Any] | None = None,
+                 seed: int = 0) -> None:
         V.module(model, "model")
         V.function(loss_fn, "loss_fn")
         if not isinstance(optimizer, torch.optim.Optimizer):
@@ -70,6 +74,8 @@ class Monitor:
         self.tol = V.real(lanczos_tol, "lanczos_tol", low=0, low_open=True)
         self.max_hvp = V.count(max_hvp, "max_hvp", low=1)
         self.seed = V.count(seed, "seed")
+        self.every = V.count(every, "every", low=1)
+        self.calls = 0
         device = next(model.parameters()).device
         with preserved(model):
             self.batches = as_batches(loader, batch_fn, device)
@@ -78,15 +84,18 @@ class Monitor:
         self._last: dict[str, torch.Tensor] | None = None
 
     def __call__(self, *args: Any, **kwargs: Any) -> None:
-        """Measure now (any arguments, e.g. ``fit``'s ``(epoch, history)``, are ignored)."""
-        self.measure()
+        """Measure at the first call and every ``every`` calls after it (any arguments, e.g.
+        ``fit``'s ``(epoch, history)``, are ignored; returns None, so training goes on)."""
+        if self.calls % self.every == 0:
+            self.measure()
+        self.calls += 1
         return None
 
     def measure(self) -> dict[str, Any]:
         model, opt = self.model, self.optimizer
         kind, hp = optimizer_kind(opt)
-        rec: dict[str, Any] = {"call": len(self.records), "kind": kind, "lr": hp.get("lr", math.nan)}
-        with preserved(model, opt), objective_modes(model):
+        rec: dict[str, Any] = {"call": self.calls, "kind": kind, "lr": hp.get("lr", math.nan)}
+        with preserved(model, opt), objective_modes(model), threadpool_limits(limits=1, user_api="blas"):
             obj = Objective(model, self.batches, self.loss_fn, self.cost)
             settings = {"lanczos_tol": self.tol, "lanczos_max": self.max_hvp}
             if kind == "adam":
@@ -160,14 +169,16 @@ class Monitor:
             rows = [[str(r["call"]), fmt(r["loss"]), fmt(r["sharpness"]), fmt(r["limit"])]
                     + [fmt(r.get("update_ratio", {}).get(n), 2) for n in names] for r in self.records]
             sec.table = (head, rows)
-        sec.figures.append(self._figure())
+        sec.figures.append(Figure(self._png, "Sharpness against the stability limit, and gradient-norm percentiles, at each call",
+                                  "Left: the top eigenvalue (or Adam's preconditioned one) at each call against its stability limit. "
+                                  "Right: percentiles of the mini-batch gradient norms."))
         sec.cost = self.cost.copy()
         summary = {"parameters": sum(p.numel() for p in self.model.parameters() if p.requires_grad),
                    "rows": self.batches.n, "batches": len(self.batches), "budget": "monitor", "calls": len(self.records)}
         rep = Report(f"Monitor of {type(self.model).__name__}", summary, [sec])
         return rep
 
-    def _figure(self) -> Figure:
+    def _png(self) -> bytes:
         import matplotlib.pyplot as plt
 
         fig, axes = plt.subplots(1, 2, figsize=(8.4, 2.6))
@@ -183,7 +194,4 @@ class Monitor:
         axes[1].plot(c, q[:, 1], color="#3182bd", label="median")
         axes[1].set(xlabel="call", yscale="log", title="mini-batch gradient norms")
         axes[1].legend(fontsize=7)
-        fig.tight_layout()
-        return Figure(png(fig), "Sharpness against the stability limit, and gradient-norm percentiles, at each call",
-                      "Left: the top eigenvalue (or Adam's preconditioned one) at each call against its stability limit. "
-                      "Right: percentiles of the mini-batch gradient norms.")
+        return png(fig)

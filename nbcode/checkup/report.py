@@ -15,7 +15,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from nbcode.checkup.quantity import Cost, Link, Quantity, fmt
 
@@ -49,13 +49,19 @@ _CSS = """
 """
 
 
-@dataclass
 class Figure:
-    """A PNG with its alt text and caption."""
+    """A PNG with its alt text and caption, drawn when first shown (a report that is never
+    displayed costs no plotting)."""
 
-    png: bytes
-    alt: str
-    caption: str
+    def __init__(self, draw: Callable[[], bytes], alt: str, caption: str) -> None:
+        self._draw, self.alt, self.caption = draw, alt, caption
+        self._png: bytes | None = None
+
+    @property
+    def png(self) -> bytes:
+        if self._png is None:
+            self._png = self._draw()
+        return self._png
 
     def html(self) -> str:
         data = base64.b64encode(self.png).decode("ascii")
@@ -228,6 +234,7 @@ def png(fig: Any) -> bytes:
     """A matplotlib figure as PNG bytes (the figure is closed)."""
     import matplotlib.pyplot as plt
 
+    fig.set_layout_engine("constrained")
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=80, metadata={"Software": None})
     plt.close(fig)
