@@ -228,6 +228,19 @@ def _tridiag(alpha: np.ndarray, beta: np.ndarray) -> np.ndarray:
     return np.diag(alpha) + np.diag(beta, 1) + np.diag(beta, -1)
 
 
+def _below(theta: np.ndarray, resid: np.ndarray, ok: np.ndarray, kth: float, tol: float, which: str) -> bool:
+    """Whether a restart's extreme Ritz values (the largest; for ``'LM'`` both ends) are settled
+    at or below the ``k``-th value found: converged there, or resolved below it (residual under a
+    tenth of the distance; Lanczos finds the extreme eigenvalues of its space first, so a larger
+    one would already lead)."""
+    ends = [int(np.argmax(theta))] if which == "LA" else [int(np.argmax(theta)), int(np.argmin(theta))]
+    for e in ends:
+        value = theta[e] if which == "LA" else abs(theta[e])
+        if not ((ok[e] and value <= kth + tol * abs(kth)) or value + 10.0 * resid[e] <= kth):
+            return False
+    return True
+
+
 def lanczos_topk(
     op: Any, k: int = 1, *, tol: float = 1e-6, max_iter: int | None = None, seed: int = 0, which: str = "LA"
 ) -> EigResult:
@@ -245,9 +258,10 @@ def lanczos_topk(
     so one run sees a repeated eigenvalue once. The converged pairs are therefore *locked* and
     Lanczos is restarted from a new random vector in their orthogonal complement (explicit
     deflation): the restart finds the other copies of a repeated eigenvalue. Restarts continue
-    until one brings nothing above the current ``k``-th value (for ``k = 1`` none is needed: a
-    multiplicity does not change the top value). ``max_iter`` bounds the total number of products
-    (default :math:`\\min(600, 2d)`); ``converged`` is False if it ran out first.
+    until one brings nothing above the current ``k``-th value, which shows as soon as its largest
+    Ritz value is resolved below that value (for ``k = 1`` none is needed: a multiplicity does
+    not change the top value). ``max_iter`` bounds the total number of products over all runs
+    (default :math:`(k + 1) \\min(300, d)`); ``converged`` is False if it ran out first.
 
     Examples
     --------
@@ -261,7 +275,7 @@ def lanczos_topk(
     k = _validate.count(k, "k", low=1, high=A.dim)
     which = _validate.choice(which, "which", ["LA", "LM"])
     tol = _validate.real(tol, "tolerance", low=0, low_open=True)
-    budget = min(600, 2 * A.dim) if max_iter is None else _validate.count(max_iter, "max_iter", low=1)
+    budget = (k + 1) * min(300, A.dim) if max_iter is None else _validate.count(max_iter, "max_iter", low=1)
     seed = _check_seed(seed)
 
     def key(values: np.ndarray) -> np.ndarray:
@@ -289,7 +303,7 @@ def lanczos_topk(
                 hist.append(float(vals[np.argmax(key(vals))]))
             else:
                 hist.append(float(theta[best]))
-            if run > 0 and ok[best] and key(theta[best : best + 1])[0] <= kth + tol * abs(kth):
+            if run > 0 and _below(theta, resid, ok, kth, tol, which):
                 finished = True  # the rest of the spectrum has nothing above the k-th value found
                 break
             top = order[:k]
