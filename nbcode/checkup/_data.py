@@ -90,7 +90,7 @@ def _split(batch: Any, batch_fn: Callable[[Any], Any] | None, index: int) -> tup
     raise TypeError(f"Invalid batch {index}: {V.show(batch)} (need an (inputs, targets) pair, a dict with batch_fn, or a tensor)")
 
 
-class Batches(list):  # type: ignore[type-arg]
+class Batches(list[Batch]):
     """The list of :class:`Batch` with ``n``, the total number of rows."""
 
     @property

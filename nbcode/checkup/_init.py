@@ -145,6 +145,12 @@ def _rel_step(u: torch.Tensor | None) -> float | None:
     return math.sqrt(float(u.var(unbiased=True)) / (u.numel() * m * m))
 
 
+def _weight(m: nn.Module) -> torch.Tensor:
+    w = getattr(m, "weight")
+    assert isinstance(w, torch.Tensor)
+    return w.detach().double()
+
+
 def _band(q: float, var_log: float) -> tuple[float, float]:
     s = Z95 * math.sqrt(max(var_log, 0.0))
     return q * math.exp(-s), q * math.exp(s)
@@ -186,7 +192,7 @@ def initialization(obj: Objective, bar: Callable[[str], None]) -> InitResult:
             a.zn += zd.numel()
             zu = _units(out, conv)
             a.zu = zu if a.zu is None else a.zu + zu
-            rows = x.detach() if not conv else _patches(module, x.detach())
+            rows = _patches(module, x.detach()) if isinstance(module, nn.Conv2d) else x.detach()
             if rows is None:
                 a.patches_ok = False
             else:
@@ -354,9 +360,10 @@ def _rows(model: nn.Module, acc: dict[str, _Acc], kinds: dict[str, nn.Module], o
     for name in order:
         m = kinds[name]
         a = acc[name]
-        W = m.weight.detach().double()
+        W = _weight(m)
         s2 = float((W * W).mean())
-        b2 = float((m.bias.detach().double() ** 2).mean()) if getattr(m, "bias", None) is not None else 0.0
+        bias = getattr(m, "bias", None)
+        b2 = float((bias.detach().double() ** 2).mean()) if isinstance(bias, torch.Tensor) else 0.0
         n_out = int(W.shape[0])
         n_in = int(W[0].numel())
         var_z = a.z2 / max(a.zn, 1)
@@ -414,11 +421,13 @@ def _rows(model: nn.Module, acc: dict[str, _Acc], kinds: dict[str, nn.Module], o
             continue
         up = by_name[nxt]
         mu = kinds[nxt]
-        Wn = mu.weight.detach().double()
+        Wn = _weight(mu)
         s2n = float((Wn * Wn).mean())
         n_next = int(Wn.shape[0])
         base = up.chain_delta if up.chain_delta is not None else up.var_delta
-        vlog = 0.0 if up.chain_delta_band is None else (math.log(up.chain_delta_band[1] / up.chain_delta) / Z95) ** 2
+        vlog = 0.0
+        if up.chain_delta_band is not None and up.chain_delta is not None:
+            vlog = (math.log(up.chain_delta_band[1] / up.chain_delta) / Z95) ** 2
         qz = r.chain if r.chain is not None else r.var_z
         if not (math.isfinite(qz) and qz >= 0):
             continue

@@ -111,7 +111,8 @@ class Objective:
         want = (b0.n * l0 + b1.n * l1) / (b0.n + b1.n)
         if not (math.isfinite(l01) and abs(l01 - want) <= 1e-9 * max(1.0, abs(want))):
             return list(self.batches)
-        chunks, cur = [], []
+        chunks: list[list[Batch]] = []
+        cur: list[Batch] = []
         for b in self.batches:
             if cur and sum(c.n for c in cur) + b.n > max_rows:
                 chunks.append(cur)
