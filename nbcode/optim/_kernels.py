@@ -153,6 +153,21 @@ def _grad_into(tb: np.ndarray, gb: np.ndarray, pb: np.ndarray, wd: Any) -> None:
         tb[...] = gb
 
 
+def _lerp_(mb: np.ndarray, tb: np.ndarray, weight: Any, ub: np.ndarray) -> None:
+    """``m.lerp_(g, weight)``: ``m += weight * (g - m)`` (a moving average of the gradient)."""
+    np.subtract(tb, mb, out=ub)
+    ub *= weight
+    mb += ub
+
+
+def _mul_addcmul_(sb: np.ndarray, tb: np.ndarray, decay: Any, one_minus: Any, ub: np.ndarray) -> None:
+    """``s.mul_(decay).addcmul_(g, g, value=1 - decay)`` (a moving average of the squared gradient)."""
+    sb *= decay
+    np.multiply(tb, one_minus, out=ub)
+    ub *= tb
+    sb += ub
+
+
 def _sgd_numpy(p, g, b, neg_lr, wd, momentum, one_minus_damp, nesterov, first, block):  # type: ignore[no-untyped-def]
     t = np.empty(min(block, p.size), dtype=p.dtype)
     u = np.empty_like(t)
@@ -184,15 +199,10 @@ def _rmsprop_numpy(p, g, sq, m, b, neg_lr, alpha, one_minus_alpha, eps, wd, mome
         gb, sb, pb = g[s : s + block], sq[s : s + block], p[s : s + block]
         tb, ub = t[: gb.size], u[: gb.size]
         _grad_into(tb, gb, pb, wd)
-        sb *= alpha
-        np.multiply(tb, one_minus_alpha, out=ub)
-        ub *= tb
-        sb += ub
+        _mul_addcmul_(sb, tb, alpha, one_minus_alpha, ub)
         if centered:
             mb = m[s : s + block]
-            np.subtract(tb, mb, out=ub)
-            ub *= one_minus_alpha
-            mb += ub
+            _lerp_(mb, tb, one_minus_alpha, ub)
             np.multiply(mb, mb, out=ub)
             np.subtract(sb, ub, out=ub)
             np.sqrt(ub, out=ub)
@@ -219,13 +229,8 @@ def _adam_numpy(p, g, m, v, vmax, one_minus_b1, b2, one_minus_b2, neg_step_size,
         if decoupled:
             pb *= keep  # p.mul_(1 - lr * weight_decay)
         _grad_into(tb, gb, pb, 0 if decoupled else wd)
-        np.subtract(tb, mb, out=ub)  # m.lerp_(g, 1 - b1)
-        ub *= one_minus_b1
-        mb += ub
-        vb *= b2  # v.mul_(b2).addcmul_(g, g, value=1 - b2)
-        np.multiply(tb, one_minus_b2, out=ub)
-        ub *= tb
-        vb += ub
+        _lerp_(mb, tb, one_minus_b1, ub)
+        _mul_addcmul_(vb, tb, b2, one_minus_b2, ub)
         if amsgrad:
             wb = vmax[s : s + block]
             np.maximum(wb, vb, out=wb)
