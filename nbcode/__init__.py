@@ -30,6 +30,7 @@ each tested against an independent reference (torch, scipy, scikit-learn, closed
 
 **Chapter experiments** (:mod:`nbcode.experiments`, one module per topic) put the algorithms
 together for one chapter: which network, which data, which learning rates, what to measure.
+:mod:`nbcode.checkup` applies the chapters' measurements to a reader's own model.
 
 The rule: experiments import topics, never the reverse, and no topic re-exports an experiment.
 Topics may use one another (``quadratic`` runs its paths with ``optim``); ``nbcode.optim`` and
