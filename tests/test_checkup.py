@@ -10,11 +10,12 @@ import random
 
 import numpy as np
 import pytest
+from scipy import stats
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nbcode.checkup import BOOK, Monitor, Quantity, checkup
+from nbcode.checkup import BOOK, BUDGETS, Monitor, Quantity, checkup
 from nbcode.checkup._data import as_batches
 from nbcode.checkup._guard import objective_modes
 from nbcode.checkup._init import initialization
@@ -263,13 +264,14 @@ def test_intervals_cover_the_truth_at_least_90_percent_of_the_time() -> None:
     truth_b = sigma2 / float(g @ g)
     batches = as_batches(batches_of(X, y, 8), None, CPU)
     hits = {"trace": 0, "b_simple": 0, "variance": 0, "lambda": 0}
-    settings = {"noise_draws": 12}
+    settings = {"noise_draws": BUDGETS["fast"]["noise_draws"]}
     from nbcode.checkup._curvature import curvature
 
     for seed in range(50):
         obj = Objective(net, batches, F.mse_loss, Cost())
-        est, se = hutchinson_trace(DataHessian(obj), 8, seed=seed)
-        t = 2.364624251592784  # Student's t, 7 degrees of freedom
+        probes = BUDGETS["fast"]["hutchinson"]
+        est, se = hutchinson_trace(DataHessian(obj), probes, seed=seed)
+        t = float(stats.t.ppf(0.975, probes - 1))
         hits["trace"] += abs(est - np.trace(H)) <= t * se
         _, grads = obj.gradient()
         res = noise(obj, grads, None, settings, lambda s: None, seed=seed)
@@ -310,7 +312,7 @@ def test_model_optimizer_and_rng_left_exactly_as_they_were() -> None:
     flags = [p.requires_grad for p in net.parameters()]
     rng = (torch.get_rng_state(), np.random.get_state()[1].copy(), random.getstate())
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X, y), batch_size=16, shuffle=True)
-    rep = checkup(net, loader, F.cross_entropy, opt, budget="full", progress=False)
+    rep = checkup(net, loader, F.cross_entropy, opt, progress=False)
     assert rep["curvature.lambda_max"].value > 0
     after = net.state_dict()
     assert all(torch.equal(state[k], after[k]) for k in state)
@@ -399,6 +401,18 @@ def test_optimizer_of_another_model_is_refused() -> None:
 
 # ------------------------------------------------------------------------------------------------
 # the report
+
+
+def test_full_budget_adds_the_density_and_tightens_lambda_max() -> None:
+    X, y = least_squares(n=64, d=6)
+    net = linear(6)
+    rep = checkup(net, batches_of(X, y, 16), F.mse_loss, budget="full", progress=False)
+    lam = np.linalg.eigvalsh(2.0 * design(X).T @ design(X) / 64)
+    q = rep["curvature.density"]
+    nodes, weights = np.asarray(q.extra["nodes"]), np.asarray(q.extra["weights"])
+    assert weights.sum() == pytest.approx(1.0)  # Gauss quadrature of each probe's spectral measure
+    assert lam[0] - 1e-9 <= nodes.min() and nodes.max() <= lam[-1] * (1 + 1e-9)  # Ritz values lie in the spectrum
+    assert rep["curvature.lambda_max"].error <= 1e-5 * lam[-1]
 
 
 def test_report_dict_html_and_file(lsq: dict, tmp_path) -> None:

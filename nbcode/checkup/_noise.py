@@ -144,7 +144,7 @@ def noise(obj: Objective, g_full: list[torch.Tensor], optimizer: Any, settings: 
                  error_kind=f"delta method, {m} batches at B = {Bs} and B = {Bb}", link=BOOK["batch"])
     exact = pooled / G2 if G2 > 0 else math.inf
     if math.isfinite(Bsim) and Bsim > 0 and G2hat > 0 and math.isfinite(se):
-        q.ci = _log_ci(Bsim, se, Z95)
+        q.ci = _log_ci(Bsim, se, tq)
     q.extra = {"trace_sigma_two_sizes": S, "G2_two_sizes": G2hat, "G2_exact": G2, "trace_sigma_pooled": pooled,
                "trace_sigma_pooled_se": pooled_se, "b_simple_exact_gradient": exact, "sizes": sizes}
     q.assumptions = "unbiased estimators at two batch sizes (McCandlish et al. 2018); rows drawn with replacement" + note_bn

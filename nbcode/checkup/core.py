@@ -33,8 +33,8 @@ SECTIONS = ("initialization", "curvature", "rate", "noise", "normalization")
 
 #: What each budget spends. ``lanczos_tol`` is the relative residual at which Lanczos stops.
 BUDGETS: dict[str, dict[str, Any]] = {
-    "fast": {"lanczos_tol": 1e-3, "lanczos_max": 20, "lanczos_min_max": 10, "hutchinson": 6, "slq": None,
-             "range_steps": 60, "noise_draws": 12, "spread_batches": 8},
+    "fast": {"lanczos_tol": 1e-3, "lanczos_max": 20, "lanczos_min_max": 10, "hutchinson": 10, "slq": None,
+             "range_steps": 60, "noise_draws": 24, "spread_batches": 8},
     "full": {"lanczos_tol": 1e-5, "lanczos_max": 40, "lanczos_min_max": 30, "hutchinson": 30, "slq": (30, 2),
              "range_steps": 150, "noise_draws": 40, "spread_batches": 32},
 }
