@@ -148,8 +148,9 @@ def noise(obj: Objective, g_full: list[torch.Tensor], optimizer: Any, settings: 
     q.extra = {"trace_sigma_two_sizes": S, "G2_two_sizes": G2hat, "G2_exact": G2, "trace_sigma_pooled": pooled,
                "trace_sigma_pooled_se": pooled_se, "b_simple_exact_gradient": exact, "sizes": sizes}
     q.assumptions = "unbiased estimators at two batch sizes (McCandlish et al. 2018); rows drawn with replacement" + note_bn
-    if G2hat <= 0 or not math.isfinite(Bsim) or Bsim <= 0:
-        q.extra["raw_estimate"] = Bsim
+    if G2hat <= 0 or not math.isfinite(Bsim) or Bsim <= 0 or not math.isfinite(se) or se > 0.5 * Bsim:
+        # not resolved: the interval would span more than a factor e^(2 x 1.96 x 0.5) ~ 7
+        q.extra["raw_estimate"], q.extra["raw_se"] = Bsim, se
         q.value, q.error, q.ci = None, None, None
         q.note = ("|G|² is not resolved from the noise (the full gradient is small against tr Σ/B): B_simple is large; "
                   f"with the exact full gradient it is {exact:.3g}.")
@@ -158,7 +159,7 @@ def noise(obj: Objective, g_full: list[torch.Tensor], optimizer: Any, settings: 
                   f"the loader's B = {B0} is {B0 / Bsim:.2g} × B_simple. With the exact full gradient, tr Σ/|g|² = {exact:.3g}.")
     res.quantities.append(q)
     kind_lr = None
-    if optimizer is not None:
+    if isinstance(optimizer, torch.optim.SGD):  # the floor is constant-step SGD's
         kind_lr = float(optimizer.param_groups[0].get("lr", math.nan))
     if kind_lr is not None and math.isfinite(kind_lr):
         floor = kind_lr * pooled / (4 * B0)
