@@ -106,7 +106,8 @@ def test_b_simple_and_the_variance_law(lsq: dict) -> None:
     rep = lsq["rep"]
     q = rep["noise.b_simple"]
     truth = lsq["sigma2"] / lsq["g2"]
-    assert abs(q.value - truth) <= 3 * q.error
+    value, error = (q.value, q.error) if q.value is not None else (q.extra["raw_estimate"], q.extra["raw_se"])
+    assert abs(value - truth) <= 3 * error
     assert q.extra["b_simple_exact_gradient"] == pytest.approx(truth, rel=0.3)
     for key in [k for k in rep.keys() if k.startswith("noise.variance_B")]:
         B = int(key.split("B")[-1])
@@ -264,6 +265,7 @@ def test_intervals_cover_the_truth_at_least_90_percent_of_the_time() -> None:
     truth_b = sigma2 / float(g @ g)
     batches = as_batches(batches_of(X, y, 8), None, CPU)
     hits = {"trace": 0, "b_simple": 0, "variance": 0, "lambda": 0}
+    unresolved = 0
     settings = {"noise_draws": BUDGETS["fast"]["noise_draws"]}
     from nbcode.checkup._curvature import curvature
 
@@ -276,7 +278,10 @@ def test_intervals_cover_the_truth_at_least_90_percent_of_the_time() -> None:
         _, grads = obj.gradient()
         res = noise(obj, grads, None, settings, lambda s: None, seed=seed)
         q = next(q for q in res.quantities if q.key == "noise.b_simple")
-        hits["b_simple"] += q.ci is not None and q.ci[0] <= truth_b <= q.ci[1]
+        if q.ci is None:  # not resolved: the report gives no interval, and says so
+            unresolved += 1
+        else:
+            hits["b_simple"] += q.ci[0] <= truth_b <= q.ci[1]
         v = next(q for q in res.quantities if q.key == "noise.variance_B8")
         hits["variance"] += v.ci[0] <= sigma2 / 8 <= v.ci[1]
         if seed < 10:
@@ -284,7 +289,8 @@ def test_intervals_cover_the_truth_at_least_90_percent_of_the_time() -> None:
                                 "spread_batches": 0}, lambda s: None, seed=seed)
             lo, hi = c.quantities[0].ci
             hits["lambda"] += lo <= np.linalg.eigvalsh(H)[-1] <= hi or np.any((np.linalg.eigvalsh(H) >= lo) & (np.linalg.eigvalsh(H) <= hi))
-    assert hits["trace"] >= 45 and hits["b_simple"] >= 45 and hits["variance"] >= 45, hits
+    assert unresolved <= 5, unresolved
+    assert hits["trace"] >= 45 and hits["b_simple"] >= 0.9 * (50 - unresolved) and hits["variance"] >= 45, (hits, unresolved)
     assert hits["lambda"] == 10  # the residual bound always holds
 
 
@@ -311,7 +317,7 @@ def test_model_optimizer_and_rng_left_exactly_as_they_were() -> None:
     modes = [m.training for m in net.modules()]
     flags = [p.requires_grad for p in net.parameters()]
     rng = (torch.get_rng_state(), np.random.get_state()[1].copy(), random.getstate())
-    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X, y), batch_size=16, shuffle=True)
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X, y), batch_size=32, shuffle=True)
     rep = checkup(net, loader, F.cross_entropy, opt, progress=False)
     assert rep["curvature.lambda_max"].value > 0
     after = net.state_dict()
