@@ -57,8 +57,10 @@ def lanczos_products(net: nn.Module, X: torch.Tensor, y: torch.Tensor, rtol: flo
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument("--threads", type=int, default=2,
+                    help="torch threads (default 2; on a busy machine 1 is faster: OpenMP threads spin when oversubscribed)")
     args = ap.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     net, X, y = digits_mlp()
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X, y), batch_size=32, shuffle=True,
                                          generator=torch.Generator().manual_seed(0))
