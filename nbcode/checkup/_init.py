@@ -38,7 +38,6 @@ from nbcode.init import predict_variance
 __all__ = ["LayerRow", "InitResult", "initialization"]
 
 _WEIGHTED = (nn.Linear, nn.Conv2d)
-_OTHER_WEIGHTED = (nn.Conv1d, nn.Conv3d, nn.Bilinear)
 _ACTS: dict[type, str] = {nn.ReLU: "relu", nn.Tanh: "tanh", nn.Sigmoid: "sigmoid", nn.Identity: "linear", nn.LeakyReLU: "leaky_relu"}
 _SQUASH = (nn.Tanh, nn.Sigmoid, nn.Hardtanh, nn.Softsign)
 _ZEROING = (nn.ReLU, nn.ReLU6)
@@ -352,7 +351,6 @@ def _rows(model: nn.Module, acc: dict[str, _Acc], kinds: dict[str, nn.Module], o
     rows: list[LayerRow] = []
     chain_q: dict[str, tuple[float, float]] = {}  # name -> (predicted E[z^2], accumulated var of log)
     order = [n for n in acc if isinstance(kinds.get(n), _WEIGHTED)]
-    next_act: dict[str, str | None] = {}
     users: dict[str, str] = {}
     for n, a in acc.items():
         if a.input_from is not None:
@@ -369,7 +367,6 @@ def _rows(model: nn.Module, acc: dict[str, _Acc], kinds: dict[str, nn.Module], o
         var_z = a.z2 / max(a.zn, 1)
         user = users.get(name)
         act = act_name(kinds[user]) if user is not None and user in kinds else None
-        next_act[name] = act
         row = LayerRow(name, type(m).__name__, n_in, n_out, act, var_z)
         step = _rel_step(a.zu)
         if a.hn > 0 and a.patches_ok and math.isfinite(a.h2):
