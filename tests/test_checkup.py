@@ -496,3 +496,23 @@ def test_monitor_with_fit_and_in_a_loop() -> None:
     assert rep["monitor.clip"].value == pytest.approx(np.percentile([v for r in mon.records for v in r["grad_norms"]], 90))
     with pytest.raises(ValueError, match="no measurement"):
         Monitor(net, [(X, y)], F.mse_loss, opt).report()
+
+
+def test_monitor_with_adam_and_fit_step_callback() -> None:
+    from nbcode.train import fit
+
+    X, y = least_squares(n=64, d=3)
+    net = linear(3)
+    opt = torch.optim.Adam(net.parameters(), lr=0.01)
+    mon = Monitor(net, [(X, y)], F.mse_loss, opt, every=4)
+    fit(net, opt, X, y, epochs=2, batch_size=16, loss_fn=F.mse_loss, step_callback=mon, progress=False)
+    assert mon.calls == 8 and len(mon.records) == 2  # steps 1 and 5 of 8
+    rec = mon.records[-1]
+    assert rec["limit"] == pytest.approx(adam_threshold(0.01, 0.9)) and rec["measure"] == "λ_max(P⁻¹H)"
+    last = mon.measure()  # now, after the 8th step: against eigh of P^-1/2 H P^-1/2 from Adam's state
+    st = [opt.state[p] for p in net.parameters()]
+    vhat = np.concatenate([(s["exp_avg_sq"] / (1 - 0.999 ** 8)).numpy().ravel() for s in st])
+    p = np.sqrt(vhat) + 1e-8
+    A = design(X)
+    want = np.linalg.eigvalsh(2.0 * A.T @ A / 64 / np.sqrt(np.outer(p, p)))[-1]
+    assert last["sharpness"] == pytest.approx(want, rel=1e-6)

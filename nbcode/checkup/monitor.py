@@ -99,11 +99,12 @@ class Monitor:
             obj = Objective(model, self.batches, self.loss_fn, self.cost)
             settings = {"lanczos_tol": self.tol, "lanczos_max": self.max_hvp}
             if kind == "adam":
-                st = [opt.state.get(p, {}) for p in opt.param_groups[0]["params"]]
+                params = [p for p in model.parameters() if p.requires_grad]
+                st = [opt.state.get(p, {}) for p in params]
                 step = max((int(float(s["step"])) for s in st if "step" in s), default=0)
                 if step > 0:
                     vhat = obj.flatten([s["exp_avg_sq"] / (1 - hp["beta2"] ** step) if "exp_avg_sq" in s else torch.zeros_like(p)
-                                        for s, p in zip(st, [p for p in model.parameters() if p.requires_grad])])
+                                        for s, p in zip(st, params)])
                 else:
                     _, g = obj.gradient()
                     vhat = obj.flatten(g) ** 2
