@@ -228,17 +228,38 @@ def _tridiag(alpha: np.ndarray, beta: np.ndarray) -> np.ndarray:
     return np.diag(alpha) + np.diag(beta, 1) + np.diag(beta, -1)
 
 
-def _below(theta: np.ndarray, resid: np.ndarray, ok: np.ndarray, kth: float, tol: float, which: str) -> bool:
-    """Whether a restart's extreme Ritz values (the largest; for ``'LM'`` both ends) are settled
-    at or below the ``k``-th value found: converged there, or resolved below it (residual under a
-    tenth of the distance; Lanczos finds the extreme eigenvalues of its space first, so a larger
-    one would already lead)."""
-    ends = [int(np.argmax(theta))] if which == "LA" else [int(np.argmax(theta)), int(np.argmin(theta))]
-    for e in ends:
-        value = theta[e] if which == "LA" else abs(theta[e])
-        if not ((ok[e] and value <= kth + tol * abs(kth)) or value + 10.0 * resid[e] <= kth):
-            return False
-    return True
+def _end_settled(top: float, r_top: float, bottom: float, r_bottom: float, ok_top: bool, kth: float, tol: float,
+                 steps: int, dim: int) -> bool:
+    r"""Whether the upper end of a restart's spectrum is known to lie below ``kth``.
+
+    Either its largest Ritz value has converged (residual test) at or below ``kth``, or an
+    eigenvalue :math:`\lambda \ge` ``kth`` would already have pulled it up: by the
+    Kaniel-Paige-Saad bound, after :math:`m` steps the largest Ritz value is within
+    :math:`(\lambda - \lambda_{\min}) (\tan\phi / T_{m-1}(1 + 2\gamma))^2` of :math:`\lambda`,
+    :math:`\gamma = (\lambda - \lambda_2)/(\lambda_2 - \lambda_{\min})`, with :math:`T` a Chebyshev
+    polynomial and :math:`\phi` the angle between the start vector and the eigenvector. For a random
+    start, :math:`\tan\phi \le \sqrt{d}/\text{tol}` except with probability about ``tol``;
+    :math:`\lambda_2` and :math:`\lambda_{\min}` are estimated by the extreme Ritz values widened by
+    their residuals. After one step nothing is known (:math:`T_0 = 1`).
+    """
+    if ok_top and top <= kth + tol * abs(kth):
+        return True
+    hi, lo = top + r_top, bottom - r_bottom
+    if steps < 2 or not hi < kth or not hi > lo:
+        return False
+    x = (steps - 1) * math.acosh(1.0 + 2.0 * (kth - hi) / (hi - lo))
+    log_T = x + math.log1p(math.exp(-2.0 * x)) - math.log(2.0)  # log cosh x, without overflow
+    log_slack = math.log(kth - lo) + math.log(dim) - 2.0 * math.log(tol) - 2.0 * log_T
+    return log_slack < math.log(kth - top)
+
+
+def _below(theta: np.ndarray, resid: np.ndarray, ok: np.ndarray, kth: float, tol: float, which: str, steps: int, dim: int) -> bool:
+    """Whether a restart can bring nothing above the ``k``-th value found: its upper end (for
+    ``'LM'`` both ends, the lower one mirrored) is settled below it (see :func:`_end_settled`)."""
+    i, j = int(np.argmax(theta)), int(np.argmin(theta))
+    if not _end_settled(theta[i], resid[i], theta[j], resid[j], bool(ok[i]), kth, tol, steps, dim):
+        return False
+    return which == "LA" or _end_settled(-theta[j], resid[j], -theta[i], resid[i], bool(ok[j]), kth, tol, steps, dim)
 
 
 def lanczos_topk(
@@ -257,10 +278,12 @@ def lanczos_topk(
     A Krylov space :math:`\\{v, Hv, H^2v, \\dots\\}` holds only one direction of each eigenspace,
     so one run sees a repeated eigenvalue once. The converged pairs are therefore *locked* and
     Lanczos is restarted from a new random vector in their orthogonal complement (explicit
-    deflation): the restart finds the other copies of a repeated eigenvalue. Restarts continue
-    until one brings nothing above the current ``k``-th value, which shows as soon as its largest
-    Ritz value is resolved below that value (for ``k = 1`` none is needed: a multiplicity does
-    not change the top value). ``max_iter`` bounds the total number of products over all runs
+    deflation): each restart finds the largest eigenvalue left, so the other copies of a repeated
+    one, one per restart. Restarts continue
+    until one brings nothing above the current ``k``-th value: its largest Ritz value has converged
+    (same test) at or below it, or has stayed far enough below it for long enough that a larger
+    eigenvalue would have shown (a Chebyshev bound, wrong with probability about ``tol``). For
+    ``k = 1`` none is needed: a multiplicity does not change the top value. ``max_iter`` bounds the total number of products over all runs
     (default :math:`(k + 1) \\min(300, d)`); ``converged`` is False if it ran out first.
 
     Examples
@@ -292,6 +315,8 @@ def lanczos_topk(
         for _ in range(2):
             q = q - vecs @ (vecs.T @ q)
         K = _Krylov(A, q / np.linalg.norm(q), vecs, min(budget - n, A.dim - vecs.shape[1]))
+        # the first run looks for the top k; a restart for the top of what is left, one at a time
+        want = k if run == 0 else max(1, k - vals.size)
         while True:
             K.step()
             n += 1
@@ -303,12 +328,15 @@ def lanczos_topk(
                 hist.append(float(vals[np.argmax(key(vals))]))
             else:
                 hist.append(float(theta[best]))
-            if run > 0 and _below(theta, resid, ok, kth, tol, which):
+            if run > 0 and kth > -math.inf and _below(theta, resid, ok, kth, tol, which, K.size, A.dim - vecs.shape[1]):
                 finished = True  # the rest of the spectrum has nothing above the k-th value found
                 break
-            top = order[:k]
+            top = order[:want]
             exhausted = K.invariant() or K.size == A.dim - vecs.shape[1]
-            if exhausted or (top.size == k and bool(np.all(ok[top]))):
+            found = top.size == want and bool(np.all(ok[top]))
+            if run > 0 and found and kth > -math.inf:
+                found = bool(np.all(key(theta[top]) > kth + tol * abs(kth)))  # a tie changes nothing: go on
+            if exhausted or found:
                 vals = np.concatenate([vals, theta[ok]])
                 vecs = np.concatenate([vecs, K.vectors(S[:, ok])], axis=1)
                 finished = k == 1  # one run finds the top value, repeated or not
