@@ -26,6 +26,7 @@ core count are printed with them.
 from __future__ import annotations
 
 import json
+import subprocess
 import os
 import platform
 import sys
@@ -429,6 +430,12 @@ def main() -> int:
         print(f"41 x 41 landscape slice, d = {g['d']:,}: slice_2d {g['vectorized_seconds']} s (chunks of {g['chunk']}), "
               f"plain loop {g['loop_seconds']} s: speed-up {g['speedup']}x, max relative difference {g['max_rel_diff']}; "
               f"slice_2d at {100 * g['fraction_of_gemm_bound']:.0f}% of the matmul bound ({g['gemm_GFLOPs']} GFLOP/s)")
+
+    # nbcode.checkup: its own script (a fresh process, so its thread setting is its own)
+    tmp = ROOT / "benchmarks" / ".checkup.json"
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "bench_checkup.py"), "--json", str(tmp)], check=True)
+    results["checkup"] = json.loads(tmp.read_text())
+    tmp.unlink()
 
     out = ROOT / "benchmarks" / "results.json"
     out.parent.mkdir(exist_ok=True)
