@@ -1,21 +1,22 @@
 """The training experiments of the chapter "Initialization and how variance propagates through
 depth" (``book/initialization.ipynb``): deep MLPs initialized by each scheme and trained by
-:func:`nbcode.train.fit`, and the symmetry of a layer initialized with equal weights."""
+:func:`nbcode.train.fit`, the symmetry of a layer initialized with equal weights, deep residual
+MLPs with scaled or zero-initialized branches, and how long an LSTM's cell state remembers."""
 
 from __future__ import annotations
 
 import math
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 import torch
 from torch import nn
 
 from nbcode import _validate as v
-from nbcode.init import init_model_, unit_spread
+from nbcode.init import init_model_, lstm_forget_bias_, residual_mlp, unit_spread
 from nbcode.train import History, fit, mlp
 
-__all__ = ["ACTIVATIONS", "train_with_init", "symmetry_run"]
+__all__ = ["ACTIVATIONS", "train_with_init", "symmetry_run", "train_residual", "LSTMMemory", "lstm_memory"]
 
 #: The activations of the experiments, by name.
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU, "sigmoid": nn.Sigmoid, "linear": nn.Identity}
@@ -69,3 +70,92 @@ def symmetry_run(
     assert isinstance(first, nn.Linear)
     spread = unit_spread(first)
     return hist, spread if math.isfinite(spread) else math.nan
+
+
+def train_residual(
+    data: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor],
+    *,
+    depth: int,
+    width: int = 32,
+    alpha: float = 1.0,
+    zero_init: bool = False,
+    norm: str | None = None,
+    placement: str = "pre",
+    optimizer: str = "sgd",
+    lr: float = 0.01,
+    momentum: float = 0.9,
+    epochs: int = 2,
+    batch_size: int = 64,
+    warmup: int = 0,
+    seed: int = 0,
+) -> History:
+    """Train :func:`~nbcode.init.residual_mlp` ``(64, width, 10)`` with ``depth`` blocks on ``data``
+    (``(X_train, y_train, X_val, y_val)``) by SGD with momentum (``optimizer='sgd'``) or Adam
+    (``'adam'``, betas (0.9, 0.999)), with a linear warm-up of the learning rate over the first
+    ``warmup`` steps (0: none). A run whose loss stops being finite is stopped and marked
+    ``diverged`` (:func:`~nbcode.train.fit`)."""
+    X, y, Xv, yv = data
+    v.choice(optimizer, "optimizer", ("sgd", "adam"))
+    lr = v.real(lr, "learning rate", low=0, low_open=True, symbol="lr")
+    warmup = v.count(warmup, "warmup")
+    model = residual_mlp((X.shape[1], width, 10), depth, alpha=alpha, zero_init=zero_init, norm=norm, placement=placement,
+                         seed=seed)
+    opt: torch.optim.Optimizer
+    if optimizer == "sgd":
+        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=v.real(momentum, "momentum", low=0, high=1))
+    else:
+        opt = torch.optim.Adam(model.parameters(), lr=lr)
+    step_callback = None
+    if warmup:
+        def step_callback(step: int, loss: float) -> None:
+            for group in opt.param_groups:
+                group["lr"] = lr * min(1.0, (step + 1) / warmup)
+        for group in opt.param_groups:
+            group["lr"] = lr / warmup
+    return fit(model, opt, X, y, epochs=epochs, batch_size=batch_size, val=(Xv, yv), seed=seed, progress=False,
+               step_callback=step_callback)
+
+
+class LSTMMemory(NamedTuple):
+    r"""What :func:`lstm_memory` measures at steps :math:`t = 1, \dots, T`: the norm of
+    :math:`\partial\langle r, c_t\rangle/\partial c_0` (root mean square over the batch) and the
+    mean forget-gate activation :math:`\bar f_t`."""
+
+    grad: np.ndarray
+    forget: np.ndarray
+
+
+def lstm_memory(hidden: int, steps: int, *, forget_bias: float | None = None, batch: int = 32, seed: int = 0) -> LSTMMemory:
+    r"""How fast a one-layer LSTM (input size = ``hidden``, float64, PyTorch's default
+    initialization) forgets its initial cell state, on standard normal input sequences.
+
+    ``forget_bias`` sets the forget-gate bias with :func:`~nbcode.init.lstm_forget_bias_` (None:
+    PyTorch's default, a uniform draw around 0). For each :math:`t` the gradient of
+    :math:`\langle r, c_t\rangle` (``r`` a fixed random unit vector) with respect to :math:`c_0` is
+    taken by back-propagation. Along the cell state it is multiplied by :math:`f_t` at every step;
+    other paths (through :math:`h_t` and the gates) add to it, so the forget gate sets the decay
+    without fixing it exactly.
+    """
+    hidden = v.count(hidden, "hidden", low=1)
+    steps = v.count(steps, "steps", low=1)
+    batch = v.count(batch, "batch size", low=1)
+    torch.manual_seed(v.count(seed, "seed"))
+    cell = nn.LSTMCell(hidden, hidden, dtype=torch.float64)
+    if forget_bias is not None:
+        lstm_forget_bias_(cell, forget_bias)
+    gen = torch.Generator().manual_seed(seed)
+    xs = torch.randn(steps, batch, hidden, generator=gen, dtype=torch.float64)
+    r = torch.randn(hidden, generator=gen, dtype=torch.float64)
+    r = r / r.norm()
+    c0 = torch.randn(batch, hidden, generator=gen, dtype=torch.float64).requires_grad_(True)
+    h, c = torch.zeros(batch, hidden, dtype=torch.float64), c0
+    H = hidden
+    grads, forget = np.empty(steps), np.empty(steps)
+    for t in range(steps):
+        with torch.no_grad():
+            gates = xs[t] @ cell.weight_ih.T + cell.bias_ih + h @ cell.weight_hh.T + cell.bias_hh
+            forget[t] = float(torch.sigmoid(gates[:, H : 2 * H]).mean())
+        h, c = cell(xs[t], (h, c))
+        (g,) = torch.autograd.grad((c @ r).sum(), c0, retain_graph=True)
+        grads[t] = float(g.pow(2).sum(1).mean().sqrt())
+    return LSTMMemory(grads, forget)

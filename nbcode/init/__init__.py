@@ -8,6 +8,10 @@
 * :mod:`~nbcode.init.probe`: per-layer statistics of any torch model on one mini-batch, and LSUV.
 * :mod:`~nbcode.init.models`: initializing a torch model with these rules, and checking what
   training did to it.
+* :mod:`~nbcode.init.finite_width`: one finite network against the prediction (the log-variance
+  random walk).
+* :mod:`~nbcode.init.meanfield`: order and chaos, the depth scale (mean-field theory).
+* :mod:`~nbcode.init.residual`: the variance of a residual stream, and residual MLPs.
 
 The book's chapter "Initialization and how variance propagates through depth" uses all of them;
 its training experiments live in :mod:`nbcode.experiments.init`.
@@ -25,18 +29,31 @@ from nbcode.init.initializers import (
     xavier_normal,
     xavier_uniform,
 )
+from nbcode.init.finite_width import LogStep, log_norm_walk, relu_log_step
 from nbcode.init.isometry import (
     CRITICAL_SIGMA,
     fixed_point_variance,
+    input_variance,
     input_output_jacobian,
     jacobian_product,
     jacobian_singular_values,
     mlp_weights,
     spectrum_grid,
 )
-from nbcode.init.models import SCHEMES, init_model_, prior_bias, unit_spread
+from nbcode.init.meanfield import MeanField, correlation_map, correlation_walk, mean_field, variance_map
+from nbcode.init.models import SCHEMES, init_model_, lstm_forget_bias_, prior_bias, unit_spread
 from nbcode.init.probe import LayerStats, format_stats, forward_stats, layer_stats, lsuv
-from nbcode.init.propagation import ACTIVATIONS, VarianceProfile, activation, predict_variance, simulate_variance, weight_std
+from nbcode.init.propagation import (
+    ACTIVATIONS,
+    VarianceProfile,
+    activation,
+    predict_variance,
+    predict_widths,
+    simulate_variance,
+    simulate_widths,
+    weight_std,
+)
+from nbcode.init.residual import ResidualBlock, predict_residual_variance, residual_mlp, residual_variance
 
 __all__ = [
     "calculate_fan_in_and_fan_out",
@@ -74,4 +91,20 @@ __all__ = [
     "init_model_",
     "prior_bias",
     "unit_spread",
+    "lstm_forget_bias_",
+    "predict_widths",
+    "simulate_widths",
+    "input_variance",
+    "LogStep",
+    "relu_log_step",
+    "log_norm_walk",
+    "MeanField",
+    "mean_field",
+    "variance_map",
+    "correlation_map",
+    "correlation_walk",
+    "predict_residual_variance",
+    "residual_variance",
+    "ResidualBlock",
+    "residual_mlp",
 ]

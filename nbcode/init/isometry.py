@@ -25,7 +25,8 @@ from nbcode.init._threads import single_blas_thread
 from nbcode.init.initializers import orthogonal
 from nbcode.init.propagation import activation, gaussian_expectation
 
-__all__ = ["mlp_weights", "input_output_jacobian", "jacobian_product", "jacobian_singular_values", "spectrum_grid", "fixed_point_variance", "CRITICAL_SIGMA"]
+__all__ = ["mlp_weights", "input_output_jacobian", "jacobian_product", "jacobian_singular_values", "spectrum_grid", "fixed_point_variance",
+           "input_variance", "CRITICAL_SIGMA"]
 
 _TORCH_ACTS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"linear": lambda z: z, "tanh": torch.tanh, "relu": torch.relu}
 _NP_DERIV: dict[str, Callable[[np.ndarray], np.ndarray]] = {
@@ -129,21 +130,48 @@ def fixed_point_variance(act: str, sigma_w: float, *, q0: float = 1.0, iters: in
     return q
 
 
-def _input(act: str, sigma_w: float, width: int, rng: np.random.Generator) -> np.ndarray:
-    q = fixed_point_variance(act, sigma_w) if act == "tanh" else 1.0
+def input_variance(act: str, sigma_w: float) -> float:
+    r"""The default input variance of :func:`jacobian_singular_values` and :func:`spectrum_grid`:
+    1 for linear and ReLU networks (whose Jacobian does not depend on the input's scale), and
+    for tanh the 500th iterate of the variance map from 1, :func:`fixed_point_variance`. For
+    :math:`\sigma_w \le 1` (no biases) the fixed point is 0, approached like :math:`1/(2l)`, so
+    this is about :math:`10^{-3}` at :math:`\sigma_w = 1`: a signal small enough for
+    :math:`\tanh' \approx 1`. Pass ``q0`` to those functions to probe another input size.
+
+    Examples
+    --------
+    >>> round(input_variance("tanh", 1.0), 5), input_variance("relu", 2.0 ** 0.5)
+    (0.001, 1.0)
+    """
+    _check_act(act)
+    return fixed_point_variance(act, sigma_w) if act == "tanh" else 1.0
+
+
+def _input(act: str, sigma_w: float, width: int, rng: np.random.Generator, q0: float | None) -> np.ndarray:
+    q = input_variance(act, sigma_w) if q0 is None else _validate.real(q0, "q0", low=0, low_open=True)
     return math.sqrt(q) * rng.normal(size=width)
 
 
 @single_blas_thread
 def jacobian_singular_values(
-    depth: int, width: int, *, act: str = "tanh", init: str = "orthogonal", sigma_w: float = 1.0, rng: np.random.Generator
+    depth: int,
+    width: int,
+    *,
+    act: str = "tanh",
+    init: str = "orthogonal",
+    sigma_w: float = 1.0,
+    q0: float | None = None,
+    rng: np.random.Generator,
 ) -> np.ndarray:
     r"""Singular values (descending) of the input-output Jacobian of one random network, by
     ``torch.func.jacrev``.
 
-    The input has i.i.d. :math:`\mathcal N(0, q^*)` entries with :math:`q^*` the variance the
-    signal settles at (:func:`fixed_point_variance`; 1 for linear and ReLU networks, whose
-    Jacobian does not depend on the input's scale), as in Pennington et al. (2017).
+    The input has i.i.d. :math:`\mathcal N(0, q_0)` entries; by default ``q0`` is
+    :func:`input_variance` (about :math:`10^{-3}` for tanh at :math:`\sigma_w = 1`, 1 otherwise).
+    For tanh the result depends on it: a small input keeps every :math:`\tanh'(z) \approx 1`
+    (Pennington et al. 2017 reach this regime by choosing :math:`(\sigma_w, \sigma_b)` on the
+    critical line with a small fixed point :math:`q^*`), while an input of variance 1 saturates the
+    first layers and contracts the Jacobian.
 
     Examples
     --------
@@ -153,15 +181,23 @@ def jacobian_singular_values(
     """
     _check_act(act)
     weights = mlp_weights(depth, width, init=init, sigma_w=sigma_w, rng=rng)
-    x = _input(act, sigma_w, width, rng)
+    x = _input(act, sigma_w, width, rng, q0)
     return np.linalg.svd(input_output_jacobian(weights, act, x), compute_uv=False)
 
 
 @single_blas_thread
 def spectrum_grid(
-    depths: Sequence[int], sigmas: Sequence[float], acts: Sequence[str], inits: Sequence[str], *, width: int = 64, seed: int = 0
+    depths: Sequence[int],
+    sigmas: Sequence[float],
+    acts: Sequence[str],
+    inits: Sequence[str],
+    *,
+    width: int = 64,
+    seed: int = 0,
+    q0: float | None = None,
 ) -> dict[tuple[str, str, int, float], np.ndarray]:
-    """Singular values of :math:`J` on a grid; ``sigmas`` are multiples of :data:`CRITICAL_SIGMA`.
+    """Singular values of :math:`J` on a grid; ``sigmas`` are multiples of :data:`CRITICAL_SIGMA`;
+    inputs of variance ``q0`` (default: :func:`input_variance`).
 
     Keys are ``(act, init, depth, sigma)``. For each ``(act, init, sigma)`` one network of depth
     ``max(depths)`` is drawn (seeded by its grid position) and the Jacobians of its first
@@ -178,7 +214,7 @@ def spectrum_grid(
                 rng = np.random.default_rng([seed, i, j, m])
                 sw = s * CRITICAL_SIGMA[act]
                 weights = mlp_weights(want[-1], width, init=init, sigma_w=sw, rng=rng)
-                h = _input(act, sw, width, rng)
+                h = _input(act, sw, width, rng, q0)
                 jac = np.eye(width)
                 for depth, w in enumerate(weights, start=1):
                     z = w @ h

@@ -4,7 +4,8 @@
   (:func:`~nbcode.init.lecun_normal`, :func:`~nbcode.init.xavier_normal`,
   :func:`~nbcode.init.kaiming_normal`, :func:`~nbcode.init.orthogonal`, ...);
 * :func:`prior_bias` gives the output biases that predict the class frequencies;
-* :func:`unit_spread` measures whether the units of a layer still compute the same function.
+* :func:`unit_spread` measures whether the units of a layer still compute the same function;
+* :func:`lstm_forget_bias_` sets the forget-gate bias of an LSTM (Gers et al. 2000).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from nbcode import _validate as v
 from nbcode.init.fans import calculate_gain
 from nbcode.init.initializers import kaiming_normal, lecun_normal, orthogonal, xavier_normal
 
-__all__ = ["SCHEMES", "init_model_", "prior_bias", "unit_spread"]
+__all__ = ["SCHEMES", "init_model_", "prior_bias", "unit_spread", "lstm_forget_bias_"]
 
 #: Weight schemes understood by :func:`init_model_`.
 SCHEMES = ("zeros", "constant", "small", "lecun", "xavier", "kaiming", "orthogonal")
@@ -91,3 +92,36 @@ def unit_spread(layer: nn.Linear) -> float:
     if layer.bias is not None:
         w = torch.cat([w, layer.bias.detach().double()[:, None]], dim=1)
     return float((w - w[0]).norm(dim=1).max())
+
+
+def lstm_forget_bias_(lstm: nn.LSTM | nn.LSTMCell, value: float = 1.0) -> nn.Module:
+    r"""Set the forget-gate bias of every layer of ``lstm`` to ``value``, in place.
+
+    The cell state follows :math:`c_t = f_t \odot c_{t-1} + i_t \odot g_t` with the forget gate
+    :math:`f_t = \sigma(W_f x_t + U_f h_{t-1} + b_f)`, so along the cell state a gradient is
+    multiplied by :math:`f_t` at every step. With small weights :math:`f_t \approx \sigma(b_f)`:
+    :math:`\tfrac12` for :math:`b_f = 0`, :math:`0.73` for :math:`b_f = 1` (Gers et al. 2000;
+    Jozefowicz et al. 2015 recommend 1). PyTorch stores the gates in the order (input, forget,
+    cell, output) and adds two biases, ``bias_ih`` and ``bias_hh``: the forget slice
+    ``[H:2H]`` of ``bias_ih`` is set to ``value`` and that of ``bias_hh`` to 0, so their sum is
+    ``value``.
+
+    Examples
+    --------
+    >>> cell = lstm_forget_bias_(nn.LSTMCell(3, 2), 1.0)
+    >>> (cell.bias_ih + cell.bias_hh)[2:4].tolist()
+    [1.0, 1.0]
+    """
+    if not isinstance(lstm, (nn.LSTM, nn.LSTMCell)):
+        raise TypeError(f"Invalid lstm: {v.show(lstm)} (need a torch.nn.LSTM or LSTMCell)")
+    value = v.real(value, "value")
+    if not lstm.bias:
+        raise ValueError("Invalid lstm: it has no biases (bias=False)")
+    H = lstm.hidden_size
+    with torch.no_grad():
+        for name, p in lstm.named_parameters():
+            if name.startswith("bias_ih"):
+                p[H : 2 * H] = value
+            elif name.startswith("bias_hh"):
+                p[H : 2 * H] = 0.0
+    return lstm

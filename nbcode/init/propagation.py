@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -36,7 +36,7 @@ from nbcode.init._threads import single_blas_thread
 from nbcode.init.initializers import orthogonal
 
 __all__ = ["ACTIVATIONS", "Activation", "activation", "VarianceProfile", "simulate_variance", "predict_variance", "weight_std",
-           "gaussian_expectation"]
+           "gaussian_expectation", "simulate_widths", "predict_widths", "SELU_ALPHA", "SELU_SCALE"]
 
 _LEAKY = 0.01
 
@@ -61,6 +61,19 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * z))
 
 
+#: SELU's constants (Klambauer et al. 2017), as in ``torch.nn.SELU``.
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def _selu(z: np.ndarray) -> np.ndarray:
+    return SELU_SCALE * np.where(z > 0, z, SELU_ALPHA * np.expm1(np.minimum(z, 0.0)))
+
+
+def _selu_prime(z: np.ndarray) -> np.ndarray:
+    return SELU_SCALE * np.where(z > 0, 1.0, SELU_ALPHA * np.exp(np.minimum(z, 0.0)))
+
+
 ACTIVATIONS: dict[str, Activation] = {
     "linear": Activation("linear", lambda z: z, np.ones_like, lambda q: q, lambda q: np.ones_like(q), "linear"),
     "tanh": Activation("tanh", np.tanh, lambda z: 1.0 - np.tanh(z) ** 2, None, None, "tanh"),
@@ -76,11 +89,12 @@ ACTIVATIONS: dict[str, Activation] = {
         lambda q: 0.5 * (1 + _LEAKY**2) * np.ones_like(q),
         "leaky_relu",
     ),
+    "selu": Activation("selu", _selu, _selu_prime, None, None, "selu"),
 }
 
 
 def activation(name: str) -> Activation:
-    """The :class:`Activation` called ``name`` (``linear``, ``tanh``, ``sigmoid``, ``relu``, ``leaky_relu``)."""
+    """The :class:`Activation` called ``name`` (``linear``, ``tanh``, ``sigmoid``, ``relu``, ``leaky_relu``, ``selu``)."""
     if name not in ACTIVATIONS:
         raise ValueError(f"Unsupported nonlinearity {name}")
     return ACTIVATIONS[name]
@@ -260,4 +274,93 @@ def predict_variance(depth: int, width: int, *, init: str = "kaiming", act: str 
         q = fwd[l - 1]
         chi = s2n * (float(phi.d2(np.asarray(q))) if phi.d2 is not None else gaussian_expectation(lambda z: phi.df(z) ** 2, q))
         bwd[l - 1] = chi * bwd[l]
+    return VarianceProfile(fwd, bwd)
+
+
+def _check_widths(widths: Sequence[int]) -> list[int]:
+    if not isinstance(widths, (list, tuple)) or len(widths) < 2 or any(
+        isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1 for n in widths
+    ):
+        raise ValueError(f"Invalid widths: {_validate.show(widths)} (need two or more positive integers)")
+    return [int(n) for n in widths]
+
+
+def _mode_std(n_in: int, n_out: int, mode: str, act: str) -> float:
+    _validate.choice(mode, "mode", ("fan_in", "fan_out"))
+    phi = activation(act)
+    gain = float(calculate_gain(phi.gain_name, _LEAKY if act == "leaky_relu" else None))
+    return gain / math.sqrt(n_in if mode == "fan_in" else n_out)
+
+
+def predict_widths(widths: Sequence[int], *, mode: str = "fan_in", act: str = "relu") -> VarianceProfile:
+    r"""The variance recursions for a bias-free MLP ``widths[0] -> ... -> widths[-1]`` with He's
+    rule in ``mode`` (``'fan_in'``: :math:`\operatorname{Var}(W^l) = g^2/n_{l-1}`; ``'fan_out'``:
+    :math:`g^2/n_l`), for a linear or (leaky) ReLU activation.
+
+    With :math:`x` of unit variance, :math:`\operatorname{Var}(z^1) = n_0\operatorname{Var}(W^1)`,
+    :math:`\operatorname{Var}(z^l) = n_{l-1}\operatorname{Var}(W^l)\,c_\phi\operatorname{Var}(z^{l-1})`
+    and :math:`\operatorname{Var}(\delta^{l-1}) = n_l\operatorname{Var}(W^l)\,c_\phi\operatorname{Var}(\delta^l)`
+    from :math:`\operatorname{Var}(\delta^L) = 1`. With ``'fan_in'`` each forward factor is 1 and
+    the backward factor of layer :math:`l` is :math:`n_l/n_{l-1}`, whose product over the layers
+    telescopes to :math:`n_L/n_1`: the gradient's variance changes by the ratio of two widths, not
+    exponentially with depth (He et al. 2015, Sec. 2.2). ``'fan_out'`` is the mirror image.
+
+    Examples
+    --------
+    >>> p = predict_widths([64, 256, 32, 128, 10], mode="fan_in")
+    >>> p.forward.round(6).tolist(), (256 * p.backward).round(6).tolist()   # 256 Var(delta^1) = 256 * 10/256
+    ([2.0, 2.0, 2.0, 2.0], [10.0, 80.0, 20.0, 256.0])
+    """
+    ns = _check_widths(widths)
+    phi = activation(act)
+    if phi.m2 is None or phi.d2 is None:
+        raise ValueError(f"Invalid act: {act!r} (need 'linear', 'relu' or 'leaky_relu')")
+    c = float(phi.d2(np.asarray(1.0)))
+    L = len(ns) - 1
+    var_w = [_mode_std(ns[l], ns[l + 1], mode, act) ** 2 for l in range(L)]
+    fwd, bwd = np.empty(L), np.empty(L)
+    fwd[0] = ns[0] * var_w[0]
+    for l in range(1, L):
+        fwd[l] = ns[l] * var_w[l] * c * fwd[l - 1]
+    bwd[-1] = 1.0
+    for l in range(L - 1, 0, -1):
+        bwd[l - 1] = ns[l + 1] * var_w[l] * c * bwd[l]
+    return VarianceProfile(fwd, bwd)
+
+
+@single_blas_thread
+def simulate_widths(
+    widths: Sequence[int], *, mode: str = "fan_in", act: str = "relu", batch: int = 256, rng: np.random.Generator
+) -> VarianceProfile:
+    r"""Measure :math:`\operatorname{Var}(z^l)` and :math:`\operatorname{Var}(\delta^l)` in one random
+    bias-free MLP ``widths[0] -> ... -> widths[-1]`` with He's Gaussian rule in ``mode``
+    (see :func:`predict_widths`), inputs and :math:`\delta^L` standard normal, as
+    :func:`simulate_variance` does for constant width.
+
+    Examples
+    --------
+    >>> p = simulate_widths([64, 256, 32, 128, 10], rng=np.random.default_rng(0))
+    >>> bool(np.allclose(p.forward, 2.0, rtol=0.3))
+    True
+    """
+    ns = _check_widths(widths)
+    _validate.count(batch, "batch size", low=1)
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"Invalid rng: {_validate.show(rng)} (need a numpy.random.Generator)")
+    phi = activation(act)
+    L = len(ns) - 1
+    weights = [rng.normal(0.0, _mode_std(ns[l], ns[l + 1], mode, act), size=(ns[l + 1], ns[l])) for l in range(L)]
+    h = rng.normal(size=(batch, ns[0]))
+    zs, fwd = [], np.empty(L)
+    for l, w in enumerate(weights):
+        z = h @ w.T
+        zs.append(z)
+        fwd[l] = np.mean(z**2)
+        h = phi.f(z)
+    delta = rng.normal(size=(batch, ns[-1]))
+    bwd = np.empty(L)
+    bwd[-1] = np.mean(delta**2)
+    for l in range(L - 1, 0, -1):
+        delta = phi.df(zs[l - 1]) * (delta @ weights[l])
+        bwd[l - 1] = np.mean(delta**2)
     return VarianceProfile(fwd, bwd)
