@@ -335,3 +335,52 @@ def test_front_page_opens_the_book(browser: Any, server: str) -> None:
         assert not log.problems(), "\n".join(log.problems())
     finally:
         page.close()
+
+
+PLAY_RECORD = """(root) => {
+  // record every caption the figure shows from now on
+  window.__captions = [];
+  const cap = root.querySelector(".nbcode-sweep-caption");
+  new MutationObserver(() => window.__captions.push(cap.textContent)).observe(cap, {childList: true, characterData: true, subtree: true});
+}"""
+
+
+def test_play_button_steps_a_slider(browser: Any) -> None:
+    """A slider with ``play=True``: the button draws every position in turn up to the last, then
+    stops; pressed again at the end it starts over; pressed while playing it pauses."""
+    from test_sweep_play import draw_path
+
+    from nbcode.sweep import Choice, Slider, sweep
+
+    html = sweep(draw_path, k=Slider(values=range(6), integer=True, value=0, play=True, interval=40),
+                 kind=Choice(["a", "b"])).to_html()
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    try:
+        page.set_content(f"<!doctype html><html><head><meta charset='utf-8'></head><body>{html}</body></html>")
+        root = page.query_selector("div.nbcode-sweep")
+        button = root.query_selector("button[data-sweep-play]")
+        slider = root.query_selector("input[data-sweep-control='k']")
+        assert button.get_attribute("aria-pressed") == "false" and slider.input_value() == "0"
+        root.evaluate(PLAY_RECORD)
+        button.click()
+        page.wait_for_function("() => document.querySelector('div.nbcode-sweep').getAttribute('data-playing') === '0'",
+                               timeout=10_000)
+        assert slider.input_value() == "5" and root.query_selector("output").text_content() == "5"
+        assert page.evaluate("() => window.__captions") == [f"k = {k}, a" for k in range(1, 6)]
+        assert button.get_attribute("aria-pressed") == "false" and button.get_attribute("aria-label") == "play k"
+        # at the end: play again from the start; a second press pauses
+        root.evaluate(PLAY_RECORD)
+        button.click()
+        assert button.get_attribute("aria-pressed") == "true"
+        page.wait_for_function("() => window.__captions.length >= 2", timeout=10_000)
+        button.click()
+        paused = slider.input_value()
+        page.wait_for_timeout(200)
+        assert button.get_attribute("aria-pressed") == "false" and slider.input_value() == paused != "5"
+        assert page.evaluate("() => window.__captions")[0] == "k = 0, a"
+        assert not errors, errors
+    finally:
+        page.close()

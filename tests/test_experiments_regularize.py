@@ -1,4 +1,5 @@
-"""nbcode.experiments.regularize: dropout on the digits, the playground, shift augmentation."""
+"""nbcode.experiments.regularize: dropout on the digits and its test-time rules, label smoothing,
+the playground, shift augmentation, the small data sets of the linear sections."""
 
 from __future__ import annotations
 
@@ -6,7 +7,15 @@ import numpy as np
 import pytest
 import torch
 
-from nbcode.experiments.regularize import augmentation_digits, dropout_digits, playground_run
+from nbcode.experiments.regularize import (
+    augmentation_digits,
+    correlated_features,
+    dropout_digits,
+    label_smoothing_digits,
+    logistic_data,
+    mc_dropout_predict,
+    playground_run,
+)
 from nbcode.train import mlp
 
 
@@ -48,3 +57,52 @@ def test_shift_augmentation_helps_on_shifted_digits() -> None:
     r = augmentation_digits(n_train=200, hidden=64, epochs=40)
     assert r["augmented"]["shifted_test_acc"] > r["plain"]["shifted_test_acc"] + 0.2
     assert r["plain"]["train_acc"] > 0.95
+    # the plain run's training set is the originals: both measures agree there
+    assert r["plain"]["original_train_acc"] == r["plain"]["train_acc"]
+    assert 0 < r["augmented"]["original_train_acc"] <= 1
+
+
+def test_mc_dropout_averages_training_mode_passes() -> None:
+    """The average of K training-mode passes, each with fresh masks (by hand), seeded, leaving the
+    model's mode and the global random state alone; one pass in eval mode is weight scaling."""
+    net = mlp([4, 16, 3], dropout=0.5, seed=0)
+    net.eval()
+    X = torch.randn(5, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    state = torch.random.get_rng_state()
+    P = mc_dropout_predict(net, X, 20, seed=3)
+    assert not net.training and torch.equal(torch.random.get_rng_state(), state)
+    torch.manual_seed(3)
+    net.train()
+    with torch.no_grad():
+        ref = sum(torch.softmax(net(X), dim=1) for _ in range(20)).numpy() / 20
+    net.eval()
+    np.testing.assert_allclose(P, ref, rtol=1e-12)
+    with torch.no_grad():
+        scaled = torch.softmax(net(X), dim=1).numpy()
+    assert np.abs(P - scaled).max() > 1e-4  # an average of thinned networks is not the scaled one
+
+
+def test_dropout_digits_returns_the_trained_models() -> None:
+    r = dropout_digits([0.5], n_train=50, hidden=8, epochs=2)
+    assert isinstance(r[0.5].model, torch.nn.Module) and len(r[0.5]["test_loss"]) == 3
+    with pytest.raises(ValueError, match="Invalid dropout probability"):
+        dropout_digits([1.0], n_train=50, hidden=8, epochs=1)
+
+
+def test_label_smoothing_brings_the_logit_gap_to_its_target() -> None:
+    torch.set_num_threads(1)
+    r = label_smoothing_digits([0.0, 0.1], n_train=100, hidden=64, epochs=60)
+    assert abs(np.median(r[0.1].gaps) - r[0.1].target_gap) < 0.3
+    assert np.median(r[0.0].gaps) > r[0.1].target_gap + 3  # without smoothing the gap keeps growing
+    assert r[0.0].target_gap == float("inf")
+
+
+def test_small_data_sets() -> None:
+    X, y = correlated_features(300, correlation=0.9)
+    np.testing.assert_allclose(X.mean(axis=0), 0.0, atol=1e-12)
+    np.testing.assert_allclose((X * X).mean(axis=0), 1.0, rtol=1e-12)
+    assert abs(np.corrcoef(X[:, 0], X[:, 1])[0, 1] - 0.9) < 0.05 and abs(y.mean()) < 1e-12
+    X, y = logistic_data(2000, seed=1)
+    np.testing.assert_allclose(X.std(axis=0), [0.25, 0.5, 1.0, 2.0, 4.0], rtol=0.1)
+    with pytest.raises(ValueError, match="Invalid correlation"):
+        correlated_features(10, correlation=1.0)

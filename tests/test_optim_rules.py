@@ -419,3 +419,58 @@ def test_polyaks_point_is_near_the_stability_edge(kappa: float) -> None:
     lr, beta, _ = optim.optimal_heavy_ball(1.0 / kappa, 1.0)
     assert 0.9 < lr / (2 * (1 + beta)) < 1.0
     assert optim.converges(lr, beta, 1.0) and not optim.converges(lr * 1.1, beta, 1.0)
+
+
+# ---- the third momentum convention, and the two AMSGrads --------------------------------------------
+
+
+def test_velocity_form_equals_pytorch_at_constant_rate_and_not_under_a_schedule() -> None:
+    """Sutskever's v <- beta v - eta g, w <- w + v is PyTorch's form with v = -eta b while eta is
+    constant; under a schedule it follows its own recursion, written out here by hand."""
+    beta = 0.9
+    a = optim.run(optim.momentum_velocity(lr=0.05, momentum=beta), grad_fn, W0, 40)
+    b = optim.run(optim.sgd(lr=0.05, momentum=beta), grad_fn, W0, 40)
+    np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    sched = lambda k: 0.05 if k < 10 else 0.005  # noqa: E731 - a step decay at step 10
+    a = optim.run(optim.momentum_velocity(lr=sched, momentum=beta), grad_fn, W0, 30)
+    w, vel, ref = W0.copy(), np.zeros_like(W0), [W0.copy()]
+    for k in range(30):
+        vel = beta * vel - sched(k) * grad_fn(w)
+        w = w + vel
+        ref.append(w.copy())
+    np.testing.assert_allclose(a, np.array(ref), rtol=1e-13)
+    b = optim.run(optim.sgd(lr=sched, momentum=beta), grad_fn, W0, 30)
+    np.testing.assert_allclose(a[:11], b[:11], rtol=1e-12)  # equal until the rate changes
+    # after the drop, PyTorch's step shrinks tenfold at once; the velocity keeps its old rate for a while
+    step_a, step_b = np.linalg.norm(a[12] - a[11]), np.linalg.norm(b[12] - b[11])
+    assert step_a > 3 * step_b
+    with pytest.raises(ValueError, match="Invalid momentum value: 1.0"):
+        optim.momentum_velocity(lr=0.1, momentum=1.0)
+    with pytest.raises(ValueError, match="Invalid learning rate: -1"):
+        optim.momentum_velocity(lr=-1, momentum=0.5)
+
+
+def _effective_rates(bias_correction: bool, steps: int = 3000) -> np.ndarray:
+    """|step| / |g| of AMSGrad with beta1 = 0 (so the step is eta g / (sqrt(v_hat) + eps)): the
+    effective rate, for g = 1 during 10 steps and then g = 0.1."""
+    opt = optim.adam(lr=0.01, betas=(0.0, 0.999), amsgrad=True, bias_correction=bias_correction)
+    w = np.zeros(1)
+    s = opt.init(w)
+    out = []
+    for k in range(1, steps + 1):
+        g = 1.0 if k <= 10 else 0.1
+        u, s = opt.update(np.array([g]), s, w)
+        out.append(abs(u[0]) / g)
+    return np.array(out)
+
+
+def test_reddis_amsgrad_never_raises_the_rate_pytorchs_does() -> None:
+    reddi, torch_form = _effective_rates(False), _effective_rates(True)
+    assert np.all(np.diff(reddi) <= 1e-15)  # non-increasing
+    assert torch_form[2999] > 3 * torch_form[99] > 0  # 0.098 against 0.031: it grows for thousands of steps
+    # PyTorch's: eta sqrt(1 - b2^k) / (sqrt(max v) + eps sqrt(1 - b2^k)), where v (uncorrected)
+    # rises during the first 10 steps to 1 - b2^10 and then creeps up towards g^2 = 0.01
+    k = np.arange(11, 3001)
+    v = 0.01 + ((1 - 0.999**10) - 0.01) * 0.999 ** (k - 10)
+    bc2 = 1 - 0.999**k
+    np.testing.assert_allclose(torch_form[10:], 0.01 * np.sqrt(bc2) / (np.sqrt(v) + 1e-8 * np.sqrt(bc2)), rtol=1e-9)

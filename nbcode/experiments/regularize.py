@@ -1,10 +1,14 @@
 """The experiments of the chapter "Regularization" (``book/regularization.ipynb``): dropout on
-the digits, shift augmentation, and a playground in the spirit of TensorFlow Playground on 2-D
-toy data. Every network is :func:`nbcode.train.mlp` trained by :func:`nbcode.train.fit`."""
+the digits and its test-time rules (:func:`dropout_digits`, :func:`mc_dropout_predict`), label
+smoothing on the digits (:func:`label_smoothing_digits`), shift augmentation, a playground in
+the spirit of TensorFlow Playground on 2-D toy data, and the small data sets of the linear
+sections (:func:`correlated_features`, :func:`logistic_data`). Every network is
+:func:`nbcode.train.mlp` trained by :func:`nbcode.train.fit` with the book's Adam
+(:func:`nbcode.optim.adam`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
@@ -13,42 +17,148 @@ from torch import nn
 
 from nbcode import _validate as v
 from nbcode.data import load_digits, toy2d
+from nbcode.optim import adam
 from nbcode.regularize.augment import augment_shifts, shift_images
+from nbcode.regularize.noise import smoothed_logit_gap
 from nbcode.train import accuracy, fit, mlp, seed_everything
 
-__all__ = ["dropout_digits", "PlaygroundRun", "playground_run", "augmentation_digits"]
+__all__ = [
+    "DropoutRun", "dropout_digits", "mc_dropout_predict", "SmoothingRun", "label_smoothing_digits", "PlaygroundRun",
+    "playground_run", "augmentation_digits", "correlated_features", "logistic_data",
+]
+
+
+def _digits_tensors(n_train: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    d = load_digits()
+    n_train = v.count(n_train, "n_train", low=1, high=d.X_train.shape[0])
+    return (torch.tensor(d.X_train[:n_train], dtype=torch.float64), torch.tensor(d.y_train[:n_train]),
+            torch.tensor(d.X_test, dtype=torch.float64), torch.tensor(d.y_test))
+
+
+@dataclass
+class DropoutRun:
+    """One run of :func:`dropout_digits`: per-epoch metrics (``run["test_loss"]``) and the trained model."""
+
+    metrics: dict[str, list[float]]
+    model: nn.Module = field(repr=False)
+
+    def __getitem__(self, key: str) -> list[float]:
+        return self.metrics[key]
 
 
 def dropout_digits(
     ps: Sequence[float], *, n_train: int = 300, hidden: int = 256, epochs: int = 60, lr: float = 1e-3, seed: int = 0
-) -> dict[float, dict[str, list[float]]]:
+) -> dict[float, DropoutRun]:
     """Train a ``64-hidden-hidden-10`` ReLU MLP with dropout ``p`` on the first ``n_train``
     training digits (Adam, batch 50) for each ``p``; return per-epoch train and test loss and
-    accuracy (the test set is used as the held-out set).
+    accuracy (the test set is used as the held-out set), and the model.
 
     Examples
     --------
     >>> r = dropout_digits([0.0], n_train=50, hidden=8, epochs=1)
-    >>> sorted(r[0.0])
+    >>> sorted(r[0.0].metrics)
     ['test_acc', 'test_loss', 'train_acc', 'train_loss']
     """
-    d = load_digits()
-    Xtr = torch.tensor(d.X_train[:n_train], dtype=torch.float64)
-    ytr = torch.tensor(d.y_train[:n_train])
-    Xte = torch.tensor(d.X_test, dtype=torch.float64)
-    yte = torch.tensor(d.y_test)
-    out: dict[float, dict[str, list[float]]] = {}
+    Xtr, ytr, Xte, yte = _digits_tensors(n_train)
+    hidden = v.count(hidden, "hidden", low=1)
+    epochs = v.count(epochs, "epochs")
+    lr = v.real(lr, "learning rate", low=0, low_open=True, symbol="lr")
+    seed = v.count(seed, "seed")
+    out: dict[float, DropoutRun] = {}
     for p in ps:
+        p = v.probability(p, "dropout probability", allow_one=False)
         seed_everything(seed)
         model = mlp([64, hidden, hidden, 10], dropout=p)
-        opt = torch.optim.Adam(model.parameters(), lr=lr)
-        h = fit(model, opt, Xtr, ytr, epochs=epochs, batch_size=50, val=(Xte, yte), seed=seed, progress=False)
-        out[float(p)] = {
-            "train_loss": h["train_loss"],
-            "train_acc": h["train_acc"],
-            "test_loss": h["val_loss"],
-            "test_acc": h["val_acc"],
-        }
+        h = fit(model, adam(lr=lr), Xtr, ytr, epochs=epochs, batch_size=50, val=(Xte, yte), seed=seed, progress=False)
+        out[p] = DropoutRun({"train_loss": h["train_loss"], "train_acc": h["train_acc"], "test_loss": h["val_loss"],
+                             "test_acc": h["val_acc"]}, model)
+    return out
+
+
+@torch.no_grad()
+def mc_dropout_predict(model: nn.Module, X: torch.Tensor, samples: int, *, seed: int = 0) -> np.ndarray:
+    """Monte-Carlo dropout at test time: the class probabilities averaged over ``samples`` forward
+    passes in training mode (every dropout layer draws fresh masks), ``(n, K)``.
+
+    The weight-scaling rule is one pass in evaluation mode instead (``model.eval()``); this is
+    the arithmetic mean over the ensemble of thinned networks, estimated by sampling. The global
+    random state and the model's mode are left as they were.
+
+    Examples
+    --------
+    >>> net = mlp([4, 8, 3], dropout=0.5, seed=0)
+    >>> P = mc_dropout_predict(net, torch.ones(2, 4, dtype=torch.float64), 5)
+    >>> P.shape, bool(np.allclose(P.sum(axis=1), 1.0))
+    ((2, 3), True)
+    """
+    v.module(model)
+    v.tensor(X, "X")
+    samples = v.count(samples, "samples", low=1)
+    seed = v.count(seed, "seed")
+    was_training = model.training
+    total = None
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        model.train()
+        try:
+            for _ in range(samples):
+                probs = torch.softmax(model(X), dim=1).double().numpy()
+                total = probs if total is None else total + probs
+        finally:
+            model.train(was_training)
+    assert total is not None
+    return np.asarray(total / samples)
+
+
+@dataclass
+class SmoothingRun:
+    """One run of :func:`label_smoothing_digits`: per-epoch metrics (the test loss is the plain
+    cross-entropy), and the gap between the true class's logit and the mean of the others on
+    each training example at the end."""
+
+    smoothing: float
+    metrics: dict[str, list[float]]
+    gaps: np.ndarray
+    target_gap: float
+
+
+def label_smoothing_digits(
+    smoothings: Sequence[float], *, n_train: int = 300, hidden: int = 128, epochs: int = 60, lr: float = 3e-3, seed: int = 0
+) -> dict[float, SmoothingRun]:
+    """Train a ``64-hidden-10`` ReLU MLP on the first ``n_train`` digits with the cross-entropy
+    against smoothed labels (``label_smoothing``), for each amount of smoothing; the test loss is
+    measured with the plain cross-entropy.
+
+    With smoothing :math:`\varepsilon_{\text{ls}}`, a network that fits its training set drives the
+    gap between the true logit and each other one towards
+    :func:`nbcode.regularize.smoothed_logit_gap`; without, the gap grows as long as it trains.
+
+    Examples
+    --------
+    >>> r = label_smoothing_digits([0.1], n_train=50, hidden=8, epochs=1)
+    >>> r[0.1].gaps.shape, round(r[0.1].target_gap, 4)
+    ((50,), 4.5109)
+    """
+    Xtr, ytr, Xte, yte = _digits_tensors(n_train)
+    hidden = v.count(hidden, "hidden", low=1)
+    epochs = v.count(epochs, "epochs")
+    lr = v.real(lr, "learning rate", low=0, low_open=True, symbol="lr")
+    seed = v.count(seed, "seed")
+    out: dict[float, SmoothingRun] = {}
+    for eps in smoothings:
+        eps = v.probability(eps, "label smoothing")
+        seed_everything(seed)
+        model = mlp([64, hidden, 10])
+        loss = lambda z, t, e=eps: nn.functional.cross_entropy(z, t, label_smoothing=e)  # noqa: E731
+        h = fit(model, adam(lr=lr), Xtr, ytr, epochs=epochs, batch_size=50, loss_fn=loss, seed=seed, progress=False)
+        with torch.no_grad():
+            Z = model(Xtr).double().numpy()
+            test_loss = float(nn.functional.cross_entropy(model(Xte), yte))
+            test_acc = accuracy(model(Xte), yte)
+        true = Z[np.arange(Z.shape[0]), ytr.numpy()]
+        others = (Z.sum(axis=1) - true) / (Z.shape[1] - 1)
+        metrics = {"train_loss": h["train_loss"], "train_acc": h["train_acc"], "test_loss": [test_loss], "test_acc": [test_acc]}
+        out[eps] = SmoothingRun(eps, metrics, true - others, smoothed_logit_gap(10, eps))
     return out
 
 
@@ -136,14 +246,16 @@ def augmentation_digits(
 ) -> dict[str, dict[str, float]]:
     """Train a ``64-hidden-10`` ReLU MLP on ``n_train`` digits (pixels scaled to [0, 1]) with and
     without one-pixel shift augmentation (:func:`nbcode.regularize.augment_shifts`, 5× the
-    data, ``epochs // 5`` epochs so that both runs take the same number of steps). Returns train
-    accuracy, test accuracy, and accuracy on the test digits shifted by one pixel.
+    data, ``epochs // 5`` epochs so that both runs take the same number of steps). Returns the
+    accuracy on the run's own training set (``train_acc``: the 5× set for the augmented run), on
+    the ``n_train`` original training digits (``original_train_acc``, the same set for both), on
+    the test digits, and on the test digits shifted by one pixel.
 
     Examples
     --------
     >>> r = augmentation_digits(n_train=50, hidden=8, epochs=5)
     >>> sorted(r), sorted(r["plain"])
-    (['augmented', 'plain'], ['shifted_test_acc', 'test_acc', 'train_acc'])
+    (['augmented', 'plain'], ['original_train_acc', 'shifted_test_acc', 'test_acc', 'train_acc'])
     """
     d = load_digits()
     raw = (d.X_train[:n_train] * d.std + d.mean) / 16.0
@@ -152,13 +264,58 @@ def augmentation_digits(
     Xsh = torch.tensor(np.concatenate([shift_images(raw_test, dx, dy) for dx, dy in SHIFTS]), dtype=torch.float64)
     ysh = yte.repeat(len(SHIFTS))
     Xa, ya = augment_shifts(raw, d.y_train[:n_train], SHIFTS)
+    Xo, yo = torch.tensor(raw, dtype=torch.float64), torch.tensor(d.y_train[:n_train])
     out: dict[str, dict[str, float]] = {}
     for name, (A, b, ep) in {"plain": (raw, d.y_train[:n_train], epochs), "augmented": (Xa, ya, max(1, epochs // 5))}.items():
         seed_everything(seed)
         model = mlp([64, hidden, 10])
-        h = fit(model, torch.optim.Adam(model.parameters(), lr=lr), torch.tensor(A, dtype=torch.float64), torch.tensor(b),
-                epochs=ep, batch_size=50, seed=seed, progress=False)
+        h = fit(model, adam(lr=lr), torch.tensor(A, dtype=torch.float64), torch.tensor(b), epochs=ep, batch_size=50, seed=seed,
+                progress=False)
         model.eval()
         with torch.no_grad():
-            out[name] = {"train_acc": h["train_acc"][-1], "test_acc": accuracy(model(Xte), yte), "shifted_test_acc": accuracy(model(Xsh), ysh)}
+            out[name] = {"train_acc": h["train_acc"][-1], "original_train_acc": accuracy(model(Xo), yo),
+                         "test_acc": accuracy(model(Xte), yte), "shifted_test_acc": accuracy(model(Xsh), ysh)}
     return out
+
+
+def correlated_features(n: int = 100, *, correlation: float = 0.98, noise: float = 0.5, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A regression in which two features carry the same signal: :math:`x_1, x_2` standard normal
+    with correlation ``correlation``, :math:`x_3, x_4` independent, :math:`y = x_1 + x_2 + 0.5x_3 +`
+    noise. Columns standardized (mean 0, :math:`\|x_j\|^2 = n`), :math:`y` centred.
+
+    Examples
+    --------
+    >>> X, y = correlated_features(200)
+    >>> X.shape, round(float(np.corrcoef(X[:, 0], X[:, 1])[0, 1]), 2)
+    ((200, 4), 0.98)
+    """
+    n = v.count(n, "n", low=3)
+    c = v.real(correlation, "correlation", low=-1, high=1, low_open=True, high_open=True)
+    noise = v.real(noise, "noise", low=0)
+    rng = np.random.default_rng(v.count(seed, "seed"))
+    z = rng.standard_normal((n, 4))
+    X = z.copy()
+    X[:, 1] = c * z[:, 0] + np.sqrt(1.0 - c * c) * z[:, 1]
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    y = X[:, 0] + X[:, 1] + 0.5 * X[:, 2] + noise * rng.standard_normal(n)
+    return X, y - y.mean()
+
+
+def logistic_data(n: int = 200, *, scales: Sequence[float] = (0.25, 0.5, 1.0, 2.0, 4.0),
+                  w: Sequence[float] = (2.0, -1.0, 0.5, 0.3, -0.2), seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Labels 0/1 drawn from a logistic model :math:`P(y = 1) = \sigma(x^\top w)`, with independent
+    normal features of standard deviations ``scales`` (so the features differ in scale).
+
+    Examples
+    --------
+    >>> X, y = logistic_data(50)
+    >>> X.shape, sorted(set(y.tolist()))
+    ((50, 5), [0.0, 1.0])
+    """
+    n = v.count(n, "n", low=2)
+    sc = v.vector(scales, "scales")
+    wa = v.vector(w, "w", size=sc.size)
+    rng = np.random.default_rng(v.count(seed, "seed"))
+    X = rng.standard_normal((n, sc.size)) * sc
+    y = (rng.random(n) < 1.0 / (1.0 + np.exp(-(X @ wa)))).astype(np.float64)
+    return X, y

@@ -35,12 +35,13 @@ from nbcode.optim.lbfgs import LBFGSResult, LBFGSState, lbfgs, minimize_lbfgs, t
 from nbcode.optim.paths import MAX_NORM, gd_path, iterate, newton_path, run
 from nbcode.optim.rprop import RpropBacktrackState, RpropState, rprop, rprop_backtrack
 from nbcode.optim.second_order import NewtonState, QuickpropState, newton, quickprop
-from nbcode.optim.sgd import MomentumMAState, SGDState, momentum_ma, nesterov_lookahead_path, sgd
+from nbcode.optim.sgd import MomentumMAState, SGDState, VelocityState, momentum_ma, momentum_velocity, nesterov_lookahead_path, sgd
 
 __all__ = [
     "Optimizer", "Schedule", "Stepper", "apply_updates", "learning_rate", "ENGINES", "HAVE_NUMBA",
     "run", "iterate", "gd_path", "newton_path", "MAX_NORM",
-    "sgd", "SGDState", "momentum_ma", "MomentumMAState", "nesterov_lookahead_path",
+    "sgd", "SGDState", "momentum_ma", "MomentumMAState", "momentum_velocity", "VelocityState",
+    "nesterov_lookahead_path",
     "adagrad", "AdagradState", "rmsprop", "RMSpropState", "adadelta", "AdadeltaState",
     "adam", "adamw", "AdamState", "adamax", "AdamaxState", "nadam", "NAdamState",
     "rprop", "RpropState", "rprop_backtrack", "RpropBacktrackState",

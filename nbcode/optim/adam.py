@@ -61,9 +61,10 @@ def adam(
         As in ``torch.optim.Adam``; ``lr`` may be a schedule ``k -> lr``. ``weight_decay`` adds :math:`\lambda w` to the gradient
         (L2); with ``decoupled_weight_decay`` it shrinks :math:`w \leftarrow (1-\eta\lambda)w`
         instead (AdamW). ``amsgrad`` divides by the running maximum of :math:`v_k`
-        (of the *uncorrected* :math:`v_k`, as PyTorch does).
+        (of the *uncorrected* :math:`v_k`, as PyTorch does; see the Notes).
     bias_correction : bool
-        Not in PyTorch: ``False`` drops both corrections (for the identity with RMSProp).
+        Not in PyTorch: ``False`` drops both corrections (for the identity with RMSProp, and for
+        Reddi et al.'s AMSGrad).
     engine : {'readable', 'numpy', 'numba', 'auto'}
         The implementation of the in-place step :meth:`~nbcode.optim.Optimizer.update_`
         (see :func:`~nbcode.optim.sgd`).
@@ -72,6 +73,12 @@ def adam(
     -----
     :math:`\epsilon` is added *after* the square root and the correction of :math:`v` (PyTorch,
     the paper); TensorFlow's default adds an :math:`\hat\epsilon` before correcting.
+
+    AMSGrad comes in two forms. Reddi et al.'s (``amsgrad=True, bias_correction=False``) divides
+    by :math:`\sqrt{\hat v_k}` with :math:`\hat v_k = \max(\hat v_{k-1}, v_k)`, so each
+    coordinate's effective rate :math:`\eta/\sqrt{\hat v_k}` never grows. PyTorch's
+    (``amsgrad=True``) takes the maximum of the uncorrected :math:`v_k` and then divides it by
+    :math:`1-\beta_2^k`, which rises towards 1: its effective rate can grow for thousands of steps.
 
     References
     ----------

@@ -21,7 +21,7 @@ from nbcode.optim._base import (
     writeable,
 )
 
-__all__ = ["SGDState", "sgd", "MomentumMAState", "momentum_ma", "nesterov_lookahead_path"]
+__all__ = ["SGDState", "sgd", "MomentumMAState", "momentum_ma", "VelocityState", "momentum_velocity", "nesterov_lookahead_path"]
 
 
 class SGDState(NamedTuple):
@@ -64,11 +64,20 @@ def sgd(
 
     Notes
     -----
-    PyTorch's convention is :math:`v \leftarrow \beta v + g` (Sutskever et al. 2013), whose
-    steady step on a constant gradient is :math:`\eta g/(1-\beta)`. The moving-average convention
-    :math:`v \leftarrow \beta v + (1-\beta) g` (:func:`momentum_ma`) takes steps :math:`1-\beta`
-    times smaller. Setting ``dampening=momentum`` is *not* quite the moving average: PyTorch
-    initialises the buffer to the first gradient undamped.
+    PyTorch sums the gradients, :math:`b \leftarrow \beta b + g`, and multiplies the sum by the
+    current rate, :math:`w \leftarrow w - \eta_k b`; under a constant gradient the step tends to
+    :math:`\eta g/(1-\beta)`. Three conventions share the name "momentum":
+
+    * this one (PyTorch's; its documentation notes that it differs from Sutskever et al.'s);
+    * the velocity form of Sutskever et al. (2013) and Goodfellow et al. (2016),
+      :math:`v \leftarrow \beta v - \eta_k g,\ w \leftarrow w + v` (:func:`momentum_velocity`):
+      the same iterates with :math:`v = -\eta b` while :math:`\eta` is constant, but not under a
+      schedule, where past rates linger in :math:`v`;
+    * the moving average :math:`v \leftarrow \beta v + (1-\beta) g` (:func:`momentum_ma`), whose
+      steps are :math:`1-\beta` times smaller.
+
+    Setting ``dampening=momentum`` is *not* quite the moving average: PyTorch initialises the
+    buffer to the first gradient undamped.
 
     References
     ----------
@@ -146,6 +155,50 @@ def momentum_ma(lr: float | Schedule, momentum: float) -> Optimizer:
         grads, _ = grads_and_params(grads, params)
         m = beta * state.v + (1 - beta) * grads
         return -lr_at(state.step) * m, MomentumMAState(state.step + 1, m)
+
+    return Optimizer(init, update, lr=lr_at)
+
+
+class VelocityState(NamedTuple):
+    """The steps taken and the velocity ``v`` (starts at zero), which carries the learning rate in it."""
+
+    step: int
+    v: Array
+
+
+def momentum_velocity(lr: float | Schedule, momentum: float) -> Optimizer:
+    r"""Momentum in the velocity form of Sutskever et al. (2013) and Goodfellow et al. (2016, §8.3.2).
+
+    .. math:: v_{k+1} = \beta v_k - \eta_k g_k,\qquad w_{k+1} = w_k + v_{k+1},\qquad v_0 = 0
+
+    The learning rate sits *inside* the velocity. With a constant :math:`\eta` this is
+    :func:`sgd` (PyTorch's form, :math:`b \leftarrow \beta b + g,\ w \leftarrow w - \eta b`) with
+    :math:`v = -\eta b`: the same iterates. Under a schedule they differ: PyTorch multiplies the
+    whole sum of past gradients by today's :math:`\eta_k`, so a change of rate acts at once,
+    while here every past gradient keeps the rate it was taken with and a change acts gradually.
+
+    Examples
+    --------
+    >>> from nbcode.optim import run
+    >>> a = run(momentum_velocity(lr=0.1, momentum=0.9), lambda w: w, [1.0], 5)
+    >>> bool(np.allclose(a, run(sgd(lr=0.1, momentum=0.9), lambda w: w, [1.0], 5)))
+    True
+    >>> drop = lambda k: 0.1 if k < 2 else 0.01            # a schedule: the two forms part
+    >>> a = run(momentum_velocity(lr=drop, momentum=0.9), lambda w: w, [1.0], 3)
+    >>> b = run(sgd(lr=drop, momentum=0.9), lambda w: w, [1.0], 3)
+    >>> bool(np.allclose(a[:3], b[:3])), bool(np.isclose(a[3, 0], b[3, 0]))
+    (True, False)
+    """
+    lr_at = learning_rate(lr)
+    beta = hyper(momentum, "momentum value", "momentum", low=0, high=1, high_open=True)
+
+    def init(params: Array) -> VelocityState:
+        return VelocityState(0, np.zeros(np.shape(params)))
+
+    def update(grads: Array, state: VelocityState, params: Array) -> tuple[Array, VelocityState]:
+        grads, _ = grads_and_params(grads, params)
+        vel = beta * state.v - lr_at(state.step) * grads
+        return vel, VelocityState(state.step + 1, vel)
 
     return Optimizer(init, update, lr=lr_at)
 

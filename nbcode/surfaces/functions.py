@@ -198,6 +198,23 @@ def long_valley() -> Surface:
                    w0=(-4.0, 0.5))
 
 
+def aligned_valley() -> Surface:
+    """:func:`long_valley` turned back onto the axes: eigenvalues 0.1 along :math:`w_1` and 10
+    along :math:`w_2`, with the start point turned by the same −30°, so that a method that does
+    not care about the axes (gradient descent, momentum, Newton) takes the same steps on both.
+
+    Examples
+    --------
+    >>> s, r = aligned_valley(), long_valley()
+    >>> s.hess([0.0, 0.0]).tolist(), round(s(s.w0), 9) == round(r(r.w0), 9)
+    ([[0.1, 0.0], [0.0, 10.0]], True)
+    """
+    s = quadratic_bowl((0.1, 10.0))
+    c, sn = math.cos(math.radians(30.0)), math.sin(math.radians(30.0))
+    return Surface("aligned valley", 2, s.value, s.grad_fn, s.hess_fn, (-5.0, 5.0, -3.0, 3.0), [((0.0, 0.0), "minimum")],
+                   w0=(c * -4.0 + sn * 0.5, -sn * -4.0 + c * 0.5))
+
+
 def _rosen_value(w: Any) -> Any:
     return (100.0 * (w[1:] - w[:-1] ** 2) ** 2 + (1.0 - w[:-1]) ** 2).sum(0)
 
@@ -440,6 +457,7 @@ SURFACES: dict[str, Callable[[], Surface]] = {
     "himmelblau": himmelblau,
     "two-weight net": two_weight_net,
     "long valley": long_valley,
+    "aligned valley": aligned_valley,
     "double well": double_well,
 }
 """The book's named 2-D surfaces (a factory each): every one has a window (``box``), a start

@@ -5,8 +5,8 @@ controls are :class:`Slider` and :class:`Choice`.
 """
 
 from nbcode.sweep.controls import Choice, Slider
-from nbcode.sweep.assets import JS_PATH
+from nbcode.sweep.assets import JS_PATH, PLAY_JS_PATH
 from nbcode.sweep.core import Sweep, sweep, sweep_mode
 from nbcode.sweep.figure import Axes, Plot
 
-__all__ = ["sweep", "Sweep", "Slider", "Choice", "Plot", "Axes", "sweep_mode", "JS_PATH"]
+__all__ = ["sweep", "Sweep", "Slider", "Choice", "Plot", "Axes", "sweep_mode", "JS_PATH", "PLAY_JS_PATH"]

@@ -38,6 +38,12 @@ class Slider:
         Format spec of the displayed value, e.g. ``'.2f'`` (default ``'.3g'``).
     integer : bool
         Pass values to the drawing function as ``int``.
+    play : bool
+        Add a play button that steps the slider through its positions, one frame every
+        ``interval`` milliseconds (in the HTML book and in the live widget): an animation, e.g.
+        of an optimizer's steps.
+    interval : int
+        Milliseconds per frame when playing (``>= 20``).
 
     Examples
     --------
@@ -59,6 +65,8 @@ class Slider:
         label: str | None = None,
         fmt: str | None = None,
         integer: bool = False,
+        play: bool = False,
+        interval: int = 400,
     ) -> None:
         if values is not None:
             grid = np.array(values, dtype=float).reshape(-1)  # a copy: editing the caller's array later changes nothing
@@ -82,6 +90,12 @@ class Slider:
         if integer:
             if not np.all(grid == np.round(grid)):
                 raise ValueError("integer=True needs whole-number slider values")
+        if not isinstance(play, (bool, np.bool_)):
+            raise TypeError(f"Invalid play: {play!r} (need True or False)")
+        if isinstance(interval, bool) or not isinstance(interval, (int, np.integer)) or interval < 20:
+            raise ValueError(f"Invalid interval: {interval!r} (need an integer number of milliseconds >= 20)")
+        self.play = bool(play)
+        self.interval = int(interval)
         self.values = grid
         self.scale = scale
         self.integer = integer

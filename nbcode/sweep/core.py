@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from nbcode.sweep.assets import JS_PATH
+from nbcode.sweep.assets import JS_PATH, PLAY_JS_PATH
 from nbcode.sweep.controls import Choice, Control, Slider
 from nbcode.sweep.encode import FramePool
 from nbcode.sweep.figure import Plot
@@ -146,6 +146,9 @@ class Sweep:
                     f'step="1" value="{c.index}" aria-label="{label}">'
                     f'<output data-for="{html.escape(name)}">{cur}</output>'
                 )
+                if c.play:
+                    widget += (f' <button type="button" data-sweep-play="{html.escape(name)}" data-label="{label}" '
+                               f'data-interval="{c.interval}" aria-label="play {label}" aria-pressed="false">\u25b6</button>')
             else:
                 opts = "".join(
                     f'<option value="{i}"{" selected" if i == c.index else ""}>{html.escape(lbl)}</option>'
@@ -156,12 +159,15 @@ class Sweep:
         title = f'<div class="nbcode-sweep-title">{html.escape(self.title)}</div>' if self.title else ""
         script = JS_PATH.read_text()
         safe = data.replace("</", "<\\/")
+        player = ""
+        if any(isinstance(c, Slider) and c.play for c in self.controls.values()):
+            player = f"\n{PLAY_JS_PATH.read_text()}\nwindow.nbcodeSweepPlay.attach({uid!r});"
         return (
             f'<div class="nbcode-sweep" id="{uid}">{title}'
             f'<div class="nbcode-sweep-controls" style="display:flex;flex-wrap:wrap;gap:0.4em 1.5em">{"".join(rows)}</div>'
             f'<div class="nbcode-sweep-figure"></div><div class="nbcode-sweep-caption" style="font-size:90%"></div>'
             f'<script type="application/json" class="nbcode-sweep-data">{safe}</script></div>'
-            f"<script>{script}\nwindow.nbcodeSweep.mount({uid!r});</script>"
+            f"<script>{script}\nwindow.nbcodeSweep.mount({uid!r});{player}</script>"
         )
 
     def __repr__(self) -> str:
@@ -192,14 +198,21 @@ class Sweep:
         import ipywidgets as W
 
         boxes: dict[str, Any] = {}
+        row: list[Any] = []  # the controls in order, each player after its slider
         for name, c in self.controls.items():
             options = list(zip(c.labels, (c.python_value(i) for i in range(len(c)))))
             desc = c.label or name
             style = {"description_width": "initial"}
             if isinstance(c, Slider):
                 boxes[name] = W.SelectionSlider(options=options, index=c.index, description=desc, continuous_update=True, style=style)
+                row.append(boxes[name])
+                if c.play:
+                    player = W.Play(value=c.index, min=0, max=len(c) - 1, interval=c.interval, description=f"play {desc}")
+                    W.jslink((player, "value"), (boxes[name], "index"))
+                    row.append(player)
             else:
                 boxes[name] = W.Dropdown(options=options, index=c.index, description=desc, style=style)
+                row.append(boxes[name])
         status = W.HTML()
         view: Any
         try:
@@ -225,7 +238,7 @@ class Sweep:
             b.observe(redraw, names="value")
         redraw()
         title = [W.HTML(f"<b>{html.escape(self.title)}</b>")] if self.title else []
-        return W.VBox(title + [W.HBox(list(boxes.values()), layout=W.Layout(flex_flow="row wrap")), view, status])
+        return W.VBox(title + [W.HBox(row, layout=W.Layout(flex_flow="row wrap")), view, status])
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         if sweep_mode() == "live":
