@@ -16,6 +16,7 @@ from booktools import toc_files, toc_notebooks
 from test_html import built_html
 
 ROOT = Path(__file__).resolve().parents[1]
+MAX_SWEEP_KB = 400  # the HTML (payload included) of one sweep in a notebook
 
 
 def test_every_notebook_is_in_the_book_and_back() -> None:
@@ -36,6 +37,12 @@ def test_notebook_is_committed_executed_in_order(path: Path) -> None:
         for out in c.outputs:
             assert out.output_type != "error", f"error output in {path.name}"
             assert not (out.output_type == "stream" and out.name == "stderr"), f"stderr output in {path.name}: {out.text[:200]}"
+            html = out.get("data", {}).get("text/html", "") if out.output_type in ("display_data", "execute_result") else ""
+            html = "".join(html) if isinstance(html, list) else html
+            if "nbcode-sweep" in html:
+                kb = len(html.encode()) / 1024
+                assert kb <= MAX_SWEEP_KB, (f"{path.name}, code cell {code.index(c)}: a sweep of {kb:.0f} KB "
+                                            f"(budget {MAX_SWEEP_KB} KB; fewer frames or coarser sliders)")
     assert path.stat().st_size < 5_000_000, "keep a chapter under 5 MB"
 
 

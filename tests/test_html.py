@@ -35,6 +35,7 @@ BIB_PAGE = "book/references.html"
 MATHJAX = "_static/mathjax/tex-chtml.js"
 MAX_SCRIPTS = 30  # <script src> per page; vendored MathJax dumped in _static gave ~70
 MAX_ASSET_BYTES = 6_000_000  # every script and stylesheet a page loads (the HTML itself aside)
+MAX_PAGE_BYTES = 4_000_000  # the HTML of a page, its sweeps' payloads and figures included
 
 
 # --------------------------------------------------------------------------------------------
@@ -183,6 +184,7 @@ def test_page_weight_and_no_launcher(html: Path, page: str) -> None:
         local_target(path, url)[0].stat().st_size
         for tag, url in resources(doc) if tag in ("script", "link") and not is_external(url) and not url.startswith("data:"))
     assert weight < MAX_ASSET_BYTES, f"{page} loads {weight / 1e6:.1f} MB of scripts and stylesheets"
+    assert path.stat().st_size <= MAX_PAGE_BYTES, f"{page} is {path.stat().st_size / 1e6:.2f} MB (budget {MAX_PAGE_BYTES / 1e6:.0f} MB a page)"
     text = path.read_text(encoding="utf-8")
     for marker in ("THEBE_JS_URL", "thebe-config", "thebe-launch", "launch-buttons", "mybinder.org", "colab.research.google.com", "require.min.js", "embed-amd.js"):
         assert marker not in text, f"{page} has {marker!r}: the book promises no hosted launcher and loads no widget manager"
