@@ -156,7 +156,7 @@ def open_page(browser: Any, server: str, path: str) -> tuple[Any, PageLog]:
     log.attach(page)
     page.goto(f"{server}/{path}", wait_until="load")
     page.evaluate(WAIT_READY)
-    page.wait_for_load_state("networkidle")
+    page.wait_for_load_state("networkidle", timeout=120_000)  # generous: a busy CI machine
     return page, log
 
 
@@ -371,7 +371,14 @@ def test_play_button_steps_a_slider(browser: Any) -> None:
         assert slider.input_value() == "5" and root.query_selector("output").text_content() == "5"
         assert page.evaluate("() => window.__captions") == [f"k = {k}, a" for k in range(1, 6)]
         assert button.get_attribute("aria-pressed") == "false" and button.get_attribute("aria-label") == "play k"
-        # at the end: play again from the start; a second press pauses
+        # at the end: play again from the start; a second press pauses (a slower player, so that
+        # the press lands before the end even on a busy machine)
+        slow = sweep(draw_path, k=Slider(values=range(6), integer=True, value=5, play=True, interval=1000),
+                     kind=Choice(["a", "b"])).to_html()
+        page.set_content(f"<!doctype html><html><head><meta charset='utf-8'></head><body>{slow}</body></html>")
+        root = page.query_selector("div.nbcode-sweep")
+        button = root.query_selector("button[data-sweep-play]")
+        slider = root.query_selector("input[data-sweep-control='k']")
         root.evaluate(PLAY_RECORD)
         button.click()
         assert button.get_attribute("aria-pressed") == "true"
