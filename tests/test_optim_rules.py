@@ -392,8 +392,14 @@ def test_exercises_accept_right_and_refuse_wrong() -> None:
     assert not check("optimizers.quickprop", lambda wp, w, gp, g: w - g * (w - wp) / (gp - g))
     assert check("optimizers.linear_scaling", 0.4)
     assert not check("optimizers.linear_scaling", 0.05 * np.sqrt(8))
-    assert check("optimizers.torch_rprop", "without backtracking")
-    assert not check("optimizers.torch_rprop", "with backtracking")
+    assert check("optimizers.torch_rprop", "iRprop-")
+    assert not check("optimizers.torch_rprop", "Rprop-") and not check("optimizers.torch_rprop", "Rprop+")
+    # the answers against the optimizers themselves
+    st = optim.Stepper(optim.adam(lr=1.0, eps=0.0, bias_correction=False), np.zeros(1))
+    first = abs(st.step([0.37])[0])
+    assert check("optimizers.no_bias_correction", first) and not check("optimizers.no_bias_correction", 1.0)
+    assert optim.converges(2.99, 0.5, 1.0) and not optim.converges(3.01, 0.5, 1.0)
+    assert check("optimizers.hb_edge", 3.0) and not check("optimizers.hb_edge", 2.0)
 
 
 def test_quickprop_exercise_reference_matches_the_optimizer() -> None:
