@@ -392,8 +392,14 @@ def test_exercises_accept_right_and_refuse_wrong() -> None:
     assert not check("optimizers.quickprop", lambda wp, w, gp, g: w - g * (w - wp) / (gp - g))
     assert check("optimizers.linear_scaling", 0.4)
     assert not check("optimizers.linear_scaling", 0.05 * np.sqrt(8))
-    assert check("optimizers.torch_rprop", "without backtracking")
-    assert not check("optimizers.torch_rprop", "with backtracking")
+    assert check("optimizers.torch_rprop", "iRprop-")
+    assert not check("optimizers.torch_rprop", "Rprop-") and not check("optimizers.torch_rprop", "Rprop+")
+    # the answers against the optimizers themselves
+    st = optim.Stepper(optim.adam(lr=1.0, eps=0.0, bias_correction=False), np.zeros(1))
+    first = abs(st.step([0.37])[0])
+    assert check("optimizers.no_bias_correction", first) and not check("optimizers.no_bias_correction", 1.0)
+    assert optim.converges(2.99, 0.5, 1.0) and not optim.converges(3.01, 0.5, 1.0)
+    assert check("optimizers.hb_edge", 3.0) and not check("optimizers.hb_edge", 2.0)
 
 
 def test_quickprop_exercise_reference_matches_the_optimizer() -> None:
@@ -474,3 +480,19 @@ def test_reddis_amsgrad_never_raises_the_rate_pytorchs_does() -> None:
     v = 0.01 + ((1 - 0.999**10) - 0.01) * 0.999 ** (k - 10)
     bc2 = 1 - 0.999**k
     np.testing.assert_allclose(torch_form[10:], 0.01 * np.sqrt(bc2) / (np.sqrt(v) + 1e-8 * np.sqrt(bc2)), rtol=1e-9)
+
+
+def test_nesterov_rate_against_the_runs() -> None:
+    """The closed-form rate against the decay of Nesterov's own iterates (look-ahead form) and of
+    PyTorch's nesterov=True, on one eigenvalue at a time; the kappa = 100 rate 1 - 1/sqrt(kappa)."""
+    beta = 9.0 / 11.0
+    for lam in (0.01, 0.3, 0.8, 1.3):  # (at lam = 1 with lr = 1 it lands on 0 in one step)
+        w, _ = optim.nesterov_lookahead_path(lambda x, lam=lam: lam * x, [1.0], 1.0, beta, 400)
+        measured = (abs(w[400, 0]) / abs(w[200, 0])) ** (1 / 200)
+        assert measured == pytest.approx(optim.nesterov_rate(1.0, beta, [lam]), rel=2e-2)
+        theirs = optim.run(optim.sgd(lr=1.0, momentum=beta, nesterov=True), lambda x, lam=lam: lam * x, [1.0], 400)
+        assert (abs(theirs[400, 0]) / abs(theirs[200, 0])) ** (1 / 200) == pytest.approx(optim.nesterov_rate(1.0, beta, [lam]), rel=2e-2)
+    assert optim.nesterov_rate(1.0, beta, np.geomspace(0.01, 1.0, 9)) == pytest.approx(0.9, rel=1e-9)
+    assert optim.nesterov_rate(1.0, beta, [1.5]) > 1.0  # past its edge it diverges
+    with pytest.raises(ValueError, match="Invalid momentum"):
+        optim.nesterov_rate(1.0, 1.0, [1.0])

@@ -20,6 +20,11 @@ def test_exercises_right_and_wrong() -> None:
     assert check("regularization.ridge", ridge)
     assert not check("regularization.ridge", lambda X, y, a: np.linalg.solve(X.T @ X + a * np.eye(X.shape[1]), X.T @ y))
     assert check("regularization.clip_direction", "value") and not check("regularization.clip_direction", "norm")
+    from nbcode.regularize import dropout_ridge as _dr
+
+    assert check("regularization.dropout_ridge", _dr)
+    assert not check("regularization.dropout_ridge", lambda X, y, p: ridge(X, y, p / (1 - p)))
+    assert check("regularization.map_alpha", 1 / (200 * 0.1**2)) and not check("regularization.map_alpha", 0.1**2)
 
 
 def test_augment_shifts_blocks() -> None:

@@ -49,9 +49,28 @@ register(
 register(
     Exercise(
         "optimizers.torch_rprop",
-        "Which Rprop does torch.optim.Rprop implement: 'with backtracking' or 'without backtracking'?",
-        ChoiceAnswer("without backtracking", ["with backtracking", "without backtracking"]),
-        hint="After a sign change, does PyTorch move the weight back, or just skip the step?",
+        "Which Rprop does torch.optim.Rprop implement: 'Rprop+' (backtracks after a sign flip), 'Rprop-' "
+        "(moves on with the shrunk step) or 'iRprop-' (skips the move)?",
+        ChoiceAnswer("iRprop-", ["Rprop+", "Rprop-", "iRprop-"]),
+        hint="After a sign change, does PyTorch move the weight back, move it on, or leave it for one step?",
+    )
+)
+
+register(
+    Exercise(
+        "optimizers.no_bias_correction",
+        "Without bias correction, Adam's first step is how many times η (β1 = 0.9, β2 = 0.999, ε = 0)? Derive it.",
+        NumberAnswer(0.1 / 0.001**0.5, rtol=1e-4),
+        hint="m_1 = (1 − β1) g_1 and v_1 = (1 − β2) g_1²: the step is η m_1 / √v_1.",
+    )
+)
+
+register(
+    Exercise(
+        "optimizers.hb_edge",
+        "The heavy ball (PyTorch's form, β = 0.5) on L = λw²/2 with λ = 1: the largest η for which it converges?",
+        NumberAnswer(3.0, rtol=1e-6),
+        hint="At the edge an eigenvalue of T(λ) is −1: put z = −1 into z² − (1 + β − ηλ)z + β = 0.",
     )
 )
 

@@ -80,3 +80,37 @@ register(
         hint="One rescales the whole vector by a positive number; the other clips each component separately.",
     )
 )
+
+
+def _dropout_ridge(X: np.ndarray, y: np.ndarray, p: float) -> np.ndarray:
+    """The minimizer of the expected loss of least squares under inverted input dropout."""
+    n = X.shape[0]
+    H = X.T @ X / n
+    return np.linalg.solve(H + p / (1.0 - p) * np.diag(np.diag(H)), X.T @ y / n)
+
+
+register(
+    Exercise(
+        "regularization.dropout_ridge",
+        "Write dropout_ridge(X, y, p): the minimiser of the expected loss E_m 1/(2n)‖y − X̃w‖² when every input is "
+        "dropped with probability p and the kept ones are divided by 1 − p (no intercept).",
+        FunctionAnswer(
+            _dropout_ridge,
+            [
+                (np.array([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]]), np.array([1.0, 2.0, 0.5]), 0.2),
+                (np.array([[1.0, 2.0], [3.0, 4.0], [0.5, -1.0]]), np.array([1.0, -1.0, 2.0]), 0.5),
+            ],
+        ),
+        hint="E[x̃ᵀw] = xᵀw and Var[x̃ᵀw] = p/(1−p) Σ_j x_j² w_j²: the expected loss is L(w) + ½ p/(1−p) Σ_j H_jj w_j².",
+    )
+)
+
+register(
+    Exercise(
+        "regularization.map_alpha",
+        "n = 200 examples, L(w) the mean loss with likelihood ∝ exp(−nL(w)), prior N(0, σ_w² I) with σ_w = 0.1: "
+        "which α of the penalty (α/2)‖w‖² gives the MAP estimate?",
+        NumberAnswer(0.5, rtol=1e-6),
+        hint="−log p(w) = ‖w‖²/(2σ_w²) + const; divide nL(w) − log p(w) by n.",
+    )
+)

@@ -26,6 +26,7 @@ from nbcode.optim.heavy_ball import (
     converges,
     heavy_ball_path,
     heavy_ball_rate,
+    nesterov_rate,
     iteration_matrix,
     measured_rate,
     optimal_heavy_ball,
@@ -47,6 +48,6 @@ __all__ = [
     "rprop", "RpropState", "rprop_backtrack", "RpropBacktrackState",
     "newton", "NewtonState", "quickprop", "QuickpropState",
     "lbfgs", "LBFGSState", "two_loop", "minimize_lbfgs", "LBFGSResult",
-    "iteration_matrix", "heavy_ball_rate", "optimal_heavy_ball", "heavy_ball_path",
+    "iteration_matrix", "heavy_ball_rate", "nesterov_rate", "optimal_heavy_ball", "heavy_ball_path",
     "measured_rate", "converges", "rate_grid",
 ]

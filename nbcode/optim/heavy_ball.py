@@ -23,6 +23,7 @@ The runs use the optimizer itself: :func:`heavy_ball_path` and :func:`measured_r
 
 from __future__ import annotations
 
+import cmath
 import math
 from typing import Any
 
@@ -35,6 +36,7 @@ from nbcode.optim.sgd import sgd
 __all__ = [
     "iteration_matrix",
     "heavy_ball_rate",
+    "nesterov_rate",
     "optimal_heavy_ball",
     "heavy_ball_path",
     "measured_rate",
@@ -63,6 +65,36 @@ def heavy_ball_rate(lr: float, momentum: float, lams: Any) -> float:
     0.5
     """
     return max(float(np.max(np.abs(np.linalg.eigvals(iteration_matrix(lr, momentum, float(lam)))))) for lam in np.ravel(lams))
+
+
+def nesterov_rate(lr: float, momentum: float, lams: Any) -> float:
+    """The rate of Nesterov's method with constant :math:`(\\eta, \\beta)` on a quadratic with
+    eigenvalues ``lams``: along :math:`\\lambda` the look-ahead form is the recursion
+    :math:`w_{k+1} = (1+\\beta)(1-\\eta\\lambda)\\,w_k - \\beta(1-\\eta\\lambda)\\,w_{k-1}`, and the rate
+    is the largest modulus of the roots of :math:`z^2 - (1+\\beta)(1-\\eta\\lambda)z + \\beta(1-\\eta\\lambda)`
+    over the eigenvalues (computed by the quadratic formula, in plain arithmetic).
+
+    With :math:`\\eta = 1/\\lambda_{\\max}` and :math:`\\beta = (\\sqrt\\kappa-1)/(\\sqrt\\kappa+1)` the rate is
+    :math:`1 - 1/\\sqrt\\kappa`, reached at :math:`\\lambda_{\\min}`.
+
+    Examples
+    --------
+    >>> round(nesterov_rate(0.5, 0.0, [1.0]), 6)            # plain GD: |1 - lr * lam|
+    0.5
+    >>> round(nesterov_rate(1.0, 9 / 11, [0.01, 1.0]), 6)   # kappa = 100: 1 - 1/10
+    0.9
+    """
+    lr = v.real(lr, "learning rate", low=0, low_open=True, symbol="lr")
+    beta = v.real(momentum, "momentum", low=0, high=1, high_open=True)
+    rates = []
+    for lam in np.ravel(np.asarray(lams, dtype=float)):
+        c = 1.0 - lr * float(lam)
+        a, b = (1.0 + beta) * c, beta * c
+        root = cmath.sqrt(complex(a * a - 4.0 * b))
+        rates.append(max(abs((a + root) / 2.0), abs((a - root) / 2.0)))
+    if not rates:
+        raise ValueError("Invalid lams: empty (need at least one eigenvalue)")
+    return float(max(rates))
 
 
 def rate_grid(lrs: Any, betas: Any, lams: Any) -> np.ndarray:
