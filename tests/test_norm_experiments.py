@@ -27,7 +27,7 @@ from nbcode.quadratic import predicted_iterations
 def test_kappa_after_standardization_as_predicted(rho: float, scale: float, mean: tuple[float, float]) -> None:
     d = two_feature_regression(300, scale=scale, mean=mean, rho=rho, seed=1)
     k_std = condition_number(ls_hessian(design(standardize(d.X))))
-    assert k_std == pytest.approx(predicted_kappa_standardized(d.r), rel=1e-9)
+    assert k_std == pytest.approx(predicted_kappa_standardized(d.rho), rel=1e-9)
     assert condition_number(ls_hessian(design(d.X))) > k_std
 
 

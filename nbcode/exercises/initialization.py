@@ -24,9 +24,10 @@ register(
 register(
     Exercise(
         "init.relu_xavier_depth",
-        "ReLU net, Var(W) = 1/n: the smallest number of layers L after which the forward variance is multiplied by 1e-6 or less.",
-        NumberAnswer(20, rtol=0.0, atol=0.01),
-        hint="Each layer multiplies the variance by n·Var(W)·½ = ½. Solve (½)^L ≤ 10⁻⁶ for the smallest integer L.",
+        "ReLU net, Var(W) = 1/n, Var(x) = 1: the first layer l with Var(z^l) ≤ 1e-6.",
+        NumberAnswer(21, rtol=0.0, atol=0.01),
+        hint="z¹ = W¹x has Var(x) = 1 (no ReLU before the first layer); each later layer multiplies by n·Var(W)·½ = ½, "
+        "so Var(z^l) = 2^−(l−1). Solve 2^−(l−1) ≤ 10⁻⁶ for the smallest integer l.",
     )
 )
 
