@@ -85,3 +85,18 @@ def test_exercises() -> None:
     assert not check("norm.bn_backward", naive).correct
     assert check("norm.batch_independent", "batch").correct
     assert not check("norm.batch_independent", "layer").correct
+
+
+def test_new_exercises() -> None:
+    import torch
+
+    def rms(x: np.ndarray, w: np.ndarray, eps: float) -> np.ndarray:
+        layer = torch.nn.RMSNorm(x.shape[-1], eps=eps, dtype=torch.float64)
+        with torch.no_grad():
+            layer.weight.copy_(torch.tensor(w))
+            return layer(torch.tensor(x)).numpy()
+
+    assert check("norm.rms_norm", rms).correct
+    assert not check("norm.rms_norm", lambda x, w, eps: w * (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + eps)).correct
+    assert check("norm.keras_momentum", 0.01).correct and not check("norm.keras_momentum", 0.99).correct
+    assert check("norm.rescaled_curvature", 0.25).correct and not check("norm.rescaled_curvature", 0.5).correct
