@@ -48,3 +48,21 @@ register(
         hint="A Gaussian product spreads the singular values even without a nonlinearity; a ReLU zeroes half of the coordinates at every layer.",
     )
 )
+
+register(
+    Exercise(
+        "init.leaky_gain",
+        "Derive the gain of a leaky ReLU with negative slope 0.2 from the forward variance condition.",
+        NumberAnswer(math.sqrt(2.0 / (1.0 + 0.2**2)), rtol=1e-4),
+        hint="For a symmetric z, E[φ(z)²] = (1 + a²)/2 · Var(z); the gain is 1/√((1 + a²)/2).",
+    )
+)
+
+register(
+    Exercise(
+        "init.fan_in_backward",
+        "ReLU MLP 64 → 256 → 32 → 128 → 10, He's rule with fan_in: Var(δ¹)/Var(δ⁴)?",
+        NumberAnswer(10.0 / 256.0, rtol=1e-6),
+        hint="Each backward factor is n_l·Var(W^l)·½ = n_l/n_{l−1}; the product telescopes to n_4/n_1.",
+    )
+)
