@@ -38,8 +38,8 @@ def _batch_stat_loss(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> floa
 
 
 class LRScan(NamedTuple):
-    """Per learning rate: final full-batch loss, :math:`\\lambda_{\\max}` at the end (``nan`` if it
-    diverged) and the growth factor of the hidden ``Linear`` weights' norm; the largest η that trained."""
+    """Per learning rate: final full-batch loss, :math:`\\lambda_{\\max}` at the end (``nan`` if the
+    run did not train) and the growth factor of the hidden ``Linear`` weights' norm; the largest η that trained."""
 
     lrs: np.ndarray
     final_loss: np.ndarray
@@ -109,7 +109,8 @@ def lr_scan(sizes: Sequence[int], X: torch.Tensor, y: torch.Tensor, lrs: Sequenc
         hist = gd_train(model, X, y, float(lr), steps)
         init_loss = hist[0]
         finals.append(hist[-1])
-        lams.append(sharpness(model, X, y, tol=SHARPNESS_TOL) if math.isfinite(hist[-1]) else math.nan)
+        trained = math.isfinite(hist[-1]) and hist[-1] < 0.5 * init_loss
+        lams.append(sharpness(model, X, y, tol=SHARPNESS_TOL) if trained else math.nan)
         growth.append(_hidden_weight_norm(model) / n0)
     f = np.array(finals)
     ok_all = np.isfinite(f) & (f < 0.5 * init_loss)
