@@ -216,8 +216,8 @@ def rescaled_sharpness(model: nn.Module, X: torch.Tensor, y: torch.Tensor, a: fl
     a = v.real(a, "a", low=0, low_open=True)
     m = copy.deepcopy(model).train()
     mods = list(m.modules())
-    fed = [mods[i] for i in range(len(mods) - 1)
-           if isinstance(mods[i], nn.Linear) and isinstance(mods[i + 1], nn.modules.batchnorm._BatchNorm)]
+    fed: list[nn.Linear] = [mod for mod, nxt in zip(mods[:-1], mods[1:])
+                            if isinstance(mod, nn.Linear) and isinstance(nxt, nn.modules.batchnorm._BatchNorm)]
     if not fed:
         raise ValueError("Invalid model: no Linear layer feeds a BatchNorm")
     with torch.no_grad():
