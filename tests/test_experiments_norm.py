@@ -120,3 +120,52 @@ def test_gd_train_stops_at_divergence(digits: tuple[torch.Tensor, ...]) -> None:
     assert len(losses) == 31
     k = int(np.argmax(~np.isfinite(losses) | (np.array(losses) > DIVERGED)))
     assert 0 < k < 30 and all(math.isnan(v) for v in losses[k + 1 :])
+
+
+def test_he_init_matches_the_rule() -> None:
+    from nbcode.experiments.norm import he_init_
+
+    net = he_init_(mlp([400, 300, 200], seed=0))
+    w0, w1 = net[0].weight.detach().numpy(), net[2].weight.detach().numpy()
+    assert w0.var() * 400 == pytest.approx(2.0, rel=0.02) and w1.var() * 300 == pytest.approx(1.0, rel=0.02)
+    assert float(net[0].bias.abs().max()) == 0.0 == float(net[2].bias.abs().max())
+
+
+def test_rescaled_sharpness_keeps_the_function_and_moves_the_curvature(digits: tuple[torch.Tensor, ...]) -> None:
+    from nbcode.experiments.norm import rescaled_sharpness
+    from nbcode.hessian import sharpness
+
+    X, y = digits[0][:128], digits[1][:128]
+    net = mlp([64, 16, 10], batch_norm=True, seed=0)
+    change1, lam1 = rescaled_sharpness(net, X, y, 1.0)
+    assert change1 == 0.0 and lam1 == pytest.approx(sharpness(net, X, y, tol=1e-4), rel=1e-3)
+    change2, lam2 = rescaled_sharpness(net, X, y, 2.0)
+    assert change2 < 1e-3 and lam2 < 0.8 * lam1
+    with pytest.raises(ValueError, match="no Linear layer feeds a BatchNorm"):
+        rescaled_sharpness(mlp([64, 16, 10], seed=0), X, y, 2.0)
+
+
+def test_norm_mlp_layers_are_torch_layers() -> None:
+    from nbcode.experiments.norm import norm_mlp
+
+    x = torch.randn(6, 8, dtype=torch.float64)
+    for norm, cls in [("batch", torch.nn.BatchNorm1d), ("layer", torch.nn.LayerNorm), ("group", torch.nn.GroupNorm),
+                      ("rms", torch.nn.RMSNorm)]:
+        net = norm_mlp([8, 12, 3], norm, groups=3, seed=1)
+        assert isinstance(net[1], cls)
+        h = net[1](net[0](x))
+        if norm == "layer":
+            torch.testing.assert_close(h.mean(1), torch.zeros(6, dtype=torch.float64), rtol=0, atol=1e-12)
+    assert [type(m).__name__ for m in norm_mlp([8, 12, 3], "none")] == ["Linear", "ReLU", "Linear"]
+    with pytest.raises(ValueError, match="Invalid norm"):
+        norm_mlp([8, 3], "weight")
+
+
+def test_train_norms_per_example_norms_do_not_need_a_batch(digits: tuple[torch.Tensor, ...]) -> None:
+    from nbcode.experiments.norm import train_norms
+
+    X, y, Xv, yv = digits
+    acc = train_norms([64, 32, 10], X[:320], y[:320], Xv, yv, norms=["layer", "batch"], batch_sizes=[2, 32], epochs=2,
+                      lr_per_example=0.1 / 32)
+    assert set(acc) == {("layer", 2), ("layer", 32), ("batch", 2), ("batch", 32)}
+    assert acc["layer", 2] > 0.8 and acc["layer", 2] > acc["batch", 2] + 0.1

@@ -159,7 +159,7 @@ def test_prior_bias() -> None:
 def test_exercises() -> None:
     assert check("init.conv_he_std", math.sqrt(2) / math.sqrt(288))
     assert not check("init.conv_he_std", math.sqrt(2) / math.sqrt(32))
-    assert check("init.relu_xavier_depth", 20) and not check("init.relu_xavier_depth", 19)
+    assert check("init.relu_xavier_depth", 21) and not check("init.relu_xavier_depth", 20)
     assert check("init.xavier_uniform_bound", lambda i, o, g: g * math.sqrt(6 / (i + o)))
     assert not check("init.xavier_uniform_bound", lambda i, o, g: g * 6 / math.sqrt(i + o))
     assert check("init.isometry", "tanh + orthogonal") and not check("init.isometry", "relu + orthogonal")

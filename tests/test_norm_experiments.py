@@ -27,7 +27,7 @@ from nbcode.quadratic import predicted_iterations
 def test_kappa_after_standardization_as_predicted(rho: float, scale: float, mean: tuple[float, float]) -> None:
     d = two_feature_regression(300, scale=scale, mean=mean, rho=rho, seed=1)
     k_std = condition_number(ls_hessian(design(standardize(d.X))))
-    assert k_std == pytest.approx(predicted_kappa_standardized(d.r), rel=1e-9)
+    assert k_std == pytest.approx(predicted_kappa_standardized(d.rho), rel=1e-9)
     assert condition_number(ls_hessian(design(d.X))) > k_std
 
 
@@ -85,3 +85,18 @@ def test_exercises() -> None:
     assert not check("norm.bn_backward", naive).correct
     assert check("norm.batch_independent", "batch").correct
     assert not check("norm.batch_independent", "layer").correct
+
+
+def test_new_exercises() -> None:
+    import torch
+
+    def rms(x: np.ndarray, w: np.ndarray, eps: float) -> np.ndarray:
+        layer = torch.nn.RMSNorm(x.shape[-1], eps=eps, dtype=torch.float64)
+        with torch.no_grad():
+            layer.weight.copy_(torch.tensor(w))
+            return layer(torch.tensor(x)).numpy()
+
+    assert check("norm.rms_norm", rms).correct
+    assert not check("norm.rms_norm", lambda x, w, eps: w * (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + eps)).correct
+    assert check("norm.keras_momentum", 0.01).correct and not check("norm.keras_momentum", 0.99).correct
+    assert check("norm.rescaled_curvature", 0.25).correct and not check("norm.rescaled_curvature", 0.5).correct

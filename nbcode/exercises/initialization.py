@@ -24,9 +24,10 @@ register(
 register(
     Exercise(
         "init.relu_xavier_depth",
-        "ReLU net, Var(W) = 1/n: the smallest number of layers L after which the forward variance is multiplied by 1e-6 or less.",
-        NumberAnswer(20, rtol=0.0, atol=0.01),
-        hint="Each layer multiplies the variance by n·Var(W)·½ = ½. Solve (½)^L ≤ 10⁻⁶ for the smallest integer L.",
+        "ReLU net, Var(W) = 1/n, Var(x) = 1: the first layer l with Var(z^l) ≤ 1e-6.",
+        NumberAnswer(21, rtol=0.0, atol=0.01),
+        hint="z¹ = W¹x has Var(x) = 1 (no ReLU before the first layer); each later layer multiplies by n·Var(W)·½ = ½, "
+        "so Var(z^l) = 2^−(l−1). Solve 2^−(l−1) ≤ 10⁻⁶ for the smallest integer l.",
     )
 )
 
@@ -45,5 +46,23 @@ register(
         "Which deep network can have all Jacobian singular values close to 1 at initialization?",
         ChoiceAnswer("tanh + orthogonal", ["linear + gaussian", "tanh + orthogonal", "relu + orthogonal", "relu + gaussian"]),
         hint="A Gaussian product spreads the singular values even without a nonlinearity; a ReLU zeroes half of the coordinates at every layer.",
+    )
+)
+
+register(
+    Exercise(
+        "init.leaky_gain",
+        "Derive the gain of a leaky ReLU with negative slope 0.2 from the forward variance condition.",
+        NumberAnswer(math.sqrt(2.0 / (1.0 + 0.2**2)), rtol=1e-4),
+        hint="For a symmetric z, E[φ(z)²] = (1 + a²)/2 · Var(z); the gain is 1/√((1 + a²)/2).",
+    )
+)
+
+register(
+    Exercise(
+        "init.fan_in_backward",
+        "ReLU MLP 64 → 256 → 32 → 128 → 10, He's rule with fan_in: Var(δ¹)/Var(δ⁴)?",
+        NumberAnswer(10.0 / 256.0, rtol=1e-6),
+        hint="Each backward factor is n_l·Var(W^l)·½ = n_l/n_{l−1}; the product telescopes to n_4/n_1.",
     )
 )

@@ -22,7 +22,7 @@ from nbcode.hessian import sharpness
 from nbcode.train import fit, mlp
 
 __all__ = ["LRScan", "gd_train", "lr_scan", "class_skewed_batches", "batch_stat_accuracy", "train_sgd", "BNComparison",
-           "compare_bn", "scale_invariance"]
+           "compare_bn", "scale_invariance", "he_init_", "rescaled_sharpness", "NORMS", "norm_mlp", "train_norms"]
 
 #: A full-batch loss above this counts as diverged (the run stops there).
 DIVERGED = 1e6
@@ -38,8 +38,8 @@ def _batch_stat_loss(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> floa
 
 
 class LRScan(NamedTuple):
-    """Per learning rate: final full-batch loss, :math:`\\lambda_{\\max}` at the end (``nan`` if it
-    diverged) and the growth factor of the hidden ``Linear`` weights' norm; the largest η that trained."""
+    """Per learning rate: final full-batch loss, :math:`\\lambda_{\\max}` at the end (``nan`` if the
+    run did not train) and the growth factor of the hidden ``Linear`` weights' norm; the largest η that trained."""
 
     lrs: np.ndarray
     final_loss: np.ndarray
@@ -72,23 +72,50 @@ def gd_train(model: nn.Module, X: torch.Tensor, y: torch.Tensor, lr: float, step
     return out + [_batch_stat_loss(model, X, y)]
 
 
+def he_init_(model: nn.Module) -> nn.Module:
+    """He's rule in place (torch's generator, as it stands): every ``Linear`` but the last gets
+    ``kaiming_normal_`` with the ReLU gain, the last one the linear gain (Var = 1/fan_in); biases 0.
+
+    Examples
+    --------
+    >>> net = he_init_(mlp([64, 32, 10], seed=0))
+    >>> bool(1.8 < float(net[0].weight.var() * 64) < 2.2), float(net[2].bias.abs().max())
+    (True, 0.0)
+    """
+    lins = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    with torch.no_grad():
+        for i, lin in enumerate(lins):
+            nn.init.kaiming_normal_(lin.weight, nonlinearity="relu" if i < len(lins) - 1 else "linear")
+            if lin.bias is not None:
+                nn.init.zeros_(lin.bias)
+    return model
+
+
+def _build(sizes: Sequence[int], bn: bool, init: str, seed: int) -> nn.Module:
+    v.choice(init, "init", ("default", "he"))
+    model = mlp(sizes, batch_norm=bn, seed=seed)
+    return he_init_(model) if init == "he" else model
+
+
 def lr_scan(sizes: Sequence[int], X: torch.Tensor, y: torch.Tensor, lrs: Sequence[float], *, bn: bool, steps: int = 50,
-            seed: int = 0) -> LRScan:
-    """Train a fresh MLP (``mlp(sizes, batch_norm=bn, seed=seed)``) with each ``lr``; it *trains*
-    if the final loss is below half the initial one."""
-    finals, lams, growth, init = [], [], [], math.nan
+            seed: int = 0, init: str = "default") -> LRScan:
+    """Train a fresh MLP (``mlp(sizes, batch_norm=bn, seed=seed)``, PyTorch's default initialization,
+    or He's rule with ``init='he'``, :func:`he_init_`) with each ``lr``; it *trains* if the final
+    loss is below half the initial one."""
+    finals, lams, growth, init_loss = [], [], [], math.nan
     for lr in lrs:
-        model = mlp(sizes, batch_norm=bn, seed=seed)
+        model = _build(sizes, bn, init, seed)
         n0 = _hidden_weight_norm(model)
         hist = gd_train(model, X, y, float(lr), steps)
-        init = hist[0]
+        init_loss = hist[0]
         finals.append(hist[-1])
-        lams.append(sharpness(model, X, y, tol=SHARPNESS_TOL) if math.isfinite(hist[-1]) else math.nan)
+        trained = math.isfinite(hist[-1]) and hist[-1] < 0.5 * init_loss
+        lams.append(sharpness(model, X, y, tol=SHARPNESS_TOL) if trained else math.nan)
         growth.append(_hidden_weight_norm(model) / n0)
     f = np.array(finals)
-    ok_all = np.isfinite(f) & (f < 0.5 * init)
+    ok_all = np.isfinite(f) & (f < 0.5 * init_loss)
     lr_max = float(np.asarray(lrs)[ok_all].max()) if ok_all.any() else math.nan
-    return LRScan(np.asarray(lrs, dtype=np.float64), f, np.array(lams), np.array(growth), init, lr_max)
+    return LRScan(np.asarray(lrs, dtype=np.float64), f, np.array(lams), np.array(growth), init_loss, lr_max)
 
 
 def class_skewed_batches(y: np.ndarray, batch_size: int, skew: float, n_batches: int, seed: int = 0) -> list[np.ndarray]:
@@ -162,15 +189,93 @@ class BNComparison(NamedTuple):
     bn: bool
     lam_init: float
     scan: LRScan
+    init: str = "default"
 
 
 def compare_bn(sizes: Sequence[int], X: torch.Tensor, y: torch.Tensor, lrs: Sequence[float], *, steps: int = 50,
-               seed: int = 0) -> list[BNComparison]:
-    """The same MLP without and with BatchNorm: :math:`\\lambda_{\\max}` at initialization and the :func:`lr_scan`."""
+               seed: int = 0, he_baseline: bool = False) -> list[BNComparison]:
+    """The same MLP without and with BatchNorm (PyTorch's default initialization), and with
+    ``he_baseline`` a third row, the plain MLP with He's rule (:func:`he_init_`):
+    :math:`\\lambda_{\\max}` at initialization and the :func:`lr_scan` of each."""
+    rows = [(False, "default"), (True, "default")] + ([(False, "he")] if v.flag(he_baseline, "he_baseline") else [])
     out = []
-    for bn in (False, True):
-        lam0 = sharpness(mlp(sizes, batch_norm=bn, seed=seed), X, y, tol=SHARPNESS_TOL)
-        out.append(BNComparison(bn, lam0, lr_scan(sizes, X, y, lrs, bn=bn, steps=steps, seed=seed)))
+    for bn, init in rows:
+        lam0 = sharpness(_build(sizes, bn, init, seed), X, y, tol=SHARPNESS_TOL)
+        out.append(BNComparison(bn, lam0, lr_scan(sizes, X, y, lrs, bn=bn, steps=steps, seed=seed, init=init), init))
+    return out
+
+
+def rescaled_sharpness(model: nn.Module, X: torch.Tensor, y: torch.Tensor, a: float) -> tuple[float, float]:
+    """Multiply every ``Linear`` weight that feeds a BatchNorm by ``a`` (a copy; ``model`` is not
+    changed): ``(max |change of the training-mode output|, sharpness of the copy)``.
+
+    The function computed does not change (up to :math:`\\epsilon`), but the curvature along
+    those weights scales as :math:`1/a^2`: :math:`\\lambda_{\\max}` of a BatchNorm network
+    says as much about the arbitrary norm of its weights as about the function.
+    """
+    a = v.real(a, "a", low=0, low_open=True)
+    m = copy.deepcopy(model).train()
+    mods = list(m.modules())
+    fed: list[nn.Linear] = [mod for mod, nxt in zip(mods[:-1], mods[1:])
+                            if isinstance(mod, nn.Linear) and isinstance(nxt, nn.modules.batchnorm._BatchNorm)]
+    if not fed:
+        raise ValueError("Invalid model: no Linear layer feeds a BatchNorm")
+    with torch.no_grad():
+        out0 = m(X)
+        for lin in fed:
+            lin.weight.mul_(a)
+        out1 = m(X)
+    return float((out1 - out0).abs().max()), sharpness(m, X, y, tol=SHARPNESS_TOL)
+
+
+#: The normalizations of :func:`norm_mlp`.
+NORMS = ("none", "batch", "layer", "group", "rms")
+
+
+def norm_mlp(sizes: Sequence[int], norm: str, *, groups: int = 4, seed: int = 0) -> nn.Sequential:
+    """A float64 ReLU MLP like :func:`~nbcode.train.mlp` with a normalization after each hidden
+    ``Linear`` (before the ReLU): ``'none'``, ``'batch'`` (``BatchNorm1d``), ``'layer'``
+    (``LayerNorm``), ``'group'`` (``GroupNorm`` with ``groups`` groups) or ``'rms'`` (``RMSNorm``).
+    PyTorch's default initialization, after ``torch.manual_seed(seed)``.
+
+    Examples
+    --------
+    >>> [type(m).__name__ for m in norm_mlp([4, 8, 2], "group", groups=2)]
+    ['Linear', 'GroupNorm', 'ReLU', 'Linear']
+    """
+    v.choice(norm, "norm", NORMS)
+    groups = v.count(groups, "groups", low=1)
+    torch.manual_seed(v.count(seed, "seed"))
+    layers: list[nn.Module] = []
+    dt = torch.float64
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(a, b, dtype=dt))
+        if i == len(sizes) - 2:
+            break
+        if norm == "batch":
+            layers.append(nn.BatchNorm1d(b, dtype=dt))
+        elif norm == "layer":
+            layers.append(nn.LayerNorm(b, dtype=dt))
+        elif norm == "group":
+            layers.append(nn.GroupNorm(groups, b, dtype=dt))
+        elif norm == "rms":
+            layers.append(nn.RMSNorm(b, dtype=dt))
+        layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+def train_norms(sizes: Sequence[int], X: torch.Tensor, y: torch.Tensor, Xv: torch.Tensor, yv: torch.Tensor, *,
+                norms: Sequence[str], batch_sizes: Sequence[int], epochs: int, lr_per_example: float,
+                seed: int = 0) -> dict[tuple[str, int], float]:
+    """Validation accuracy (evaluation mode) of :func:`norm_mlp` for every ``(norm, B)``, each
+    trained by :func:`train_sgd` for ``epochs`` epochs with :math:`\\eta = ` ``lr_per_example`` :math:`\\cdot B`
+    (the same η per example for every batch size) from the same initialization."""
+    out = {}
+    for norm in norms:
+        for B in batch_sizes:
+            m = train_sgd(norm_mlp(sizes, norm, seed=seed), X, y, batch_size=B, epochs=epochs, lr=lr_per_example * B, seed=seed)
+            with torch.no_grad():
+                out[norm, int(B)] = float((m(Xv).argmax(1) == yv).double().mean())
     return out
 
 

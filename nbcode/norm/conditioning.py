@@ -3,10 +3,10 @@
 For :math:`L(w) = \\frac{1}{2n}\\|Xw - y\\|^2` the Hessian is :math:`H = X^\\top X / n`, so the
 scale and the mean of each feature set its eigenvalues. Standardizing every feature (mean 0,
 variance 1) with an intercept column turns H into :math:`\\mathrm{diag}(1, R)` with R the
-correlation matrix of the features; for two features with correlation r its eigenvalues are
-1, 1 + |r|, 1 − |r| and
+correlation matrix of the features; for two features with correlation :math:`\\rho` its eigenvalues
+are 1, 1 + |ρ|, 1 − |ρ| and
 
-.. math:: \\kappa = \\frac{1 + |r|}{1 - |r|}.
+.. math:: \\kappa = \\frac{1 + |\\rho|}{1 - |\\rho|}.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from nbcode.optim import iterate, sgd
 
 
 class Regression2D(NamedTuple):
-    """Two features ``X`` (n, 2), targets ``y``, and the features' sample correlation ``r``."""
+    """Two features ``X`` (n, 2), targets ``y``, and the features' sample correlation ``rho``."""
 
     X: np.ndarray
     y: np.ndarray
-    r: float
+    rho: float
 
 
 def two_feature_regression(n: int = 200, *, scale: float = 1.0, mean: tuple[float, float] = (0.0, 0.0), rho: float = 0.5,
@@ -48,8 +48,7 @@ def two_feature_regression(n: int = 200, *, scale: float = 1.0, mean: tuple[floa
     z[:, 1] = rho * z[:, 0] + math.sqrt(1 - rho**2) * z[:, 1]
     X = z * np.array([1.0, scale]) + np.asarray(mean, dtype=np.float64)
     y = z @ np.array([1.0, -1.0]) + noise * rng.standard_normal(n)
-    r = float(np.corrcoef(X.T)[0, 1])
-    return Regression2D(X, y, r)
+    return Regression2D(X, y, float(np.corrcoef(X.T)[0, 1]))
 
 
 def standardize(X: np.ndarray) -> np.ndarray:
@@ -97,15 +96,15 @@ def condition_number(H: np.ndarray) -> float:
     return float(lam[-1] / lam[0])
 
 
-def predicted_kappa_standardized(r: float) -> float:
-    """κ of ``diag(1, [[1, r], [r, 1]])``: :math:`(1+|r|)/(1-|r|)`.
+def predicted_kappa_standardized(rho: float) -> float:
+    """κ of ``diag(1, [[1, ρ], [ρ, 1]])`` for a correlation ``rho`` = ρ: :math:`(1+|\\rho|)/(1-|\\rho|)`.
 
     Examples
     --------
     >>> predicted_kappa_standardized(0.5)
     3.0
     """
-    return (1 + abs(r)) / (1 - abs(r))
+    return (1 + abs(rho)) / (1 - abs(rho))
 
 
 def ls_gradient(A: np.ndarray, y: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:

@@ -4,7 +4,8 @@ For an ``(N, C, H, W)`` tensor (see :func:`norm_axes` for the sets):
 
 * **LayerNorm** averages over ``(C, H, W)`` of each example (its ``normalized_shape``);
 * **GroupNorm** splits the ``C`` channels into ``G`` groups and averages over ``(C/G, H, W)``;
-* **InstanceNorm** averages over ``(H, W)`` of each example and channel (GroupNorm with G = C).
+* **InstanceNorm** averages over ``(H, W)`` of each example and channel (GroupNorm with G = C);
+* **RMSNorm** divides by the root mean square over the same axes as LayerNorm, without centring.
 
 None of them looks at other examples, so the output of one example does not depend on the batch
 and training and inference compute the same thing.
@@ -91,6 +92,68 @@ def layer_norm_backward(dout: Any, cache: AffineCache) -> tuple[np.ndarray, np.n
     bshape = tuple(s if i in cache.param_axes else 1 for i, s in enumerate(cache.in_shape))
     d_xhat, _, dw, db = _affine_backward(dout, cache, bshape)
     return normalize_backward(d_xhat, cache.norm), dw, db
+
+
+class RMSCache(NamedTuple):
+    """Saved by :func:`rms_norm` for :func:`rms_norm_backward`."""
+
+    x: np.ndarray
+    rms: np.ndarray
+    weight: np.ndarray | None
+    axes: tuple[int, ...]
+
+
+def rms_norm(x: Any, normalized_shape: int | tuple[int, ...], weight: Any = None, eps: float | None = None) -> tuple[np.ndarray, RMSCache]:
+    r"""Root-mean-square normalization over the last ``len(normalized_shape)`` axes, as ``torch.nn.RMSNorm``.
+
+    .. math:: y = \gamma \odot \frac{x}{\operatorname{rms}(x)}, \qquad
+              \operatorname{rms}(x) = \sqrt{\tfrac1d \textstyle\sum_k x_k^2 + \epsilon},
+
+    with :math:`d` the number of normalized entries per example. Unlike LayerNorm it does not
+    subtract the mean and has no shift :math:`\beta` (Zhang and Sennrich 2019). ``eps=None`` is
+    torch's default, the machine epsilon of float64.
+
+    Examples
+    --------
+    >>> y, _ = rms_norm(np.array([[3.0, 4.0]]), 2, eps=1e-12)
+    >>> np.round(y * np.sqrt(12.5), 6).tolist()   # rms = sqrt((9 + 16)/2)
+    [[3.0, 4.0]]
+    """
+    xa = as_float_array(x)
+    eps = float(np.finfo(np.float64).eps) if eps is None else check_eps(eps)
+    dims = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else normalized_shape
+    if not isinstance(dims, (tuple, list)):
+        raise TypeError(f"Invalid normalized_shape: {_validate.show(normalized_shape)} (need an int or a tuple of ints)")
+    ns = tuple(_validate.count(s, "normalized_shape entry", low=1) for s in dims)
+    k = len(ns)
+    if k == 0 or xa.ndim < k or xa.shape[-k:] != ns:
+        raise ValueError(f"Given normalized_shape={list(ns)}, expected input with shape [*, {', '.join(map(str, ns))}], but got input of size {list(xa.shape)}")
+    axes = tuple(range(xa.ndim - k, xa.ndim))
+    rms = np.sqrt((xa**2).mean(axis=axes, keepdims=True) + eps)
+    w = None if weight is None else check_param(weight, ns, "weight")
+    out = xa / rms if w is None else xa / rms * w
+    return out, RMSCache(xa, rms, w, axes)
+
+
+def rms_norm_backward(dout: Any, cache: RMSCache) -> tuple[np.ndarray, np.ndarray | None]:
+    r"""``(dx, dweight)`` of :func:`rms_norm`. With :math:`u = \gamma \odot g` (``g = dout``),
+
+    .. math:: \frac{\partial L}{\partial x} = \frac{1}{\operatorname{rms}}\Big(u - \hat x\,\overline{u \hat x}\Big),
+              \qquad \hat x = x/\operatorname{rms},
+
+    the mean taken over the normalized axes: the gradient loses its component along :math:`\hat x`
+    (the output does not change when :math:`x` is scaled), but not its mean, unlike LayerNorm's.
+    ``dweight`` is None without a weight.
+    """
+    dy = np.asarray(dout, dtype=np.float64)
+    if dy.shape != cache.x.shape:
+        raise ValueError(f"Invalid dout shape: expected {cache.x.shape}, got {dy.shape}")
+    x_hat = cache.x / cache.rms
+    u = dy if cache.weight is None else dy * cache.weight
+    dx = (u - x_hat * (u * x_hat).mean(axis=cache.axes, keepdims=True)) / cache.rms
+    other = tuple(i for i in range(dy.ndim) if i not in cache.axes)
+    dw = None if cache.weight is None else (dy * x_hat).sum(axis=other)
+    return dx, dw
 
 
 def group_norm(x: Any, num_groups: int, weight: Any = None, bias: Any = None, eps: float = 1e-5) -> tuple[np.ndarray, AffineCache]:
