@@ -52,7 +52,7 @@ register(
 register(
     Exercise(
         "convergence.floor_ratio",
-        "Constant-step SGD on least squares: the batch size goes from 8 to 32 at the same small η. By what factor does the noise floor fall?",
+        "Constant-step SGD on least squares, batches drawn with replacement: the batch size goes from 8 to 32 at the same small η. By what factor does the noise floor fall?",
         NumberAnswer(4.0, rtol=0.02),
         hint="The stationary excess loss is about η·tr(S)/(4B): what happens when B is multiplied by 4?",
     )
