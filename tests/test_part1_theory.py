@@ -256,3 +256,18 @@ def test_logistic_run_rates() -> None:
     lam = np.linalg.eigvalsh(f.hess(f.minimizer()))
     # the frozen directions are eigenvectors with eigenvalue alpha; the rest of the spectrum is the excited one
     assert r.lam_min_excited == pytest.approx(lam[lam > 0.01 * (1 + 1e-8)][0], rel=1e-8)
+
+
+def test_plateau_exercise_reference_matches_torch() -> None:
+    from nbcode.exercises.convergence import _plateau_lrs
+
+    for losses, lr, factor, patience in [([1.0, 0.9, 0.9, 0.9, 0.9, 0.9], 0.1, 0.5, 2), ([1.0] * 8, 1.0, 0.1, 1),
+                                         ([3.0, 2.0, 1.99999, 1.9999, 1.5, 1.6, 1.7, 1.8, 1.9, 1.4], 0.2, 0.5, 2)]:
+        p = torch.nn.Parameter(torch.zeros(1))
+        opt = torch.optim.SGD([p], lr=lr)
+        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=factor, patience=patience)
+        want = []
+        for loss in losses:
+            sched.step(loss)
+            want.append(opt.param_groups[0]["lr"])
+        np.testing.assert_allclose(_plateau_lrs(losses, lr, factor, patience), want, rtol=1e-15)
