@@ -42,3 +42,21 @@ register(
         hint="Start from [w0] and append w - lr * (a * w + b) `steps` times; return an array.",
     )
 )
+
+register(
+    Exercise(
+        "intro.steps_to_tol",
+        "Gradient descent on L(w) = w² − 2w (a = 2) with η = 0.1: after how many steps is |w_k − w*| below 10⁻⁶ |w_0 − w*| for the first time?",
+        NumberAnswer(62, rtol=0.0, atol=0.5),
+        hint="|w_k − w*| = |r|^k |w_0 − w*| with r = 1 − ηa; find the smallest k with |r|^k < 10⁻⁶.",
+    )
+)
+
+register(
+    Exercise(
+        "intro.gap_factor",
+        "Same run (a = 2, η = 0.1): by what factor does the loss gap L(w_k) − L(w*) shrink per step?",
+        NumberAnswer(0.64, rtol=1e-9),
+        hint="L(w) − L(w*) = ½ a (w − w*)²: the error is multiplied by r, so the gap by r².",
+    )
+)
