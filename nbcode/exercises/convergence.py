@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from nbcode.exercises.core import ChoiceAnswer, Exercise, FunctionAnswer, NumberAnswer, register
 from nbcode.quadratic import best_fixed_lr, predicted_iterations
 
@@ -52,7 +54,7 @@ register(
 register(
     Exercise(
         "convergence.floor_ratio",
-        "Constant-step SGD on least squares: the batch size goes from 8 to 32 at the same small η. By what factor does the noise floor fall?",
+        "Constant-step SGD on least squares, batches drawn with replacement: the batch size goes from 8 to 32 at the same small η. By what factor does the noise floor fall?",
         NumberAnswer(4.0, rtol=0.02),
         hint="The stationary excess loss is about η·tr(S)/(4B): what happens when B is multiplied by 4?",
     )
@@ -64,5 +66,58 @@ register(
         "Which schedule meets both Robbins–Monro conditions: 'constant', 'exponential', 'inverse_sqrt' (η₀/√(k+1)) or 'inverse_time' (η₀/(k+1))?",
         ChoiceAnswer("inverse_time", ["constant", "exponential", "inverse_sqrt", "inverse_time"]),
         hint="Σ η_k must diverge and Σ η_k² must converge; check both sums for each schedule.",
+    )
+)
+
+
+def _plateau_lrs(losses: list[float], lr: float, factor: float, patience: int) -> np.ndarray:
+    from nbcode.schedules import reduce_lr_on_plateau
+
+    rule = reduce_lr_on_plateau(factor=factor, patience=patience)
+    state = rule.init(lr)
+    out = []
+    for loss in losses:
+        state = rule.update(loss, state)
+        out.append(state.lr)
+    return np.array(out)
+
+
+register(
+    Exercise(
+        "convergence.plateau",
+        "Write plateau(losses, lr, factor, patience): the learning rate after each loss, as torch's ReduceLROnPlateau "
+        "(mode 'min', relative threshold 1e-4, no cooldown) sets it.",
+        FunctionAnswer(
+            _plateau_lrs,
+            [
+                ([1.0, 0.9, 0.9, 0.9, 0.9, 0.9], 0.1, 0.5, 2),
+                ([1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0], 1.0, 0.1, 1),
+                ([3.0, 2.0, 1.99999, 1.9999, 1.5, 1.6, 1.7, 1.8, 1.9, 1.4], 0.2, 0.5, 2),
+                ([1.0, 0.5, 0.25, 0.125], 0.1, 0.1, 0),
+            ],
+            rtol=1e-12, atol=0.0,
+        ),
+        hint="Keep the best loss; a loss counts as an improvement only below best·(1 − 1e-4). Count consecutive bad "
+        "losses, and cut when the count is *more than* patience; then restart the count.",
+    )
+)
+
+register(
+    Exercise(
+        "convergence.pl_factor",
+        "L is 8-smooth and satisfies the PL inequality with μ = 1/32. By what factor does gradient descent at η = 1/M "
+        "guarantee that L − L* shrinks per step?",
+        NumberAnswer(1 - 1 / 256, rtol=1e-9),
+        hint="The descent lemma at η = 1/M lowers L by ‖g‖²/(2M); PL says ‖g‖² ≥ 2μ(L − L*).",
+    )
+)
+
+register(
+    Exercise(
+        "convergence.c_threshold",
+        "SGD with η_k = c/k on a strongly convex problem whose smallest Hessian eigenvalue is μ = 0.5: below which c does "
+        "the error stop falling like 1/k?",
+        NumberAnswer(1.0, rtol=1e-9),
+        hint="The recursion u_{k+1} ≈ (1 − 2η_k μ) u_k + η_k² σ² gives 1/k only when 2cμ > 1.",
     )
 )

@@ -16,16 +16,16 @@ def _reference_path(a: float, b: float, w0: float, lr: float, steps: int) -> np.
 register(
     Exercise(
         "intro.eta_opt",
-        "For E(w) = 2w², which learning rate reaches the minimum in exactly one step?",
+        "For L(w) = 2w², which learning rate reaches the minimum in exactly one step?",
         NumberAnswer(0.25, rtol=1e-6),
-        hint="E''(w) = a; the step that lands on the minimum is η = 1/a. What is a for 2w²?",
+        hint="L''(w) = a; the step that lands on the minimum is η = 1/a. What is a for 2w²?",
     )
 )
 
 register(
     Exercise(
         "intro.eta_max",
-        "For E(w) = 2w², what is the smallest learning rate at which gradient descent no longer converges?",
+        "For L(w) = 2w², what is the smallest learning rate at which gradient descent no longer converges?",
         NumberAnswer(0.5, rtol=1e-6),
         hint="The distance to the minimum is multiplied by 1 − ηa each step; find where |1 − ηa| reaches 1.",
     )
@@ -34,11 +34,29 @@ register(
 register(
     Exercise(
         "intro.gd_path",
-        "Write gd(a, b, w0, lr, steps) returning the steps + 1 gradient-descent iterates on E(w) = ½aw² + bw.",
+        "Write gd(a, b, w0, lr, steps) returning the steps + 1 gradient-descent iterates on L(w) = ½aw² + bw.",
         FunctionAnswer(
             _reference_path,
             [(1.0, 0.0, 1.0, 0.5, 5), (4.0, -2.0, 3.0, 0.1, 8), (2.0, 1.0, -1.0, 0.9, 6), (1.0, 0.0, 1.0, 2.5, 4)],
         ),
         hint="Start from [w0] and append w - lr * (a * w + b) `steps` times; return an array.",
+    )
+)
+
+register(
+    Exercise(
+        "intro.steps_to_tol",
+        "Gradient descent on L(w) = w² − 2w (a = 2) with η = 0.1: after how many steps is |w_k − w*| below 10⁻⁶ |w_0 − w*| for the first time?",
+        NumberAnswer(62, rtol=0.0, atol=0.5),
+        hint="|w_k − w*| = |r|^k |w_0 − w*| with r = 1 − ηa; find the smallest k with |r|^k < 10⁻⁶.",
+    )
+)
+
+register(
+    Exercise(
+        "intro.gap_factor",
+        "Same run (a = 2, η = 0.1): by what factor does the loss gap L(w_k) − L(w*) shrink per step?",
+        NumberAnswer(0.64, rtol=1e-9),
+        hint="L(w) − L(w*) = ½ a (w − w*)²: the error is multiplied by r, so the gap by r².",
     )
 )

@@ -56,3 +56,22 @@ register(
         hint="ΔL ≈ gᵀ(−lr g) + ½ (−lr g)ᵀ H (−lr g).",
     )
 )
+
+
+register(
+    Exercise(
+        "surfaces.power_limit",
+        "Power iteration on a symmetric H with eigenvalues −3, 1 and 2, from a random start: to which eigenvalue does the Rayleigh quotient vᵀHv converge?",
+        NumberAnswer(-3.0, rtol=1e-9),
+        hint="Each product multiplies the component along u_i by λ_i: the component with the largest |λ_i| wins, whatever its sign.",
+    )
+)
+
+register(
+    Exercise(
+        "surfaces.hutchinson_variance",
+        "Hutchinson's estimator zᵀHz with random signs z_i = ±1, for H = [[2, 1, 0], [1, 3, −2], [0, −2, 1]]: what is the variance of one probe?",
+        NumberAnswer(20.0, rtol=1e-9),
+        hint="zᵀHz = Σ_i H_ii + Σ_{i≠j} H_ij z_i z_j; the products z_i z_j (i < j) are independent signs. Var = 2 Σ_{i≠j} H_ij².",
+    )
+)

@@ -9,10 +9,13 @@
   the second-order prediction of a step's change of loss;
 * :mod:`~nbcode.hessian.sharpness` — :math:`\\lambda_{\\max}` of the training loss's Hessian (the one
   sharpness function of the book);
-* :mod:`~nbcode.hessian.critical` — critical points of small networks and their index.
+* :mod:`~nbcode.hessian.critical` — critical points of small networks and their index;
+* :mod:`~nbcode.hessian.gauss_newton` — the Gauss-Newton part of the Hessian (positive
+  semi-definite) and, by difference, the residual part that carries the negative eigenvalues.
 """
 
 from nbcode.hessian.critical import CriticalPoint, find_critical_points, tiny_mlp_loss
+from nbcode.hessian.gauss_newton import gauss_newton
 from nbcode.hessian.monitor import curvature_along_gradient, predicted_change
 from nbcode.hessian.operator import HessianOperator, MatrixOperator, as_operator, exact_hessian, flat_loss, flat_params, unflatten
 from nbcode.hessian.sharpness import sharpness
@@ -32,5 +35,5 @@ __all__ = [
     "HessianOperator", "MatrixOperator", "as_operator", "exact_hessian", "flat_loss", "flat_params", "unflatten",
     "EigResult", "power_iteration", "lanczos", "lanczos_topk", "hutchinson_trace", "hutchinson_variance", "slq",
     "slq_density", "gaussian_density", "curvature_along_gradient", "predicted_change", "CriticalPoint",
-    "find_critical_points", "tiny_mlp_loss", "sharpness",
+    "find_critical_points", "tiny_mlp_loss", "sharpness", "gauss_newton",
 ]

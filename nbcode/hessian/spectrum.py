@@ -263,7 +263,8 @@ def _below(theta: np.ndarray, resid: np.ndarray, ok: np.ndarray, kth: float, tol
 
 
 def lanczos_topk(
-    op: Any, k: int = 1, *, tol: float = 1e-6, max_iter: int | None = None, seed: int = 0, which: str = "LA"
+    op: Any, k: int = 1, *, tol: float = 1e-6, max_iter: int | None = None, seed: int = 0, which: str = "LA",
+    v0: Any = None,
 ) -> EigResult:
     """The ``k`` largest (``which='LA'``) or largest-magnitude (``'LM'``) eigenvalues by Lanczos,
     multiplicities included.
@@ -286,6 +287,12 @@ def lanczos_topk(
     ``k = 1`` none is needed: a multiplicity does not change the top value. ``max_iter`` bounds the total number of products over all runs
     (default :math:`(k + 1) \\min(300, d)`); ``converged`` is False if it ran out first.
 
+    ``v0`` starts the first run from a given vector instead of a random one (the restarts stay
+    random). A start close to the top eigenvector converges in a few products: to follow
+    :math:`\\lambda_{\\max}` along a training run, start each estimate from the previous
+    eigenvector (as :func:`nbcode.experiments.convergence.full_batch_run` does). A start orthogonal to the
+    top eigenvector cannot see it in exact arithmetic; a random start sees every eigenvector.
+
     Examples
     --------
     >>> r = lanczos_topk(np.diag(np.arange(1.0, 51.0)), k=3, tol=1e-10)
@@ -300,6 +307,11 @@ def lanczos_topk(
     tol = _validate.real(tol, "tolerance", low=0, low_open=True)
     budget = (k + 1) * min(300, A.dim) if max_iter is None else _validate.count(max_iter, "max_iter", low=1)
     seed = _check_seed(seed)
+    start = None
+    if v0 is not None:
+        start = _validate.vector(v0, "v0", size=A.dim)
+        if not np.any(start):
+            raise ValueError("Invalid v0: it is the zero vector")
 
     def key(values: np.ndarray) -> np.ndarray:
         return np.asarray(values if which == "LA" else np.abs(values))
@@ -311,7 +323,7 @@ def lanczos_topk(
     while n < budget and vecs.shape[1] < A.dim and not finished:
         # the k-th value found so far: a restart must beat it to change the answer
         kth = np.sort(key(vals))[::-1][k - 1] if vals.size >= k else -math.inf
-        q = _start_vector(A.dim, seed if run == 0 else [seed, run])
+        q = start / np.linalg.norm(start) if run == 0 and start is not None else _start_vector(A.dim, seed if run == 0 else [seed, run])
         for _ in range(2):
             q = q - vecs @ (vecs.T @ q)
         K = _Krylov(A, q / np.linalg.norm(q), vecs, min(budget - n, A.dim - vecs.shape[1]))

@@ -7,12 +7,18 @@
 * :mod:`~nbcode.surfaces.critical` — the second-order test and the index of a critical point;
 * :mod:`~nbcode.surfaces.descent` — escape times from a saddle, measured and predicted (the
   paths come from :func:`nbcode.optim.gd_path` and :func:`nbcode.optim.newton_path`);
-* :mod:`~nbcode.surfaces.cliff` — a one-unit recurrent network whose loss has a cliff.
+* :mod:`~nbcode.surfaces.cliff` — a one-unit recurrent network whose loss has a cliff;
+* :mod:`~nbcode.surfaces.logistic` — multinomial logistic regression with a ridge penalty: smooth,
+  convex, not quadratic; :func:`pl_nonconvex` is smooth, PL and not convex;
+* :mod:`~nbcode.surfaces.rates` — what gradient descent guarantees on smooth, convex, strongly
+  convex and PL functions (the descent lemma and its three rates).
 """
 
 from nbcode.surfaces.cliff import rnn_loss, rnn_loss_grad
 from nbcode.surfaces.critical import classify, hessian_index, newton_critical_point
 from nbcode.surfaces.descent import escape_steps, predicted_escape_steps
+from nbcode.surfaces.logistic import LogisticRegression
+from nbcode.surfaces.rates import convex_bound, guaranteed_decrease, nonconvex_bound, pl_bound, pl_constant
 from nbcode.surfaces.functions import (
     SURFACES,
     Surface,
@@ -23,6 +29,7 @@ from nbcode.surfaces.functions import (
     long_valley,
     monkey_saddle,
     narrow_valley,
+    pl_nonconvex,
     quadratic_bowl,
     rosenbrock,
     saddle,
@@ -32,5 +39,6 @@ from nbcode.surfaces.functions import (
 __all__ = [
     "Surface", "SURFACES", "get_surface", "quadratic_bowl", "narrow_valley", "long_valley", "rosenbrock", "beale",
     "saddle", "double_well", "monkey_saddle", "himmelblau", "two_weight_net", "classify", "hessian_index",
-    "newton_critical_point", "escape_steps", "predicted_escape_steps", "rnn_loss", "rnn_loss_grad",
+    "newton_critical_point", "escape_steps", "predicted_escape_steps", "rnn_loss", "rnn_loss_grad", "pl_nonconvex",
+    "LogisticRegression", "guaranteed_decrease", "nonconvex_bound", "convex_bound", "pl_bound", "pl_constant",
 ]

@@ -34,6 +34,7 @@ __all__ = [
     "monkey_saddle",
     "himmelblau",
     "two_weight_net",
+    "pl_nonconvex",
 ]
 
 Array = np.ndarray
@@ -389,7 +390,8 @@ def _himmelblau_hess(w: Array) -> Array:
 
 
 def himmelblau() -> Surface:
-    """Himmelblau's function :math:`(x^2 + y - 11)^2 + (x + y^2 - 7)^2`: four minima of value 0.
+    """Himmelblau's function :math:`(x^2 + y - 11)^2 + (x + y^2 - 7)^2`: four minima of value 0,
+    one maximum and four saddles between them (nine critical points, coordinates to 6 decimals).
 
     Examples
     --------
@@ -397,6 +399,7 @@ def himmelblau() -> Surface:
     0.0
     """
     mins = [(3.0, 2.0), (-2.805118, 3.131312), (-3.779310, -3.283186), (3.584428, -1.848127)]
+    saddles = [(0.086678, 2.884255), (-3.073026, -0.081353), (3.385154, 0.073852), (-0.127961, -1.953715)]
     return Surface(
         "Himmelblau",
         2,
@@ -407,7 +410,7 @@ def himmelblau() -> Surface:
         ),
         _himmelblau_hess,
         (-5.0, 5.0, -5.0, 5.0),
-        [(p, "minimum") for p in mins] + [((-0.270845, -0.923039), "maximum")],
+        [(p, "minimum") for p in mins] + [((-0.270845, -0.923039), "maximum")] + [(p, "saddle") for p in saddles],
         w0=(0.0, 0.0),
     )
 
@@ -439,6 +442,37 @@ def two_weight_net() -> Surface:
         (-2.0, 2.0, -2.0, 2.0),
         [((0.0, 0.0), "saddle"), ((1.0, 1.0), "degenerate"), ((-1.0, -1.0), "degenerate")],
         w0=(0.5, -0.3),
+    )
+
+
+def _sin(x: Any) -> Any:
+    return x.sin() if hasattr(x, "sin") else np.sin(x)
+
+
+def pl_nonconvex() -> Surface:
+    """:math:`L(x) = x^2 + 3\\sin^2 x`: not convex, but Polyak-Łojasiewicz (one dimension).
+
+    :math:`L'' = 2 + 6\\cos 2x` lies in :math:`[-4, 8]`, so :math:`L` is 8-smooth and concave where
+    :math:`\\cos 2x < -1/3` (e.g. on :math:`0.96 < |x| < 2.18`); yet its only critical point is the
+    global minimum :math:`x = 0`, and :math:`L'(x)^2 \\ge 2\\mu L(x)` with :math:`\\mu = 1/32`
+    (:cite:`karimi2016`; about 0.17 is the best constant). Gradient descent therefore converges
+    linearly from anywhere. Not in :data:`SURFACES` (which are two-dimensional).
+
+    Examples
+    --------
+    >>> s = pl_nonconvex()
+    >>> s([0.0]), s.hess([np.pi / 2]).tolist()
+    (0.0, [[-4.0]])
+    """
+    return Surface(
+        "x² + 3 sin² x",
+        1,
+        lambda w: w[0] ** 2 + 3.0 * _sin(w[0]) ** 2,
+        lambda w: np.array([2.0 * w[0] + 3.0 * np.sin(2.0 * w[0])]),
+        lambda w: np.array([[2.0 + 6.0 * np.cos(2.0 * w[0])]]),
+        (-4.0, 4.0, -1.0, 1.0),
+        [((0.0,), "minimum")],
+        w0=(2.0,),
     )
 
 
