@@ -88,6 +88,19 @@ def test_adaptive_methods_leave_the_saddle_first() -> None:
         ex.saddle_escape({"a": p}, threshold=0.0)
 
 
+def test_escape_time_depends_on_the_start_only_for_gradient_descent() -> None:
+    """From a start 100 times closer to the ridge, gradient descent needs about ln(100)/ln(1 + lr)
+    more steps (the linearized growth along y), the sign-like adaptive methods none."""
+    lr = ex.BASE_LR["saddle"]["SGD"]
+    near = ex.race("saddle", 1.0, 200, w0=(2.0, 1e-5))
+    assert near["SGD"][0].tolist() == [2.0, 1e-5]
+    esc, esc_near = ex.saddle_escape(ex.race("saddle", 1.0, 200)), ex.saddle_escape(near)
+    assert esc_near["SGD"] - esc["SGD"] == pytest.approx(math.log(100) / math.log(1 + lr), abs=2)
+    assert all(esc_near[n] == esc[n] for n in ("AdaGrad", "RMSprop", "Adam", "Rprop"))
+    with pytest.raises(ValueError, match="Invalid shape of w0"):
+        ex.race("saddle", w0=(1.0, 2.0, 3.0))
+
+
 def test_online_counterexample_adam_fails_amsgrad_converges() -> None:
     """Reddi et al.'s problem (C = 3, beta1 = 0, beta2 = 1/(1 + C^2), rate 0.5/sqrt(t)): Adam ends at
     the worst point x = 1 with average regret (C - 2) * 2 / 3 = 2/3; AMSGrad (both forms) at x = -1."""

@@ -15,6 +15,7 @@ from nbcode.experiments.regularize import (
     logistic_data,
     mc_dropout_predict,
     playground_run,
+    weight_decay_digits,
 )
 from nbcode.train import mlp
 
@@ -106,3 +107,14 @@ def test_small_data_sets() -> None:
     np.testing.assert_allclose(X.std(axis=0), [0.25, 0.5, 1.0, 2.0, 4.0], rtol=0.1)
     with pytest.raises(ValueError, match="Invalid correlation"):
         correlated_features(10, correlation=1.0)
+
+
+def test_weight_decay_digits_alpha_zero_is_the_plain_run() -> None:
+    wd = weight_decay_digits([0.0, 0.5], n_train=100, hidden=16, epochs=4)
+    plain = dropout_digits([0.0], n_train=100, hidden=16, epochs=4)[0.0]
+    # the same seed, optimizer and batches: alpha = 0 reproduces dropout_digits' test curve (its entry 0 is before training)
+    np.testing.assert_allclose(wd[0.0]["test_loss"], plain["test_loss"][1:], rtol=1e-12)
+    np.testing.assert_allclose(wd[0.0]["test_acc"], plain["test_acc"][1:], rtol=1e-12)
+    assert len(wd[0.5]["val_loss"]) == 4 and wd[0.5]["test_loss"] != wd[0.0]["test_loss"]
+    with pytest.raises(ValueError, match="Invalid alpha"):
+        weight_decay_digits([-1.0], n_train=10, hidden=2, epochs=1)

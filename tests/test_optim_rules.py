@@ -384,20 +384,26 @@ def test_polyak_parameters_are_best_on_a_grid() -> None:
 def test_exercises_accept_right_and_refuse_wrong() -> None:
     from nbcode.exercises import check
 
-    assert check("optimizers.effective_step", 0.2)
-    assert not check("optimizers.effective_step", 0.02)
+    assert check("optimizers.effective_step", 1.2)
+    assert not check("optimizers.effective_step", 0.06)  # lr * g, without the 1 / (1 - beta)
     assert check("optimizers.hb_rate", 19 / 21)
     assert not check("optimizers.hb_rate", 399 / 401)
     assert check("optimizers.quickprop", lambda wp, w, gp, g: w - g * (w - wp) / (g - gp))
     assert not check("optimizers.quickprop", lambda wp, w, gp, g: w - g * (w - wp) / (gp - g))
     assert check("optimizers.linear_scaling", 0.4)
     assert not check("optimizers.linear_scaling", 0.05 * np.sqrt(8))
-    assert check("optimizers.torch_rprop", "iRprop-")
-    assert not check("optimizers.torch_rprop", "Rprop-") and not check("optimizers.torch_rprop", "Rprop+")
     # the answers against the optimizers themselves
-    st = optim.Stepper(optim.adam(lr=1.0, eps=0.0, bias_correction=False), np.zeros(1))
-    first = abs(st.step([0.37])[0])
-    assert check("optimizers.no_bias_correction", first) and not check("optimizers.no_bias_correction", 1.0)
+    s = optim.Stepper(optim.sgd(lr=0.02, momentum=0.95), [0.0])
+    for _ in range(1000):
+        before = s.params.copy(); s.step([3.0])
+    assert check("optimizers.effective_step", abs(s.params - before)[0])
+    lams = np.geomspace(0.01, 1.0, 9)
+    assert optim.heavy_ball_rate(3.60, 0.81, lams) == pytest.approx(0.9, rel=1e-7)
+    assert optim.heavy_ball_rate(3.62, 0.81, lams) > 0.905
+    assert check("optimizers.hb_complex_range", 3.61) and not check("optimizers.hb_complex_range", 3.62)
+    st = optim.Stepper(optim.adam(lr=1.0, betas=(0.9, 0.99), eps=0.0, bias_correction=False), np.zeros(1))
+    assert abs(st.step([0.37])[0]) == pytest.approx(1.0, rel=1e-12)
+    assert check("optimizers.no_bias_correction", 0.99) and not check("optimizers.no_bias_correction", 0.999)
     assert optim.converges(2.99, 0.5, 1.0) and not optim.converges(3.01, 0.5, 1.0)
     assert check("optimizers.hb_edge", 3.0) and not check("optimizers.hb_edge", 2.0)
 
@@ -496,3 +502,28 @@ def test_nesterov_rate_against_the_runs() -> None:
     assert optim.nesterov_rate(1.0, beta, [1.5]) > 1.0  # past its edge it diverges
     with pytest.raises(ValueError, match="Invalid momentum"):
         optim.nesterov_rate(1.0, 1.0, [1.0])
+
+
+def test_optimal_nesterov_is_the_best_constant_tuning() -> None:
+    """Lessard et al.'s tuned Nesterov against a grid search of nesterov_rate (no grid point is
+    better), its rate against a run of PyTorch's nesterov=True, and its stability edge."""
+    for kappa in (10.0, 100.0, 1000.0):
+        lams = np.geomspace(1.0 / kappa, 1.0, 9)
+        lr, beta, r = optim.optimal_nesterov(1.0 / kappa, 1.0)
+        assert optim.nesterov_rate(lr, beta, lams) == pytest.approx(r, rel=1e-6)
+        grid = min(optim.nesterov_rate(e, b, lams) for e in np.linspace(0.513 * lr, 1.49 * lr, 97)
+                   for b in np.linspace(0.503 * beta, min(0.999, 1.49 * beta), 97))
+        assert r <= grid + 1e-9 and grid < r + 0.1 * (1 - r)  # the grid comes close but never wins
+        assert optimal_heavy_ball_rate(kappa) < r < 1 - 1 / math.sqrt(kappa)
+        edge = 2 * (1 + beta) / (1 + 2 * beta) / lr
+        assert optim.nesterov_rate(lr, beta, [0.999 * edge]) < 1 < optim.nesterov_rate(lr, beta, [1.001 * edge])
+    lr, beta, r = optim.optimal_nesterov(0.01, 1.0)
+    path = optim.run(optim.sgd(lr=lr, momentum=beta, nesterov=True), lambda x: 0.01 * x, [1.0], 400)
+    # a double root at lam_min (a Jordan block): the error decays like k r^k
+    assert (abs(path[400, 0]) / abs(path[200, 0])) ** (1 / 200) == pytest.approx(r * 2 ** (1 / 200), rel=1e-3)
+    with pytest.raises(ValueError, match="Invalid eigenvalues"):
+        optim.optimal_nesterov(1.0, 0.5)
+
+
+def optimal_heavy_ball_rate(kappa: float) -> float:
+    return (math.sqrt(kappa) - 1) / (math.sqrt(kappa) + 1)

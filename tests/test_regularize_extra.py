@@ -22,8 +22,9 @@ def test_exercises_right_and_wrong() -> None:
     assert check("regularization.clip_direction", "value") and not check("regularization.clip_direction", "norm")
     from nbcode.regularize import dropout_ridge as _dr
 
-    assert check("regularization.dropout_ridge", _dr)
-    assert not check("regularization.dropout_ridge", lambda X, y, p: ridge(X, y, p / (1 - p)))
+    # keep convention: (1 - p) w_keep is the inverted-dropout solution, so the test-time predictions agree
+    assert check("regularization.dropout_keep_ridge", lambda X, y, p: _dr(X, y, p) / (1 - p))
+    assert not check("regularization.dropout_keep_ridge", _dr)
     assert check("regularization.map_alpha", 1 / (200 * 0.1**2)) and not check("regularization.map_alpha", 0.1**2)
 
 

@@ -82,26 +82,28 @@ register(
 )
 
 
-def _dropout_ridge(X: np.ndarray, y: np.ndarray, p: float) -> np.ndarray:
-    """The minimizer of the expected loss of least squares under inverted input dropout."""
+def _dropout_keep_ridge(X: np.ndarray, y: np.ndarray, p: float) -> np.ndarray:
+    """The minimizer of the expected loss of least squares under input dropout in the keep convention
+    (kept inputs not rescaled): :math:`((1-p)H + p\\operatorname{diag}H)\\,w = X^\\top y/n`."""
     n = X.shape[0]
     H = X.T @ X / n
-    return np.linalg.solve(H + p / (1.0 - p) * np.diag(np.diag(H)), X.T @ y / n)
+    return np.linalg.solve((1.0 - p) * H + p * np.diag(np.diag(H)), X.T @ y / n)
 
 
 register(
     Exercise(
-        "regularization.dropout_ridge",
-        "Write dropout_ridge(X, y, p): the minimiser of the expected loss E_m 1/(2n)‖y − X̃w‖² when every input is "
-        "dropped with probability p and the kept ones are divided by 1 − p (no intercept).",
+        "regularization.dropout_keep_ridge",
+        "Write dropout_keep_ridge(X, y, p): the minimiser of the expected loss E_m 1/(2n)‖y − (m ⊙ X)w‖² when every "
+        "input is kept with probability 1 − p and the kept ones are not rescaled (no intercept).",
         FunctionAnswer(
-            _dropout_ridge,
+            _dropout_keep_ridge,
             [
                 (np.array([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]]), np.array([1.0, 2.0, 0.5]), 0.2),
                 (np.array([[1.0, 2.0], [3.0, 4.0], [0.5, -1.0]]), np.array([1.0, -1.0, 2.0]), 0.5),
             ],
         ),
-        hint="E[x̃ᵀw] = xᵀw and Var[x̃ᵀw] = p/(1−p) Σ_j x_j² w_j²: the expected loss is L(w) + ½ p/(1−p) Σ_j H_jj w_j².",
+        hint="E[x̃ᵀw] = (1−p) xᵀw and Var[x̃ᵀw] = p(1−p) Σ_j x_j² w_j²: the expected loss is "
+        "1/(2n)‖y − (1−p)Xw‖² + ½ p(1−p) Σ_j H_jj w_j²; set its gradient to zero.",
     )
 )
 

@@ -102,8 +102,9 @@ def race_optimizer(name: str, surface: Surface, lr: float) -> Optimizer:
     return makers[name]()
 
 
-def race(surface: str, lr_scale: float = 1.0, steps: int = 200) -> dict[str, np.ndarray]:
-    """Trajectories ``(steps + 1, 2)`` of every racer on ``surface`` (NaN after a divergence).
+def race(surface: str, lr_scale: float = 1.0, steps: int = 200, *, w0: tuple[float, float] | None = None) -> dict[str, np.ndarray]:
+    """Trajectories ``(steps + 1, 2)`` of every racer on ``surface`` (NaN after a divergence),
+    from the surface's start point or from ``w0``.
 
     Examples
     --------
@@ -115,6 +116,8 @@ def race(surface: str, lr_scale: float = 1.0, steps: int = 200) -> dict[str, np.
     lr_scale = v.real(lr_scale, "lr_scale", low=0, low_open=True)
     steps = v.count(steps, "steps")
     s = RACE_SURFACES[surface]
+    if w0 is not None:
+        s = replace(s, w0=tuple(float(c) for c in v.vector(w0, "w0", size=2)))
     assert s.w0 is not None
     out: dict[str, np.ndarray] = {}
     for name in RACERS:

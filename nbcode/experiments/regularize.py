@@ -24,7 +24,7 @@ from nbcode.train import accuracy, fit, mlp, seed_everything
 
 __all__ = [
     "DropoutRun", "dropout_digits", "mc_dropout_predict", "SmoothingRun", "label_smoothing_digits", "PlaygroundRun",
-    "playground_run", "augmentation_digits", "correlated_features", "logistic_data",
+    "playground_run", "augmentation_digits", "correlated_features", "logistic_data", "weight_decay_digits",
 ]
 
 
@@ -72,6 +72,57 @@ def dropout_digits(
         h = fit(model, adam(lr=lr), Xtr, ytr, epochs=epochs, batch_size=50, val=(Xte, yte), seed=seed, progress=False)
         out[p] = DropoutRun({"train_loss": h["train_loss"], "train_acc": h["train_acc"], "test_loss": h["val_loss"],
                              "test_acc": h["val_acc"]}, model)
+    return out
+
+
+def weight_decay_digits(
+    alphas: Sequence[float], *, n_train: int = 300, hidden: int = 128, epochs: int = 40, lr: float = 1e-3, seed: int = 0
+) -> dict[float, dict[str, list[float]]]:
+    """Train a ``64-hidden-hidden-10`` ReLU MLP on the first ``n_train`` training digits (Adam, batch
+    50) with the L2 penalty :math:`\\tfrac{\\alpha}{2}\\sum_l\\|W_l\\|^2` on the weight matrices (not the
+    biases) added to the mean cross-entropy, for each ``alpha``. Returns, after every epoch, the
+    unpenalized cross-entropy on the validation digits (``val_loss``) and on the test digits
+    (``test_loss``), and the test accuracy (``test_acc``): the validation set chooses, the test set
+    measures.
+
+    Examples
+    --------
+    >>> r = weight_decay_digits([0.0, 0.1], n_train=50, hidden=8, epochs=2)
+    >>> sorted(r[0.1]), len(r[0.1]["val_loss"])
+    (['test_acc', 'test_loss', 'val_loss'], 2)
+    """
+    Xtr, ytr, Xte, yte = _digits_tensors(n_train)
+    d = load_digits()
+    Xva, yva = torch.tensor(d.X_val, dtype=torch.float64), torch.tensor(d.y_val)
+    hidden = v.count(hidden, "hidden", low=1)
+    epochs = v.count(epochs, "epochs")
+    lr = v.real(lr, "learning rate", low=0, low_open=True, symbol="lr")
+    seed = v.count(seed, "seed")
+    ce = nn.functional.cross_entropy
+    out: dict[float, dict[str, list[float]]] = {}
+    for a in alphas:
+        a = v.real(a, "alpha", low=0)
+        seed_everything(seed)
+        model = mlp([64, hidden, hidden, 10])
+        weights = [m.weight for m in model.modules() if isinstance(m, nn.Linear)]
+        rec: dict[str, list[float]] = {"val_loss": [], "test_loss": [], "test_acc": []}
+
+        def penalized(logits: torch.Tensor, target: torch.Tensor, a: float = a, weights: list[torch.Tensor] = weights) -> torch.Tensor:
+            return ce(logits, target) + 0.5 * a * sum((w**2).sum() for w in weights)
+
+        def record(epoch: int, history: object, model: nn.Module = model, rec: dict[str, list[float]] = rec) -> bool:
+            model.eval()
+            with torch.no_grad():
+                rec["val_loss"].append(float(ce(model(Xva), yva)))
+                zte = model(Xte)
+                rec["test_loss"].append(float(ce(zte, yte)))
+                rec["test_acc"].append(accuracy(zte, yte))
+            model.train()
+            return False
+
+        fit(model, adam(lr=lr), Xtr, ytr, epochs=epochs, batch_size=50, loss_fn=penalized, callback=record, seed=seed,
+            progress=False)
+        out[a] = rec
     return out
 
 

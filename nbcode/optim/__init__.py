@@ -30,6 +30,7 @@ from nbcode.optim.heavy_ball import (
     iteration_matrix,
     measured_rate,
     optimal_heavy_ball,
+    optimal_nesterov,
     rate_grid,
 )
 from nbcode.optim.lbfgs import LBFGSResult, LBFGSState, lbfgs, minimize_lbfgs, two_loop
@@ -48,6 +49,6 @@ __all__ = [
     "rprop", "RpropState", "rprop_backtrack", "RpropBacktrackState",
     "newton", "NewtonState", "quickprop", "QuickpropState",
     "lbfgs", "LBFGSState", "two_loop", "minimize_lbfgs", "LBFGSResult",
-    "iteration_matrix", "heavy_ball_rate", "nesterov_rate", "optimal_heavy_ball", "heavy_ball_path",
+    "iteration_matrix", "heavy_ball_rate", "nesterov_rate", "optimal_heavy_ball", "optimal_nesterov", "heavy_ball_path",
     "measured_rate", "converges", "rate_grid",
 ]

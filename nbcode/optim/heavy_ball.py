@@ -38,6 +38,7 @@ __all__ = [
     "heavy_ball_rate",
     "nesterov_rate",
     "optimal_heavy_ball",
+    "optimal_nesterov",
     "heavy_ball_path",
     "measured_rate",
     "converges",
@@ -143,6 +144,33 @@ def optimal_heavy_ball(lam_min: float, lam_max: float) -> tuple[float, float, fl
     r = (sq - 1) / (sq + 1)
     lr = 4.0 / (math.sqrt(lam_max) + math.sqrt(lam_min)) ** 2
     return lr, r * r, r
+
+
+def optimal_nesterov(lam_min: float, lam_max: float) -> tuple[float, float, float]:
+    """The best constant ``(lr, momentum, rate)`` of Nesterov's method on a quadratic with
+    eigenvalues in ``[lam_min, lam_max]`` (Lessard et al., 2016):
+
+    .. math::
+
+        \eta = \frac{4}{3\lambda_{\max} + \lambda_{\min}},\qquad
+        \beta = \frac{\sqrt{3\kappa+1} - 2}{\sqrt{3\kappa+1} + 2},\qquad
+        r = 1 - \frac{2}{\sqrt{3\kappa+1}}.
+
+    Its rate lies between the heavy ball's best, :math:`(\sqrt\kappa-1)/(\sqrt\kappa+1)`
+    (:func:`optimal_heavy_ball`), and the rate :math:`1 - 1/\sqrt\kappa` of the usual parameters
+    :math:`\eta = 1/\lambda_{\max}`, :math:`\beta = (\sqrt\kappa-1)/(\sqrt\kappa+1)`; see
+    :func:`nesterov_rate`.
+
+    Examples
+    --------
+    >>> lr, beta, r = optimal_nesterov(0.01, 1.0)                 # kappa = 100
+    >>> round(lr, 4), round(beta, 4), round(r, 4), round(nesterov_rate(lr, beta, [0.01, 1.0]), 4)
+    (1.3289, 0.7933, 0.8847, 0.8847)
+    """
+    if not 0 < lam_min <= lam_max:
+        raise ValueError(f"Invalid eigenvalues: lam_min={lam_min}, lam_max={lam_max} (need 0 < lam_min <= lam_max)")
+    q = math.sqrt(3.0 * lam_max / lam_min + 1.0)
+    return 4.0 / (3.0 * lam_max + lam_min), (q - 2.0) / (q + 2.0), 1.0 - 2.0 / q
 
 
 def heavy_ball_path(lr: float, momentum: float, lams: Any, w0: Any, steps: int) -> np.ndarray:

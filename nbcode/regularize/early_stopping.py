@@ -131,9 +131,11 @@ def l2_factors(lams: Any, alpha: float) -> np.ndarray:
 
 
 def matching_alpha(lams: Any, lr: float, steps: int) -> float:
-    """The :math:`\\alpha` whose L2 factors are closest (least squares in :math:`\\log\\alpha`,
-    over a fine grid) to the early-stopping factors after ``steps`` steps: the measured
-    counterpart of the prediction :math:`\\alpha \\approx 1/(\\eta\\tau)` :cite:`goodfellow2016`.
+    """The :math:`\\alpha` whose L2 factors :math:`\\lambda_i/(\\lambda_i + \\alpha)` are closest to the
+    early-stopping factors :math:`1 - (1 - \\eta\\lambda_i)^\\tau` after ``steps`` steps, in least squares
+    summed over the given ``lams`` (:math:`\\alpha` searched on a log-spaced grid of 4801 values from
+    :math:`10^{-8}` to :math:`10^4`). The prediction :math:`\\alpha = 1/(\\eta\\tau)` :cite:`goodfellow2016`
+    is exact in the low-curvature limit; this fit compromises over the whole range of ``lams``.
 
     Examples
     --------
