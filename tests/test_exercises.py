@@ -72,3 +72,8 @@ def test_intro_exercises() -> None:
     assert check("intro.gd_path", gd)
     assert not check("intro.gd_path", lambda a, b, w0, lr, steps: gd(a, b, w0, lr, steps)[:-1])
     assert not check("intro.gd_path", lambda a, b, w0, lr, steps: gd(a, 0.0, w0, lr, steps))
+    # the loss gap is multiplied by r^2 = 0.64; the inverse 1/0.64 is refused with its own message
+    assert check("intro.gap_factor", 0.64)
+    inverse = check("intro.gap_factor", 1 / 0.64)
+    assert not inverse and "between 0 and 1" in repr(inverse)
+    assert not check("intro.gap_factor", 0.8) and "between 0 and 1" not in repr(check("intro.gap_factor", 0.8))

@@ -25,7 +25,7 @@ register(
 register(
     Exercise(
         "intro.eta_max",
-        "For L(w) = 2w², what is the smallest learning rate at which gradient descent no longer converges?",
+        "For L(w) = 2w² (w_0 ≠ 0), what is the smallest positive learning rate at which gradient descent no longer converges?",
         NumberAnswer(0.5, rtol=1e-6),
         hint="The distance to the minimum is multiplied by 1 − ηa each step; find where |1 − ηa| reaches 1.",
     )
@@ -39,7 +39,7 @@ register(
             _reference_path,
             [(1.0, 0.0, 1.0, 0.5, 5), (4.0, -2.0, 3.0, 0.1, 8), (2.0, 1.0, -1.0, 0.9, 6), (1.0, 0.0, 1.0, 2.5, 4)],
         ),
-        hint="Start from [w0] and append w - lr * (a * w + b) `steps` times; return an array.",
+        hint="Return steps + 1 values as an array, starting with w0.",
     )
 )
 
@@ -52,11 +52,20 @@ register(
     )
 )
 
+
+def _gap_factor(answer: object) -> tuple[bool, str]:
+    """0.64 = r², the number the loss gap is multiplied by; 1/0.64 gets its own message."""
+    ok, detail = NumberAnswer(0.64, rtol=1e-9)(answer)
+    if not ok and NumberAnswer(1 / 0.64, rtol=1e-9)(answer)[0]:
+        return False, "that is the gap divided by the next one; give the number the gap is multiplied by, between 0 and 1"
+    return ok, detail
+
+
 register(
     Exercise(
         "intro.gap_factor",
-        "Same run (a = 2, η = 0.1): by what factor does the loss gap L(w_k) − L(w*) shrink per step?",
-        NumberAnswer(0.64, rtol=1e-9),
+        "Same run (a = 2, η = 0.1): by what number is the loss gap L(w_k) − L(w*) multiplied at each step (a number between 0 and 1)?",
+        _gap_factor,
         hint="L(w) − L(w*) = ½ a (w − w*)²: the error is multiplied by r, so the gap by r².",
     )
 )
