@@ -334,4 +334,27 @@ def test_lstm_memory_first_step_is_the_forget_gate() -> None:
     f1 = torch.sigmoid((xs[0] @ cell.weight_ih.T + cell.bias_ih + cell.bias_hh)[:, 6:12])
     assert m.grad[0] == pytest.approx(float((r * f1).pow(2).sum(1).mean().sqrt()), rel=1e-12)
     assert m.forget[0] == pytest.approx(float(f1.mean()), rel=1e-12)
+    assert m.cell_path[0] == pytest.approx(m.grad[0], rel=1e-12)  # at t = 1 the cell state is the only path
+
+
+def test_lstm_memory_cell_path_is_the_product_of_forget_gates() -> None:
+    """The cell-state path against torch.nn.LSTMCell's own gates (chunked from a forward pass with
+    zero cell state, in PyTorch's order i, f, g, o), multiplied step by step."""
+    m = lstm_memory(5, 6, batch=3, seed=2, forget_bias=1.0)
+    torch.manual_seed(2)
+    cell = lstm_forget_bias_(nn.LSTMCell(5, 5, dtype=torch.float64), 1.0)
+    gen = torch.Generator().manual_seed(2)
+    xs = torch.randn(6, 3, 5, generator=gen, dtype=torch.float64)
+    r = torch.randn(5, generator=gen, dtype=torch.float64)
+    r = r / r.norm()
+    c0 = torch.randn(3, 5, generator=gen, dtype=torch.float64)
+    h, c, prod = torch.zeros(3, 5, dtype=torch.float64), c0, torch.ones(3, 5, dtype=torch.float64)
+    with torch.no_grad():
+        for t in range(6):
+            # with c_{t-1} = 0 the new cell state is i*g; with c_{t-1} = 1 it is f + i*g: f is the difference
+            _, c_zero = cell(xs[t], (h, torch.zeros_like(c)))
+            _, c_one = cell(xs[t], (h, torch.ones_like(c)))
+            prod = prod * (c_one - c_zero)
+            assert m.cell_path[t] == pytest.approx(float((r * prod).pow(2).sum(1).mean().sqrt()), rel=1e-10)
+            h, c = cell(xs[t], (h, c))
     assert lstm_memory(8, 30, forget_bias=1.0).grad[-1] > 100 * lstm_memory(8, 30, forget_bias=0.0).grad[-1]

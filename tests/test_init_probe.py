@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from nbcode.exercises import check
-from nbcode.init import format_stats, forward_stats, init_model_, layer_stats, lsuv, prior_bias
+from nbcode.init import format_stats, forward_stats, init_model_, layer_stats, lsuv, predict_widths, prior_bias
 
 
 def _net() -> nn.Sequential:
@@ -157,9 +157,25 @@ def test_prior_bias() -> None:
 
 
 def test_exercises() -> None:
-    assert check("init.conv_he_std", math.sqrt(2) / math.sqrt(288))
-    assert not check("init.conv_he_std", math.sqrt(2) / math.sqrt(32))
+    # Conv2d(16, 48, 5): weight (48, 16, 5, 5); fan_out = 48 * 25 = 1200, fan_in = 16 * 25 = 400
+    fan_in, fan_out = nn.init._calculate_fan_in_and_fan_out(torch.empty(48, 16, 5, 5))
+    assert (fan_in, fan_out) == (400, 1200)
+    assert check("init.conv_he_std", nn.init.calculate_gain("relu") / math.sqrt(fan_out))
+    assert not check("init.conv_he_std", math.sqrt(2) / math.sqrt(fan_in))
+    assert not check("init.conv_he_std", math.sqrt(1 / fan_out))
     assert check("init.relu_xavier_depth", 21) and not check("init.relu_xavier_depth", 20)
-    assert check("init.xavier_uniform_bound", lambda i, o, g: g * math.sqrt(6 / (i + o)))
-    assert not check("init.xavier_uniform_bound", lambda i, o, g: g * 6 / math.sqrt(i + o))
-    assert check("init.isometry", "tanh + orthogonal") and not check("init.isometry", "relu + orthogonal")
+    # the reference is torch's own kaiming_uniform_ bound: its largest |w| over many draws
+    w = torch.empty(20_000, 64, dtype=torch.float64)
+    nn.init.kaiming_uniform_(w, a=0.0, mode="fan_in", nonlinearity="relu", generator=torch.Generator().manual_seed(0))
+    b_torch = float(w.abs().max())
+    assert check("init.kaiming_uniform_bound", lambda fan, g: g * math.sqrt(3 / fan))
+    assert b_torch == pytest.approx(math.sqrt(2) * math.sqrt(3 / 64), rel=1e-5)
+    assert not check("init.kaiming_uniform_bound", lambda fan, g: g * math.sqrt(6 / fan))
+    assert not check("init.kaiming_uniform_bound", lambda fan, g: g / math.sqrt(fan))
+    depth = next(L for L in range(1, 100) if 1.05**L > 2)
+    assert check("init.isometry_depth", depth) and not check("init.isometry_depth", depth - 1) and not check("init.isometry_depth", 16)
+    assert check("init.leaky_gain", nn.init.calculate_gain("leaky_relu", 0.3))
+    assert not check("init.leaky_gain", nn.init.calculate_gain("leaky_relu", 0.2))
+    assert not check("init.leaky_gain", nn.init.calculate_gain("relu"))
+    pw = predict_widths([32, 128, 48, 96, 8], mode="fan_out").forward
+    assert check("init.fan_out_forward", pw[-1] / pw[0]) and not check("init.fan_out_forward", 96 / 32)

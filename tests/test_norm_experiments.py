@@ -9,7 +9,6 @@ import pytest
 from nbcode.exercises import check
 from nbcode.norm import (
     batch_norm,
-    batch_norm_backward_stepwise,
     condition_number,
     design,
     ls_gradient,
@@ -77,26 +76,64 @@ def test_exercises() -> None:
     x = np.array([[0.0], [2.0], [4.0]])
     r = batch_norm(x, np.ones(1), np.zeros(1), np.zeros(1), np.ones(1), training=True, momentum=0.1)
     assert r.running_var[0] == pytest.approx(1.3)
-    assert check("norm.bn_backward", batch_norm_backward_stepwise).correct
+    import torch
 
-    def naive(dy: np.ndarray, x: np.ndarray, gamma: np.ndarray, eps: float) -> np.ndarray:
-        return dy * gamma / np.sqrt(x.var(0) + eps)  # forgets the dependence of µ and σ² on x
+    def ln_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, eps: float) -> np.ndarray:
+        layer = torch.nn.LayerNorm(x.shape[-1], eps=eps, dtype=torch.float64)
+        with torch.no_grad():
+            layer.weight.copy_(torch.tensor(w))
+        xt = torch.tensor(x, requires_grad=True)
+        (layer(xt) * torch.tensor(dy)).sum().backward()
+        assert xt.grad is not None
+        return xt.grad.numpy()
 
-    assert not check("norm.bn_backward", naive).correct
-    assert check("norm.batch_independent", "batch").correct
-    assert not check("norm.batch_independent", "layer").correct
+    assert check("norm.ln_backward", ln_backward).correct
+
+    def bn_formula_transposed(dy: np.ndarray, x: np.ndarray, w: np.ndarray, eps: float) -> np.ndarray:
+        # BatchNorm's compact formula per row, with the weight outside the sums: wrong for LayerNorm
+        d = x.shape[1]
+        s = np.sqrt(x.var(1, keepdims=True) + eps)
+        xh = (x - x.mean(1, keepdims=True)) / s
+        return w / (d * s) * (d * dy - dy.sum(1, keepdims=True) - xh * (dy * xh).sum(1, keepdims=True))
+
+    assert not check("norm.ln_backward", bn_formula_transposed).correct
+    assert check("norm.bn_one_image", "instance").correct
+    assert not check("norm.bn_one_image", "batch").correct and not check("norm.bn_one_image", "layer").correct
+    # the claim behind it: BatchNorm2d on one image in training mode is InstanceNorm2d
+    x1 = torch.randn(1, 3, 4, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    bn2 = torch.nn.BatchNorm2d(3, dtype=torch.float64).train()
+    assert torch.allclose(bn2(x1), torch.nn.InstanceNorm2d(3)(x1), atol=1e-12)
 
 
 def test_new_exercises() -> None:
     import torch
 
-    def rms(x: np.ndarray, w: np.ndarray, eps: float) -> np.ndarray:
-        layer = torch.nn.RMSNorm(x.shape[-1], eps=eps, dtype=torch.float64)
+    def gn(x: np.ndarray, g: int, w: np.ndarray, b: np.ndarray, eps: float) -> np.ndarray:
+        layer = torch.nn.GroupNorm(g, x.shape[1], eps=eps, dtype=torch.float64)
         with torch.no_grad():
             layer.weight.copy_(torch.tensor(w))
+            layer.bias.copy_(torch.tensor(b))
             return layer(torch.tensor(x)).numpy()
 
-    assert check("norm.rms_norm", rms).correct
-    assert not check("norm.rms_norm", lambda x, w, eps: w * (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + eps)).correct
-    assert check("norm.keras_momentum", 0.01).correct and not check("norm.keras_momentum", 0.99).correct
-    assert check("norm.rescaled_curvature", 0.25).correct and not check("norm.rescaled_curvature", 0.5).correct
+    assert check("norm.group_norm", gn).correct
+
+    def gn_per_channel(x: np.ndarray, g: int, w: np.ndarray, b: np.ndarray, eps: float) -> np.ndarray:
+        axes = tuple(range(2, x.ndim))  # InstanceNorm's statistics: wrong unless G = C
+        shape = (1, -1) + (1,) * (x.ndim - 2)
+        xh = (x - x.mean(axes, keepdims=True)) / np.sqrt(x.var(axes, keepdims=True) + eps)
+        return w.reshape(shape) * xh + b.reshape(shape)
+
+    assert not check("norm.group_norm", gn_per_channel).correct
+    assert check("norm.keras_port", (0.01, 1e-3)).correct
+    assert not check("norm.keras_port", (0.01, 1e-5)).correct and not check("norm.keras_port", (0.99, 1e-3)).correct
+    assert not check("norm.keras_port", 0.01).correct and not check("norm.keras_port", (0.01, float("nan"))).correct
+    assert check("norm.wd_effective_lr", 2.0).correct
+    assert not check("norm.wd_effective_lr", 4.0).correct and not check("norm.wd_effective_lr", 0.25).correct
+    # the answer, from the exact recursion of the squared norm: r2 <- (1 - eta lam)^2 r2 + eta^2 G^2 / r2
+    def eff(lam: float, eta: float = 0.1, G: float = 1.0) -> float:
+        r2 = 1.0
+        for _ in range(200_000):
+            r2 = (1 - eta * lam) ** 2 * r2 + eta**2 * G**2 / r2
+        return eta / r2
+
+    assert eff(4e-4) / eff(1e-4) == pytest.approx(2.0, rel=1e-3)

@@ -5,19 +5,20 @@ from __future__ import annotations
 
 import math
 
-from nbcode.exercises.core import ChoiceAnswer, Exercise, FunctionAnswer, NumberAnswer, register
+from nbcode.exercises.core import Exercise, FunctionAnswer, NumberAnswer, register
 
 
-def _xavier_uniform_bound(fan_in: int, fan_out: int, gain: float) -> float:
-    return gain * math.sqrt(6.0 / (fan_in + fan_out))
+def _kaiming_uniform_bound(fan: int, gain: float) -> float:
+    return gain * math.sqrt(3.0 / fan)
 
 
 register(
     Exercise(
         "init.conv_he_std",
-        "Std of kaiming_normal for a Conv2d weight of shape (64, 32, 3, 3), mode='fan_in', nonlinearity='relu'.",
-        NumberAnswer(math.sqrt(2.0 / (32 * 3 * 3)), rtol=1e-3),
-        hint="The fan-in of a convolution is in_channels × kh × kw; the std is gain/√fan_in with gain √2 for ReLU.",
+        "Std of kaiming_normal for the weight of Conv2d(16, 48, kernel_size=5), mode='fan_out', nonlinearity='relu'.",
+        NumberAnswer(math.sqrt(2.0 / (48 * 5 * 5)), rtol=1e-3),
+        hint="The weight has shape (out, in, kh, kw); with mode='fan_out' the fan is the number of outputs each input "
+        "feeds, out_channels × kh × kw. The std is gain/√fan with gain √2 for ReLU.",
     )
 )
 
@@ -33,36 +34,38 @@ register(
 
 register(
     Exercise(
-        "init.xavier_uniform_bound",
-        "Write bound(fan_in, fan_out, gain): the half-width b of Glorot's uniform initialization U(-b, b).",
-        FunctionAnswer(_xavier_uniform_bound, [(64, 32, 1.0), (300, 100, 5.0 / 3), (10, 10, 2.0**0.5), (1, 1, 1.0)]),
-        hint="A uniform law on [-b, b] has variance b²/3; set it equal to gain²·2/(fan_in + fan_out). The 6 is under the square root.",
+        "init.kaiming_uniform_bound",
+        "Write bound(fan, gain): the half-width b of He's uniform initialization U(-b, b) (kaiming_uniform_).",
+        FunctionAnswer(_kaiming_uniform_bound, [(64, 2.0**0.5), (288, 1.0), (10, 5.0 / 3), (1, 1.0)]),
+        hint="Which variance does a uniform law on [-b, b] have? Set it equal to the variance of He's rule, gain²/fan.",
     )
 )
 
 register(
     Exercise(
-        "init.isometry",
-        "Which deep network can have all Jacobian singular values close to 1 at initialization?",
-        ChoiceAnswer("tanh + orthogonal", ["linear + gaussian", "tanh + orthogonal", "relu + orthogonal", "relu + gaussian"]),
-        hint="A Gaussian product spreads the singular values even without a nonlinearity; a ReLU zeroes half of the coordinates at every layer.",
+        "init.isometry_depth",
+        "Orthogonal linear network, weights scaled by 1.05: the first depth L at which every singular value of J exceeds 2.",
+        NumberAnswer(15, rtol=0.0, atol=0.01),
+        hint="Every layer multiplies every singular value by exactly 1.05, so all of them equal 1.05^L; "
+        "find the smallest integer L with 1.05^L > 2.",
     )
 )
 
 register(
     Exercise(
         "init.leaky_gain",
-        "Derive the gain of a leaky ReLU with negative slope 0.2 from the forward variance condition.",
-        NumberAnswer(math.sqrt(2.0 / (1.0 + 0.2**2)), rtol=1e-4),
+        "Derive the gain of a leaky ReLU with negative slope 0.3 from the forward variance condition.",
+        NumberAnswer(math.sqrt(2.0 / (1.0 + 0.3**2)), rtol=1e-4),
         hint="For a symmetric z, E[φ(z)²] = (1 + a²)/2 · Var(z); the gain is 1/√((1 + a²)/2).",
     )
 )
 
 register(
     Exercise(
-        "init.fan_in_backward",
-        "ReLU MLP 64 → 256 → 32 → 128 → 10, He's rule with fan_in: Var(δ¹)/Var(δ⁴)?",
-        NumberAnswer(10.0 / 256.0, rtol=1e-6),
-        hint="Each backward factor is n_l·Var(W^l)·½ = n_l/n_{l−1}; the product telescopes to n_4/n_1.",
+        "init.fan_out_forward",
+        "ReLU MLP 32 → 128 → 48 → 96 → 8, He's rule with fan_out: Var(z⁴)/Var(z¹)?",
+        NumberAnswer(16.0, rtol=1e-6),
+        hint="With Var(W^l) = 2/n_l each forward factor after the first layer is n_{l−1}·Var(W^l)·½ = n_{l−1}/n_l; "
+        "the product telescopes.",
     )
 )

@@ -5,19 +5,23 @@ from __future__ import annotations
 import numpy as np
 
 from nbcode.exercises.core import ChoiceAnswer, Exercise, FunctionAnswer, NumberAnswer, register
-from nbcode.norm import batch_norm_backward_stepwise, rms_norm
+import math
+from typing import Any
+
+from nbcode.norm import group_norm, layer_norm, layer_norm_backward
 
 
-def _reference_bn_backward(dy: np.ndarray, x: np.ndarray, gamma: np.ndarray, eps: float) -> np.ndarray:
-    return batch_norm_backward_stepwise(dy, x, gamma, eps)
+def _reference_ln_backward(dy: np.ndarray, x: np.ndarray, weight: np.ndarray, eps: float) -> np.ndarray:
+    _, cache = layer_norm(x, x.shape[-1], weight, np.zeros_like(weight), eps=eps)
+    return layer_norm_backward(dy, cache)[0]
 
 
 _rng = np.random.default_rng(7)
 _CASES = [
-    (_rng.normal(size=(4, 2)), _rng.normal(3.0, 2.0, size=(4, 2)), np.array([1.0, 2.0]), 1e-5),
-    (_rng.normal(size=(8, 3)), _rng.normal(size=(8, 3)), np.array([0.5, 1.0, 3.0]), 1e-3),
-    (np.ones((5, 1)), _rng.normal(size=(5, 1)), np.array([2.0]), 1e-5),
-    (_rng.normal(size=(2, 2)), np.array([[0.0, 1.0], [4.0, 1.0]]), np.array([1.0, 1.0]), 1e-2),
+    (_rng.normal(size=(4, 3)), _rng.normal(3.0, 2.0, size=(4, 3)), np.array([1.0, 2.0, 0.5]), 1e-5),
+    (_rng.normal(size=(2, 5)), _rng.normal(size=(2, 5)), _rng.uniform(0.5, 3.0, size=5), 1e-3),
+    (np.ones((3, 4)), _rng.normal(size=(3, 4)), np.array([2.0, 1.0, 1.0, 0.5]), 1e-5),
+    (_rng.normal(size=(2, 2)), np.array([[0.0, 1.0], [4.0, 1.0]]), np.array([1.0, 3.0]), 1e-2),
 ]
 
 register(
@@ -40,57 +44,76 @@ register(
 
 register(
     Exercise(
-        "norm.bn_backward",
-        "Write bn_backward(dy, x, gamma, eps) returning ∂L/∂x of training-mode batch norm for (B, C) input.",
-        FunctionAnswer(_reference_bn_backward, _CASES),
-        hint="x_hat = (x − µ)/√(σ² + ε) per column; dx = γ/(B√(σ² + ε)) · (B·dy − Σdy − x_hat·Σ(dy·x_hat)).",
+        "norm.ln_backward",
+        "Write ln_backward(dy, x, weight, eps) returning ∂L/∂x of torch.nn.LayerNorm(D, eps=eps) on a (B, D) input.",
+        FunctionAnswer(_reference_ln_backward, _CASES),
+        hint="The statistics are now per row, and the weight varies along the normalized axis: it cannot be taken "
+        "out of the sums over that axis as BatchNorm's γ was. Check against torch autograd.",
     )
 )
 
 register(
     Exercise(
-        "norm.batch_independent",
-        "Which layer gives a different output for the same example in training mode depending on the other examples in its batch?",
-        ChoiceAnswer("batch", ["batch", "layer", "group", "instance"]),
-        hint="Which one averages over the N axis?",
+        "norm.bn_one_image",
+        "BatchNorm2d in training mode gets a batch of one image: which other normalization computes the same output?",
+        ChoiceAnswer("instance", ["batch", "layer", "group", "instance"]),
+        hint="With N = 1, which entries share one mean and one variance? Compare with the table of the chapter.",
     )
 )
 
 
-def _reference_rms_norm(x: np.ndarray, weight: np.ndarray, eps: float) -> np.ndarray:
-    return rms_norm(x, x.shape[-1], weight, eps=eps)[0]
+def _reference_group_norm(x: np.ndarray, num_groups: int, weight: np.ndarray, bias: np.ndarray, eps: float) -> np.ndarray:
+    return group_norm(x, num_groups, weight, bias, eps=eps)[0]
 
 
-_RMS_CASES = [
-    (_rng.normal(size=(3, 4)), np.ones(4), 1e-6),
-    (_rng.normal(2.0, 3.0, size=(5, 6)), _rng.uniform(0.5, 2.0, size=6), 1e-5),
-    (np.array([[3.0, 4.0], [0.0, 0.0]]), np.array([1.0, 2.0]), 0.1),
+_GN_CASES = [
+    (_rng.normal(size=(2, 4, 3, 3)), 2, np.ones(4), np.zeros(4), 1e-5),
+    (_rng.normal(2.0, 3.0, size=(3, 6, 2, 2)), 3, _rng.uniform(0.5, 2.0, size=6), _rng.normal(size=6), 1e-5),
+    (_rng.normal(size=(2, 6, 5)), 2, _rng.uniform(0.5, 2.0, size=6), _rng.normal(size=6), 1e-3),
+    (_rng.normal(size=(1, 4, 2, 2)), 1, np.array([1.0, 2.0, 3.0, 4.0]), np.array([0.0, 1.0, 0.0, -1.0]), 0.1),
 ]
 
 register(
     Exercise(
-        "norm.rms_norm",
-        "Write rms_norm(x, weight, eps): RMSNorm over the last axis of x, as torch.nn.RMSNorm(x.shape[-1], eps=eps).",
-        FunctionAnswer(_reference_rms_norm, _RMS_CASES),
-        hint="rms = √(mean(x², last axis) + ε), kept as a column; return weight · x / rms. No mean is subtracted.",
+        "norm.group_norm",
+        "Write group_norm(x, num_groups, weight, bias, eps) for x of shape (N, C, *), as torch.nn.GroupNorm.",
+        FunctionAnswer(_reference_group_norm, _GN_CASES),
+        hint="Each (example, group) pair shares one mean and one biased variance, over its C/G channels and all their "
+        "positions; weight and bias are per channel and come after. Check against torch.nn.GroupNorm.",
+    )
+)
+
+def _judge_keras_port(answer: Any) -> tuple[bool, str]:
+    try:
+        momentum, eps = (float(a) for a in answer)
+    except (TypeError, ValueError):
+        return False, "expected a pair (momentum, eps) of numbers"
+    if not (math.isfinite(momentum) and math.isfinite(eps)):
+        return False, "expected finite numbers"
+    ok_m, ok_e = math.isclose(momentum, 0.01, rel_tol=1e-9), math.isclose(eps, 1e-3, rel_tol=1e-9)
+    if ok_m and ok_e:
+        return True, ""
+    return False, "the momentum is not right" if not ok_m else "the momentum is right, the eps is not"
+
+
+register(
+    Exercise(
+        "norm.keras_port",
+        "Keras's default BatchNormalization() is ported to torch.nn.BatchNorm1d: which (momentum, eps) keep its outputs "
+        "and its running mean?",
+        _judge_keras_port,
+        hint="Keras's momentum is the weight of the old value, PyTorch's that of the new batch; the two libraries' "
+        "default ε differ too (see their documentation).",
     )
 )
 
 register(
     Exercise(
-        "norm.keras_momentum",
-        "A Keras BatchNormalization layer uses momentum=0.99. Which torch.nn.BatchNorm1d momentum gives the same running averages?",
-        NumberAnswer(0.01, rtol=1e-9),
-        hint="Keras: moving = momentum · moving + (1 − momentum) · batch. PyTorch: running = (1 − m) · running + m · batch.",
-    )
-)
-
-register(
-    Exercise(
-        "norm.rescaled_curvature",
-        "A loss satisfies L(aW) = L(W) for every a > 0. By what factor is the Hessian's quadratic form along W's own "
-        "directions multiplied when W is replaced by 2W?",
-        NumberAnswer(0.25, rtol=1e-9),
-        hint="Differentiate L(aW) = L(W) twice with respect to W: a² ∇²L(aW) = ∇²L(W).",
+        "norm.wd_effective_lr",
+        "Scale-invariant weights under SGD with weight decay λ reach an equilibrium norm: by what factor does the "
+        "effective learning rate η/‖W‖² there change when λ is multiplied by 4?",
+        NumberAnswer(2.0, rtol=1e-3),
+        hint="Write ‖W‖² after one step with decay, using that the gradient is orthogonal to W and scales like 1/‖W‖; "
+        "at equilibrium what the gradient adds equals what the decay removes (first order in ηλ).",
     )
 )

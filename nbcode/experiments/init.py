@@ -118,11 +118,13 @@ def train_residual(
 
 class LSTMMemory(NamedTuple):
     r"""What :func:`lstm_memory` measures at steps :math:`t = 1, \dots, T`: the norm of
-    :math:`\partial\langle r, c_t\rangle/\partial c_0` (root mean square over the batch) and the
-    mean forget-gate activation :math:`\bar f_t`."""
+    :math:`\partial\langle r, c_t\rangle/\partial c_0` (root mean square over the batch), the
+    mean forget-gate activation :math:`\bar f_t`, and the norm of the cell-state path alone,
+    :math:`\lVert r \odot f_t \odot \dots \odot f_1\rVert` (root mean square over the batch)."""
 
     grad: np.ndarray
     forget: np.ndarray
+    cell_path: np.ndarray
 
 
 def lstm_memory(hidden: int, steps: int, *, forget_bias: float | None = None, batch: int = 32, seed: int = 0) -> LSTMMemory:
@@ -132,9 +134,10 @@ def lstm_memory(hidden: int, steps: int, *, forget_bias: float | None = None, ba
     ``forget_bias`` sets the forget-gate bias with :func:`~nbcode.init.lstm_forget_bias_` (None:
     PyTorch's default, a uniform draw around 0). For each :math:`t` the gradient of
     :math:`\langle r, c_t\rangle` (``r`` a fixed random unit vector) with respect to :math:`c_0` is
-    taken by back-propagation. Along the cell state it is multiplied by :math:`f_t` at every step;
-    other paths (through :math:`h_t` and the gates) add to it, so the forget gate sets the decay
-    without fixing it exactly.
+    taken by back-propagation. Along the cell state it is multiplied by :math:`f_t` at every step
+    (``cell_path``); other paths (:math:`c_{t-1}` reaches :math:`h_{t-1}`, which feeds every gate
+    and the candidate at step :math:`t`) add to it, so the forget gate sets the decay without
+    fixing it exactly.
     """
     hidden = v.count(hidden, "hidden", low=1)
     steps = v.count(steps, "steps", low=1)
@@ -150,12 +153,16 @@ def lstm_memory(hidden: int, steps: int, *, forget_bias: float | None = None, ba
     c0 = torch.randn(batch, hidden, generator=gen, dtype=torch.float64).requires_grad_(True)
     h, c = torch.zeros(batch, hidden, dtype=torch.float64), c0
     H = hidden
-    grads, forget = np.empty(steps), np.empty(steps)
+    grads, forget, cell_path = np.empty(steps), np.empty(steps), np.empty(steps)
+    prod = torch.ones(batch, hidden, dtype=torch.float64)
     for t in range(steps):
         with torch.no_grad():
             gates = xs[t] @ cell.weight_ih.T + cell.bias_ih + h @ cell.weight_hh.T + cell.bias_hh
-            forget[t] = float(torch.sigmoid(gates[:, H : 2 * H]).mean())
+            f = torch.sigmoid(gates[:, H : 2 * H])  # PyTorch's gate order: input, forget, cell, output
+            forget[t] = float(f.mean())
+            prod = prod * f
+            cell_path[t] = float((r * prod).pow(2).sum(1).mean().sqrt())
         h, c = cell(xs[t], (h, c))
         (g,) = torch.autograd.grad((c @ r).sum(), c0, retain_graph=True)
         grads[t] = float(g.pow(2).sum(1).mean().sqrt())
-    return LSTMMemory(grads, forget)
+    return LSTMMemory(grads, forget, cell_path)
