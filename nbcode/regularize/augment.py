@@ -7,6 +7,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from nbcode.regularize.penalties import _alpha
+from nbcode import _validate
 
 __all__ = ["shift_images", "augment_shifts", "noisy_least_squares"]
 
@@ -53,8 +54,7 @@ def noisy_least_squares(X: Any, y: Any, sigma: float, *, copies: int = 100, seed
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     sigma = _alpha(sigma)
-    if not isinstance(copies, int) or copies < 1:
-        raise ValueError(f"Invalid number of copies: {copies}")
+    copies = _validate.count(copies, "number of copies", low=1)
     rng = np.random.default_rng(seed)
     Xa = np.concatenate([X + sigma * rng.standard_normal(X.shape) for _ in range(copies)])
     ya = np.tile(y, copies)

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from nbcode.regularize.penalties import _alpha
+from nbcode import _validate
 
 __all__ = ["EarlyStopping", "gd_quadratic_factors", "l2_factors", "matching_alpha"]
 
@@ -50,8 +51,7 @@ class EarlyStopping:
     def __init__(
         self, model: Any = None, *, patience: int = 5, min_delta: float = 0.0, monitor: str = "val_loss", restore_best: bool = True
     ) -> None:
-        if not isinstance(patience, int) or patience < 1:
-            raise ValueError(f"Invalid patience: {patience} (need an integer >= 1)")
+        patience = _validate.count(patience, "patience", low=1)
         if not math.isfinite(min_delta) or min_delta < 0:
             raise ValueError(f"Invalid min_delta: {min_delta}")
         self.model = model

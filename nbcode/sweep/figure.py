@@ -25,6 +25,7 @@ from matplotlib.ticker import FuncFormatter, NullFormatter
 from nbcode.plot import STYLE_PATH, snap_figure
 from nbcode.plot.quantize import snap_field
 from nbcode.plot import color as resolve_color
+from nbcode import _validate
 
 __all__ = ["Plot", "Axes", "Line", "RefLine", "Text", "Background"]
 
@@ -322,8 +323,7 @@ class Plot:
     """
 
     def __init__(self, ncols: int = 1, *, width: float | None = None, height: float = 3.6, caption: str = "") -> None:
-        if not isinstance(ncols, int) or not 1 <= ncols <= 4:
-            raise ValueError(f"Invalid ncols: {ncols!r} (1 to 4 panels)")
+        ncols = _validate.count(ncols, "ncols", low=1, high=4)
         self.axes = [Axes() for _ in range(ncols)]
         self.width = float(width if width is not None else min(4.2 * ncols, 10.0))
         self.height = float(height)
