@@ -1673,6 +1673,32 @@ def allowed(o: Outcome) -> str | None:
     return None
 
 
+#: Where the defects that remain are listed (one per line: entry | argument | input | outcome).
+KNOWN_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "battery_known.txt")
+
+
+def key(o: Outcome) -> str:
+    return f"{o.entry} | {o.param} | {o.label} | {o.outcome}"
+
+
+def load_known(path: str = KNOWN_PATH) -> set[str]:
+    """The defects that remain (and are reported in the issue's note), one key a line."""
+    if not os.path.exists(path):
+        return set()
+    with open(path) as f:
+        return {line.strip() for line in f if line.strip() and not line.startswith("#")}
+
+
+def write_known(results: list[Outcome], path: str = KNOWN_PATH) -> int:
+    lines = sorted({key(o) for o in results if o.outcome in (*DEFECTS, "baseline") and not allowed(o)})
+    with open(path, "w") as f:
+        f.write("# Defects the battery (scripts/battery.py) still finds: entry | argument | input | outcome.\n"
+                "# tests/test_battery.py fails on any other defect, and on a line here that no longer fails.\n"
+                "# Regenerate with: python scripts/battery.py --inprocess --write-known\n")
+        f.writelines(line + "\n" for line in lines)
+    return len(lines)
+
+
 def tally(results: list[Outcome]) -> dict[str, int]:
     counts = collections.Counter()
     for o in results:
@@ -1692,6 +1718,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", nargs="*", help="entry points to run (default: all)")
     ap.add_argument("--quiet", action="store_true", help="the table only")
     ap.add_argument("--inprocess", action="store_true", help="no worker processes (faster; a crash ends the run)")
+    ap.add_argument("--write-known", action="store_true", help=f"write the defects found to {KNOWN_PATH}")
     args = ap.parse_args(argv)
     if args.worker:
         worker()
@@ -1722,6 +1749,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"(allow-listed: {allowed_n})")
         for name, why in sorted(excluded.items()):
             print(f"excluded {name}: {why}")
+    if args.write_known:
+        print(f"{write_known(results)} defects written to {KNOWN_PATH}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"entries": n_entries, "counts": counts, "excluded": excluded,
