@@ -993,7 +993,7 @@ def derived_entries(entry: Entry, result: Any) -> list[Entry]:
     if cls_name == "Optimizer" and hasattr(result, "init") and hasattr(result, "update"):
         w = lambda: np.array([1.0, -2.0, 3.0])  # noqa: E731
         g = lambda: np.array([0.5, 1.0, -1.0])  # noqa: E731
-        init_spec = Spec(lambda: dict(params=w()), nonfinite=())
+        init_spec = Spec(lambda: dict(params=w()), shapes={"params": "any"})
         out.append(Entry(f"{entry.name}().init", lambda: remake().init, init_spec,
                          _signature(result.init) or {}, "derived", alias_check=True))
 
@@ -1290,8 +1290,9 @@ def cases_for(name: str, base: Any, p: inspect.Parameter | None, spec: Spec) -> 
         add("float element", "bad", lambda b: [(0.5, 0)])
         add("length 3 element", "bad", lambda b: [(1, 0, 0)])
     elif kind == "object":
-        add("str", "bad", lambda b: "x")
-        add("int", "bad", lambda b: 3)
+        add("str", "bad", lambda b: "no-such-value")
+        if "int" not in _annotation(p):  # a color may be a palette index
+            add("int", "bad", lambda b: 3)
     return c
 
 

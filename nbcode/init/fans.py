@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Sequence
+from typing import Any, Sequence
 
 __all__ = ["check_shape", "calculate_fan_in_and_fan_out", "calculate_correct_fan", "calculate_gain", "NONLINEARITIES"]
 
@@ -15,11 +15,12 @@ NONLINEARITIES = (*_LINEAR, "sigmoid", "tanh", "relu", "leaky_relu", "selu")
 
 def check_shape(shape: Sequence[int] | int) -> tuple[int, ...]:
     """``shape`` as a tuple of non-negative ints, or ``ValueError("Invalid shape: ...")``."""
+    raw: Any = shape
     try:
-        dims = (shape,) if isinstance(shape, numbers.Integral) else tuple(shape)
+        dims = (raw,) if isinstance(raw, numbers.Integral) else tuple(raw)
     except TypeError:
         raise TypeError(f"Invalid shape: {shape!r} (need an integer or a sequence of integers)") from None
-    if not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 0 for s in dims):
+    if not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and int(s) >= 0 for s in dims):
         raise ValueError(f"Invalid shape: {shape}")
     return tuple(int(s) for s in dims)
 
