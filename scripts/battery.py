@@ -397,7 +397,7 @@ SPECS: dict[str, Spec] = {
     # ---- experiments (tiny sizes: the bad inputs must be refused before any training)
     "nbcode.experiments.init.train_with_init": S(lambda: dict(data=_digits_tensors(), scheme="kaiming", depth=2, width=4,
                                                               epochs=1, batch_size=6), kinds={"data": "tensors"}, heavy=True),
-    "nbcode.experiments.init.symmetry_run": S(lambda: dict(data=_digits_tensors(), scheme="kaiming", hidden=4, epochs=1),
+    "nbcode.experiments.init.symmetry_run": S(lambda: dict(data=(tX(40, 3, 0), ty(40), tX(6, 3, 1), ty(6)), scheme="kaiming", hidden=4, epochs=1),
                                               kinds={"data": "tensors"}, heavy=True),
     "nbcode.experiments.norm.gd_train": S(lambda: dict(model=tiny_model(1), X=tX(), y=ty_reg(), lr=0.1, steps=2),
                                           shapes={"y": "tied"}),
@@ -413,19 +413,19 @@ SPECS: dict[str, Spec] = {
                                             shapes={"y": "tied"}, heavy=True),
     "nbcode.experiments.norm.scale_invariance": S(lambda: dict(model=bn_model(), X=tX(), y=ty(), a=2.0), shapes={"y": "tied"}),
     "nbcode.experiments.optim.race_optimizer": S(lambda: dict(name="Adam", surface=_surface(), lr=0.01)),
-    "nbcode.experiments.optim.race": S(lambda: dict(surface="rosenbrock", steps=3)),
+    "nbcode.experiments.optim.race": S(lambda: dict(surface="Rosenbrock", steps=3)),
     "nbcode.experiments.optim.race_table": S(lambda: dict(steps=2), heavy=True),
     "nbcode.experiments.optim.digits_race": S(lambda: dict(epochs=1, batch_size=256, hidden=4), heavy=True),
     "nbcode.experiments.optim.tuned_comparison": S(lambda: dict(names=("SGD",), epochs=1, batch_size=256, hidden=4, seeds=(0,),
                                                                 schedule=False), heavy=True, kinds={"names": "choices"}),
     "nbcode.experiments.optim.decoupled_decay": S(lambda: dict(epochs=1, batch_size=256, hidden=4), heavy=True),
     "nbcode.experiments.optim.batch_size_study": S(lambda: dict(batch_sizes=(256,), max_epochs=1, hidden=4), heavy=True),
-    "nbcode.experiments.regularize.dropout_digits": S(lambda: dict(ps=[0.5], n_train=40, hidden=4, epochs=1), heavy=True),
+    "nbcode.experiments.regularize.dropout_digits": S(lambda: dict(ps=[0.5], n_train=60, hidden=4, epochs=1), heavy=True),
     "nbcode.experiments.regularize.playground_run": S(lambda: dict(name="moons", hidden=4, n=20, epochs=1, grid=5), heavy=True),
-    "nbcode.experiments.regularize.augmentation_digits": S(lambda: dict(n_train=40, hidden=4, epochs=1), heavy=True),
+    "nbcode.experiments.regularize.augmentation_digits": S(lambda: dict(n_train=60, hidden=4, epochs=1), heavy=True),
     # ---- hessian
     "nbcode.hessian.HessianOperator": S(lambda: dict(model=tiny_model(2), loss_fn=ce(), X=tX(), y=ty()), shapes={"y": "tied"}),
-    "nbcode.hessian.HessianOperator.matvec": S(lambda: dict(v=np.arange(22, dtype=float) % 3),
+    "nbcode.hessian.HessianOperator.matvec": S(lambda: dict(v=np.arange(26, dtype=float) % 3),
                                                instance=lambda: __import__("nbcode.hessian", fromlist=["x"]).HessianOperator(
                                                    tiny_model(2), ce(), tX(), ty()), shapes={"v": "tied"}),
     "nbcode.hessian.HessianOperator.gradient": S(instance=lambda: __import__("nbcode.hessian", fromlist=["x"]).HessianOperator(
@@ -440,7 +440,7 @@ SPECS: dict[str, Spec] = {
     "nbcode.hessian.exact_hessian": S(lambda: dict(model=tiny_model(2), loss_fn=ce(), X=tX(), y=ty()), shapes={"y": "tied"}),
     "nbcode.hessian.flat_loss": S(lambda: dict(model=tiny_model(2), loss_fn=ce(), X=tX(), y=ty()), shapes={"y": "tied"}),
     "nbcode.hessian.flat_params": S(lambda: dict(model=tiny_model(2))),
-    "nbcode.hessian.unflatten": S(lambda: dict(model=tiny_model(2), theta=_torch().zeros(22, dtype=_torch().float64)),
+    "nbcode.hessian.unflatten": S(lambda: dict(model=tiny_model(2), theta=_torch().zeros(26, dtype=_torch().float64)),
                                   shapes={"theta": "tied"}),
     "nbcode.hessian.power_iteration": S(lambda: dict(op=np.diag([4.0, 1.0, 0.5]), max_iter=50)),
     "nbcode.hessian.lanczos": S(lambda: dict(op=np.diag([4.0, 1.0, 0.5]), m=2), shapes={"v0": "tied"}),
@@ -463,7 +463,7 @@ SPECS: dict[str, Spec] = {
     "nbcode.init.calculate_fan_in_and_fan_out": S(lambda: dict(shape=(3, 4))),
     "nbcode.init.calculate_correct_fan": S(lambda: dict(shape=(3, 4), mode="fan_in")),
     "nbcode.init.calculate_gain": S(lambda: dict(nonlinearity="leaky_relu", param=0.5)),
-    "nbcode.init.init_std": S(lambda: dict(shape=(3, 4), scheme="kaiming_normal")),
+    "nbcode.init.init_std": S(lambda: dict(shape=(3, 4), scheme="kaiming")),
     "nbcode.init.lecun_normal": S(lambda: dict(shape=(3, 4), rng=rng())),
     "nbcode.init.lecun_uniform": S(lambda: dict(shape=(3, 4), rng=rng())),
     "nbcode.init.xavier_normal": S(lambda: dict(shape=(3, 4), rng=rng())),
@@ -496,28 +496,28 @@ SPECS: dict[str, Spec] = {
     "nbcode.init.propagation.gaussian_expectation": S(lambda: dict(fn=np.tanh, q=1.0)),
     # ---- landscape
     "nbcode.landscape.random_direction": S(lambda: dict(model=tiny_model(2))),
-    "nbcode.landscape.filter_normalize": S(lambda: dict(model=tiny_model(2), direction=_torch().ones(22, dtype=_torch().float64)),
+    "nbcode.landscape.filter_normalize": S(lambda: dict(model=tiny_model(2), direction=_torch().ones(26, dtype=_torch().float64)),
                                            shapes={"direction": "tied"}),
     "nbcode.landscape.centered_grid": S(lambda: dict(radius=1.0, num=5)),
     "nbcode.landscape.loss_on_grid": S(lambda: dict(model=tiny_model(2), loss_fn=ce(), X=tX(), y=ty(),
-                                                    thetas=_torch().zeros(3, 22, dtype=_torch().float64)),
+                                                    thetas=_torch().zeros(3, 26, dtype=_torch().float64)),
                                        shapes={"y": "tied", "thetas": "tied"}),
     "nbcode.landscape.losses_at": S(lambda: dict(model=tiny_model(2), loss_fn=ce(), X=tX(), y=ty(),
-                                                 theta=_torch().zeros(22, dtype=_torch().float64),
-                                                 directions=[_torch().ones(22, dtype=_torch().float64)],
+                                                 theta=_torch().zeros(26, dtype=_torch().float64),
+                                                 directions=[_torch().ones(26, dtype=_torch().float64)],
                                                  coeffs=_torch().tensor([[0.0], [1.0]], dtype=_torch().float64)),
                                     shapes={"y": "tied", "theta": "tied", "coeffs": "tied"}, kinds={"directions": "tensors"}),
     "nbcode.landscape.auto_chunk": S(lambda: dict(model=tiny_model(2), X=tX())),
     "nbcode.landscape.slice_1d": S(lambda: dict(model=tiny_model(2), loss_fn=ce(), X=tX(), y=ty(),
-                                                direction=_torch().ones(22, dtype=_torch().float64), alphas=np.array([-1.0, 0.0, 1.0])),
+                                                direction=_torch().ones(26, dtype=_torch().float64), alphas=np.array([-1.0, 0.0, 1.0])),
                                    shapes={"y": "tied", "direction": "tied"}),
     "nbcode.landscape.slice_2d": S(lambda: dict(model=tiny_model(2), loss_fn=ce(), X=tX(), y=ty(),
-                                                directions=(_torch().ones(22, dtype=_torch().float64),
-                                                            -_torch().ones(22, dtype=_torch().float64)),
+                                                directions=(_torch().ones(26, dtype=_torch().float64),
+                                                            -_torch().ones(26, dtype=_torch().float64)),
                                                 alphas=np.array([-1.0, 1.0]), betas=np.array([0.0, 1.0])),
                                    shapes={"y": "tied"}, kinds={"directions": "tensors"}),
     "nbcode.landscape.interpolate": S(lambda: dict(model=tiny_model(2), loss_fn=ce(), X=tX(), y=ty(),
-                                                   theta_start=_torch().zeros(22, dtype=_torch().float64),
+                                                   theta_start=_torch().zeros(26, dtype=_torch().float64),
                                                    alphas=np.array([0.0, 0.5, 1.0])),
                                       shapes={"y": "tied", "theta_start": "tied"}),
     # ---- norm
@@ -581,7 +581,7 @@ SPECS: dict[str, Spec] = {
     "nbcode.optim.momentum_velocity": S(lambda: dict(lr=0.1, momentum=0.5)),
     "nbcode.optim.nesterov_lookahead_path": S(lambda: dict(grad=lambda w: 2 * w, w0=np.array([1.0, -2.0]), lr=0.1, momentum=0.5,
                                                            steps=3)),
-    "nbcode.optim.newton": S(lambda: dict(hess=lambda w: 2 * np.eye(2))),
+    "nbcode.optim.newton": S(lambda: dict(hess=lambda w: 2 * np.eye(np.size(w)))),
     "nbcode.optim.two_loop": S(_lbfgs_two_loop, kinds={"old_stps": "arrays", "old_dirs": "arrays", "ro": "reals"},
                                shapes={"g": "tied"}),
     "nbcode.optim.minimize_lbfgs": S(lambda: dict(fun=lambda w: float(w @ w), grad=lambda w: 2 * w, x0=np.array([1.0, -2.0]),
@@ -1149,7 +1149,7 @@ def cases_for(name: str, base: Any, p: inspect.Parameter | None, spec: Spec) -> 
 
     if kind == "text" or name in spec.skip:
         return c
-    if not opt:
+    if not opt and kind != "seed":  # seed=None means fresh randomness (nbcode._validate.generator)
         add("None", "bad", lambda b: None)
     if kind == "real":
         add("str", "bad", lambda b: "0.5")
