@@ -7,6 +7,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
+from nbcode import _validate
 
 __all__ = ["tiny_mlp_loss", "CriticalPoint", "find_critical_points"]
 
@@ -29,8 +30,7 @@ def tiny_mlp_loss(X: Any, y: Any, hidden: int) -> tuple[Callable[[torch.Tensor],
     yt = torch.as_tensor(np.asarray(y, dtype=np.float64)).reshape(-1)
     if Xt.ndim != 2 or yt.shape[0] != Xt.shape[0]:
         raise ValueError(f"Invalid data: X of shape {tuple(Xt.shape)} and y of length {yt.shape[0]}")
-    if not isinstance(hidden, int) or hidden < 1:
-        raise ValueError(f"Invalid number of hidden units: {hidden}")
+    hidden = _validate.count(hidden, "number of hidden units", low=1)
     n_in = Xt.shape[1]
     sizes = [hidden * n_in, hidden, hidden, 1]
     d = sum(sizes)
@@ -154,8 +154,8 @@ def find_critical_points(
     any index. Returns the points whose :math:`\\|g\\| \\le` ``grad_tol``, with the exact Hessian
     spectrum of each (:cite:`dauphin2014`'s index-versus-loss study in miniature).
     """
-    if not isinstance(n_inits, int) or n_inits < 1:
-        raise ValueError(f"Invalid number of initializations: {n_inits}")
+    n_inits = _validate.count(n_inits, "number of initializations", low=1)
+    seed = _validate.count(seed, "seed")
     if not gd_steps or any(int(s) != s or s < 0 for s in gd_steps):
         raise ValueError(f"Invalid gd_steps: {list(gd_steps)}")
     if not (lr > 0 and np.isfinite(lr)):

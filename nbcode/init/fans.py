@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Sequence
+import numbers
+from typing import Any, Sequence
 
 __all__ = ["check_shape", "calculate_fan_in_and_fan_out", "calculate_correct_fan", "calculate_gain", "NONLINEARITIES"]
 
@@ -14,10 +15,14 @@ NONLINEARITIES = (*_LINEAR, "sigmoid", "tanh", "relu", "leaky_relu", "selu")
 
 def check_shape(shape: Sequence[int] | int) -> tuple[int, ...]:
     """``shape`` as a tuple of non-negative ints, or ``ValueError("Invalid shape: ...")``."""
-    dims = (shape,) if isinstance(shape, int) else tuple(shape)
-    if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in dims):
+    raw: Any = shape
+    try:
+        dims = (raw,) if isinstance(raw, numbers.Integral) else tuple(raw)
+    except TypeError:
+        raise TypeError(f"Invalid shape: {shape!r} (need an integer or a sequence of integers)") from None
+    if not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and int(s) >= 0 for s in dims):
         raise ValueError(f"Invalid shape: {shape}")
-    return dims
+    return tuple(int(s) for s in dims)
 
 
 def calculate_fan_in_and_fan_out(shape: Sequence[int]) -> tuple[int, int]:
@@ -100,8 +105,8 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     if nonlinearity == "leaky_relu":
         if param is None:
             negative_slope = 0.01
-        elif (not isinstance(param, bool) and isinstance(param, int)) or isinstance(param, float):
-            negative_slope = param
+        elif isinstance(param, numbers.Real) and not isinstance(param, bool):
+            negative_slope = float(param)
         else:
             raise ValueError(f"negative_slope {param} not a valid number")
         return math.sqrt(2.0 / (1 + negative_slope**2))

@@ -14,6 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from nbcode.init.fans import calculate_correct_fan, calculate_fan_in_and_fan_out, calculate_gain, check_shape
+from nbcode import _validate
 
 __all__ = [
     "lecun_normal",
@@ -29,9 +30,7 @@ __all__ = [
 
 
 def _check_gain(gain: float) -> float:
-    if not isinstance(gain, (int, float)) or isinstance(gain, bool) or not math.isfinite(gain) or gain < 0:
-        raise ValueError(f"Invalid gain: {gain}")
-    return float(gain)
+    return _validate.real(gain, "gain", low=0)
 
 
 def _check_rng(rng: np.random.Generator) -> np.random.Generator:

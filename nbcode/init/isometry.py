@@ -58,10 +58,8 @@ def mlp_weights(depth: int, width: int, *, init: str = "gaussian", sigma_w: floa
     >>> bool(np.allclose(ws[0] @ ws[0].T, np.eye(4)))
     True
     """
-    if not isinstance(depth, int) or depth < 1:
-        raise ValueError(f"Invalid depth: {depth}")
-    if not isinstance(width, int) or width < 1:
-        raise ValueError(f"Invalid width: {width}")
+    depth = _validate.count(depth, "depth", low=1)
+    width = _validate.count(width, "width", low=1)
     if not math.isfinite(sigma_w) or sigma_w < 0:
         raise ValueError(f"Invalid gain: {sigma_w}")
     if init == "gaussian":

@@ -16,6 +16,7 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
+from nbcode import _validate
 from nbcode.optim import iterate, sgd
 
 
@@ -37,8 +38,7 @@ def two_feature_regression(n: int = 200, *, scale: float = 1.0, mean: tuple[floa
     >>> d.X.shape, round(float(d.X[:, 1].std() / d.X[:, 0].std()), 0) > 5
     ((50, 2), True)
     """
-    if not (isinstance(n, int) and n >= 3):
-        raise ValueError(f"Invalid number of examples: {n}")
+    n = _validate.count(n, "number of examples", low=3)
     if not (scale > 0 and math.isfinite(scale)):
         raise ValueError(f"Invalid scale: {scale}")
     if not -1 < rho < 1:

@@ -78,6 +78,12 @@ def writeable(params: Any, name: str = "params") -> Array:
     return params
 
 
+def check_params(params: Any) -> None:
+    """Refuse parameters an optimizer's ``init`` cannot start from (not an array of real
+    numbers, empty, NaN or infinite entries); the array itself is left as it is."""
+    v.array(params, "params")
+
+
 def apply_updates(params: Array, updates: Array) -> Array:
     """``params + updates`` (a new array; nothing is modified in place)."""
     return np.asarray(params, dtype=float) + updates

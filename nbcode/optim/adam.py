@@ -8,6 +8,7 @@ import numpy as np
 
 from nbcode.optim import _kernels
 from nbcode.optim._base import (
+    check_params,
     Array,
     Optimizer,
     Schedule,
@@ -102,6 +103,7 @@ def adam(
     engine = _kernels.engine_for(engine)
 
     def init(params: Array) -> AdamState:
+        check_params(params)
         z = np.zeros_like(writeable(params)) if engine != "readable" else np.zeros(np.shape(params))
         return AdamState(0, z, z.copy(), z.copy() if amsgrad else None)
 
@@ -186,6 +188,7 @@ def adamax(lr: float | Schedule = 2e-3, betas: tuple[float, float] = (0.9, 0.999
     weight_decay = hyper(weight_decay, "weight_decay value", "weight_decay", low=0)
 
     def init(params: Array) -> AdamaxState:
+        check_params(params)
         return AdamaxState(0, np.zeros(np.shape(params)), np.zeros(np.shape(params)))
 
     def update(grads: Array, state: AdamaxState, params: Array) -> tuple[Array, AdamaxState]:
@@ -247,6 +250,7 @@ def nadam(
     decoupled = flag(decoupled_weight_decay, "decoupled_weight_decay")
 
     def init(params: Array) -> NAdamState:
+        check_params(params)
         return NAdamState(0, 1.0, np.zeros(np.shape(params)), np.zeros(np.shape(params)))
 
     def update(grads: Array, state: NAdamState, params: Array) -> tuple[Array, NAdamState]:

@@ -8,6 +8,7 @@ import numpy as np
 
 from nbcode.optim import _kernels
 from nbcode.optim._base import (
+    check_params,
     Array,
     Optimizer,
     Schedule,
@@ -53,6 +54,7 @@ def adagrad(lr: float | Schedule = 1e-2, lr_decay: float = 0.0, weight_decay: fl
     eps = hyper(eps, "epsilon value", "eps", low=0)
 
     def init(params: Array) -> AdagradState:
+        check_params(params)
         return AdagradState(0, np.full(np.shape(params), acc0))
 
     def update(grads: Array, state: AdagradState, params: Array) -> tuple[Array, AdagradState]:
@@ -117,6 +119,7 @@ def rmsprop(
     engine = _kernels.engine_for(engine)
 
     def init(params: Array) -> RMSpropState:
+        check_params(params)
         z = np.zeros_like(writeable(params)) if engine != "readable" else np.zeros(np.shape(params))
         return RMSpropState(0, z, z.copy() if momentum > 0 else None, z.copy() if centered else None)
 
@@ -185,6 +188,7 @@ def adadelta(lr: float | Schedule = 1.0, rho: float = 0.9, eps: float = 1e-6, we
     weight_decay = hyper(weight_decay, "weight_decay value", "weight_decay", low=0)
 
     def init(params: Array) -> AdadeltaState:
+        check_params(params)
         return AdadeltaState(0, np.zeros(np.shape(params)), np.zeros(np.shape(params)))
 
     def update(grads: Array, state: AdadeltaState, params: Array) -> tuple[Array, AdadeltaState]:

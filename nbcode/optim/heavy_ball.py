@@ -54,6 +54,7 @@ def iteration_matrix(lr: float, momentum: float, lam: float) -> np.ndarray:
     >>> iteration_matrix(0.1, 0.5, 2.0).tolist()
     [[1.3, -0.5], [1.0, 0.0]]
     """
+    lr, momentum, lam = v.real(lr, "learning rate", symbol="lr"), v.real(momentum, "momentum"), v.real(lam, "lam")
     return np.array([[1.0 + momentum - lr * lam, -momentum], [1.0, 0.0]])
 
 
@@ -65,6 +66,8 @@ def heavy_ball_rate(lr: float, momentum: float, lams: Any) -> float:
     >>> round(heavy_ball_rate(0.5, 0.0, [1.0]), 6)          # plain GD: |1 - lr * lam|
     0.5
     """
+    lr, momentum = v.real(lr, "learning rate", symbol="lr"), v.real(momentum, "momentum")
+    lams = v.array(lams, "lams")
     return max(float(np.max(np.abs(np.linalg.eigvals(iteration_matrix(lr, momentum, float(lam)))))) for lam in np.ravel(lams))
 
 
@@ -109,7 +112,8 @@ def rate_grid(lrs: Any, betas: Any, lams: Any) -> np.ndarray:
     >>> bool(np.isclose(R[1, 0], heavy_ball_rate(0.5, 0.5, [1.0, 2.0])))
     True
     """
-    E, B = np.meshgrid(np.asarray(lrs, dtype=float), np.asarray(betas, dtype=float))
+    lrs, betas, lams = v.vector(lrs, "lrs"), v.vector(betas, "betas"), v.array(lams, "lams")
+    E, B = np.meshgrid(lrs, betas)
     R = np.zeros_like(E)
     for lam in np.ravel(lams):
         t = (1.0 + B - E * lam).astype(complex)
@@ -126,6 +130,7 @@ def converges(lr: float, momentum: float, lam: float) -> bool:
     >>> converges(3.5, 0.9, 1.0), converges(3.9, 0.9, 1.0)
     (True, False)
     """
+    lr, momentum, lam = v.real(lr, "learning rate", symbol="lr"), v.real(momentum, "momentum"), v.real(lam, "lam")
     return 0.0 <= momentum < 1.0 and 0.0 < lr * lam < 2.0 * (1.0 + momentum)
 
 
@@ -138,6 +143,7 @@ def optimal_heavy_ball(lam_min: float, lam_max: float) -> tuple[float, float, fl
     >>> round(lr, 6), round(beta, 6), round(r, 6)      # r = (10 - 1) / (10 + 1)
     (0.033058, 0.669421, 0.818182)
     """
+    lam_min, lam_max = v.real(lam_min, "lam_min"), v.real(lam_max, "lam_max")
     if not 0 < lam_min <= lam_max:
         raise ValueError(f"Invalid eigenvalues: lam_min={lam_min}, lam_max={lam_max} (need 0 < lam_min <= lam_max)")
     sq = math.sqrt(lam_max / lam_min)

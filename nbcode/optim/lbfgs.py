@@ -7,7 +7,7 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 
 from nbcode import _validate as v
-from nbcode.optim._base import Array, Optimizer, as_params, grads_and_params, hyper
+from nbcode.optim._base import Array, Optimizer, as_params, grads_and_params, hyper, check_params
 
 __all__ = ["LBFGSState", "lbfgs", "two_loop", "minimize_lbfgs", "LBFGSResult"]
 
@@ -112,6 +112,7 @@ def lbfgs(lr: float = 1.0, history_size: int = 100, tolerance_grad: float = 1e-7
     tolerance_change = hyper(tolerance_change, "tolerance_change value", "tolerance_change", low=0)
 
     def init(params: Array) -> LBFGSState:
+        check_params(params)
         return LBFGSState(0, None, lr, (), (), (), 1.0, None)
 
     def update(grads: Array, state: LBFGSState, params: Array) -> tuple[Array, LBFGSState]:

@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from nbcode.optim._base import Array, Optimizer, grads_and_params, hyper, pair
+from nbcode.optim._base import Array, Optimizer, grads_and_params, hyper, pair, check_params
 
 __all__ = ["RpropState", "rprop", "RpropBacktrackState", "rprop_backtrack"]
 
@@ -77,6 +77,7 @@ def rprop(lr: float = 1e-2, etas: tuple[float, float] = (0.5, 1.2), step_sizes: 
     lr, eta_minus, eta_plus, lo, hi = _check(lr, etas, step_sizes)
 
     def init(params: Array) -> RpropState:
+        check_params(params)
         return RpropState(0, np.zeros(np.shape(params)), np.full(np.shape(params), lr))
 
     def update(grads: Array, state: RpropState, params: Array) -> tuple[Array, RpropState]:
@@ -114,6 +115,7 @@ def rprop_backtrack(lr: float = 1e-2, etas: tuple[float, float] = (0.5, 1.2), st
     lr, eta_minus, eta_plus, lo, hi = _check(lr, etas, step_sizes)
 
     def init(params: Array) -> RpropBacktrackState:
+        check_params(params)
         z = np.zeros(np.shape(params))
         return RpropBacktrackState(0, z, np.full(np.shape(params), lr), z.copy())
 

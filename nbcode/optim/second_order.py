@@ -7,7 +7,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from nbcode import _validate as v
-from nbcode.optim._base import Array, Optimizer, Schedule, grads_and_params, hyper, learning_rate
+from nbcode.optim._base import Array, Optimizer, Schedule, grads_and_params, hyper, learning_rate, check_params
 
 __all__ = ["NewtonState", "newton", "QuickpropState", "quickprop"]
 
@@ -55,6 +55,7 @@ def newton(hess: Callable[[Array], Array], lr: float | Schedule = 1.0, damping: 
     damping = hyper(damping, "damping value", "damping", low=0)
 
     def init(params: Array) -> NewtonState:
+        check_params(params)
         return NewtonState(0)
 
     def update(grads: Array, state: NewtonState, params: Array) -> tuple[Array, NewtonState]:
@@ -120,6 +121,7 @@ def quickprop(lr: float | Schedule = 1e-2, mu: float = 1.75) -> Optimizer:
     mu = hyper(mu, "mu value", "mu", low=0, low_open=True)
 
     def init(params: Array) -> QuickpropState:
+        check_params(params)
         return QuickpropState(0, np.zeros(np.shape(params)), np.zeros(np.shape(params)))
 
     def update(grads: Array, state: QuickpropState, params: Array) -> tuple[Array, QuickpropState]:

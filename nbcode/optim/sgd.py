@@ -9,6 +9,7 @@ import numpy as np
 from nbcode import _validate as v
 from nbcode.optim import _kernels
 from nbcode.optim._base import (
+    check_params,
     Array,
     Optimizer,
     Schedule,
@@ -103,6 +104,7 @@ def sgd(
         raise ValueError("Nesterov momentum requires a momentum and zero dampening")
 
     def init(params: Array) -> SGDState:
+        check_params(params)
         if engine != "readable" and momentum != 0:  # the kernels write into a buffer of the parameters' dtype
             return SGDState(0, np.zeros_like(writeable(params)))
         return SGDState(0, None)
@@ -149,6 +151,7 @@ def momentum_ma(lr: float | Schedule, momentum: float) -> Optimizer:
     beta = hyper(momentum, "momentum value", "momentum", low=0, high=1, high_open=True)
 
     def init(params: Array) -> MomentumMAState:
+        check_params(params)
         return MomentumMAState(0, np.zeros(np.shape(params)))
 
     def update(grads: Array, state: MomentumMAState, params: Array) -> tuple[Array, MomentumMAState]:
@@ -193,6 +196,7 @@ def momentum_velocity(lr: float | Schedule, momentum: float) -> Optimizer:
     beta = hyper(momentum, "momentum value", "momentum", low=0, high=1, high_open=True)
 
     def init(params: Array) -> VelocityState:
+        check_params(params)
         return VelocityState(0, np.zeros(np.shape(params)))
 
     def update(grads: Array, state: VelocityState, params: Array) -> tuple[Array, VelocityState]:

@@ -11,6 +11,7 @@ shows (:func:`nbcode.plot.snap_figure`) go through it.
 from __future__ import annotations
 
 import math
+import numbers
 from decimal import Decimal
 from typing import Any, Iterable
 
@@ -92,6 +93,9 @@ class Quantizer:
         """The number that ``k`` steps stand for (exact decimal, then the nearest float)."""
         if k is None:
             return None
+        if isinstance(k, (bool, np.bool_)) or not isinstance(k, numbers.Integral):
+            raise TypeError(f"Invalid k: {k!r} (need an integer)")
+        k = int(k)
         t = float(Decimal(k * self.m).scaleb(self.e))
         return float(format(10.0**t, ".6g")) if self.log else t
 

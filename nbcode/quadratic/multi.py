@@ -106,12 +106,12 @@ class QuadraticND:
 
     def __call__(self, w: np.ndarray) -> np.ndarray:
         """Loss at ``w`` of shape ``(..., d)``."""
-        w = np.asarray(w, dtype=float)
+        w = v.array(w, "w")
         return np.asarray(0.5 * np.einsum("...i,ij,...j->...", w, self.H, w) + w @ self.b + self.c)
 
     def grad(self, w: np.ndarray) -> np.ndarray:
         """:math:`\\nabla L = H\\mathbf w + \\mathbf b` (for ``w`` of shape ``(..., d)``)."""
-        w = np.asarray(w, dtype=float)
+        w = v.array(w, "w")
         return np.asarray((self.H @ w if w.ndim == 1 else w @ self.H) + self.b)
 
 
@@ -128,12 +128,12 @@ def quadratic_from_eigs(
     """
     lam = _check_eigs(eigvals)
     d = lam.size
-    Qm = np.eye(d) if Q is None else np.asarray(Q, dtype=float)
+    Qm = np.eye(d) if Q is None else v.array(Q, "Q")
     if Qm.shape != (d, d) or not np.allclose(Qm.T @ Qm, np.eye(d), atol=1e-10):
         raise ValueError(f"Invalid rotation: Q must be an orthogonal ({d}, {d}) matrix")
     H = (Qm * lam) @ Qm.T
     H = 0.5 * (H + H.T)
-    ws = np.zeros(d) if w_star is None else np.asarray(w_star, dtype=float).reshape(-1)
+    ws = np.zeros(d) if w_star is None else v.array(w_star, "w_star").reshape(-1)
     if ws.size != d:
         raise ValueError(f"Invalid minimizer shape: {ws.shape} (need ({d},))")
     b = -H @ ws

@@ -7,6 +7,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from nbcode.regularize.penalties import _alpha
+from nbcode import _validate
 
 __all__ = ["shift_images", "augment_shifts", "noisy_least_squares"]
 
@@ -20,7 +21,7 @@ def shift_images(X: Any, dx: int, dy: int, *, side: int = 8, fill: float = 0.0) 
     >>> shift_images(np.arange(4.0)[None, :], 1, 0, side=2).tolist()
     [[0.0, 0.0, 0.0, 2.0]]
     """
-    X = np.atleast_2d(np.asarray(X, dtype=np.float64))
+    X = np.atleast_2d(_validate.array(X, "X"))
     if X.shape[1] != side * side:
         raise ValueError(f"Invalid image size: {X.shape[1]} features, expected {side}x{side} = {side * side}")
     if abs(dx) >= side or abs(dy) >= side:
@@ -50,11 +51,10 @@ def noisy_least_squares(X: Any, y: Any, sigma: float, *, copies: int = 100, seed
     >>> noisy_least_squares(X, [1.0, 1.0], 0.0, copies=1).round(6).tolist()
     [1.0, 1.0]
     """
-    X = np.asarray(X, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
+    X = _validate.array(X, "X")
+    y = _validate.array(y, "y")
     sigma = _alpha(sigma)
-    if not isinstance(copies, int) or copies < 1:
-        raise ValueError(f"Invalid number of copies: {copies}")
+    copies = _validate.count(copies, "number of copies", low=1)
     rng = np.random.default_rng(seed)
     Xa = np.concatenate([X + sigma * rng.standard_normal(X.shape) for _ in range(copies)])
     ya = np.tile(y, copies)
@@ -73,7 +73,7 @@ def augment_shifts(
     >>> Xa.shape, ya.tolist()
     ((10, 64), [3, 5, 3, 5, 3, 5, 3, 5, 3, 5])
     """
-    X = np.atleast_2d(np.asarray(X, dtype=np.float64))
+    X = np.atleast_2d(_validate.array(X, "X"))
     y = np.asarray(y)
     if y.shape[0] != X.shape[0]:
         raise ValueError(f"X and y have different numbers of rows: {X.shape[0]} and {y.shape[0]}")

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from nbcode.regularize.penalties import _alpha
+from nbcode import _validate
 
 __all__ = ["EarlyStopping", "gd_quadratic_factors", "l2_factors", "matching_alpha"]
 
@@ -50,8 +51,7 @@ class EarlyStopping:
     def __init__(
         self, model: Any = None, *, patience: int = 5, min_delta: float = 0.0, monitor: str = "val_loss", restore_best: bool = True
     ) -> None:
-        if not isinstance(patience, int) or patience < 1:
-            raise ValueError(f"Invalid patience: {patience} (need an integer >= 1)")
+        patience = _validate.count(patience, "patience", low=1)
         if not math.isfinite(min_delta) or min_delta < 0:
             raise ValueError(f"Invalid min_delta: {min_delta}")
         self.model = model
@@ -111,7 +111,7 @@ def gd_quadratic_factors(lams: Any, lr: float, steps: int) -> np.ndarray:
     >>> gd_quadratic_factors([1.0], 0.5, 2).tolist()
     [0.75]
     """
-    lams = np.asarray(lams, dtype=np.float64)
+    lams = _validate.array(lams, "lams")
     if not lr > 0:
         raise ValueError(f"Invalid learning rate: {lr}")
     return np.asarray(1.0 - (1.0 - lr * lams) ** int(steps))
@@ -126,7 +126,7 @@ def l2_factors(lams: Any, alpha: float) -> np.ndarray:
     >>> l2_factors([1.0, 3.0], 1.0).tolist()
     [0.5, 0.75]
     """
-    lams = np.asarray(lams, dtype=np.float64)
+    lams = _validate.array(lams, "lams")
     return np.asarray(lams / (lams + _alpha(alpha)))
 
 
@@ -145,6 +145,6 @@ def matching_alpha(lams: Any, lr: float, steps: int) -> float:
     """
     f = gd_quadratic_factors(lams, lr, steps)
     grid = np.geomspace(1e-8, 1e4, 4801)
-    lams = np.asarray(lams, dtype=np.float64)
+    lams = _validate.array(lams, "lams")
     err = (((lams[None, :] / (lams[None, :] + grid[:, None])) - f[None, :]) ** 2).sum(axis=1)
     return float(grid[int(np.argmin(err))])

@@ -16,14 +16,15 @@ from typing import Any
 
 import numpy as np
 
+from nbcode import _validate
 from nbcode.regularize.penalties import _alpha, _ratio
 
 __all__ = ["ridge", "l2_optimum", "l1_optimum_diagonal", "ista", "subgradient_descent", "lipschitz"]
 
 
 def _xy(X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
-    X = np.asarray(X, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
+    X = _validate.array(X, "X")
+    y = _validate.array(y, "y")
     if X.ndim != 2 or y.shape != (X.shape[0],):
         raise ValueError(f"Invalid shapes: X {X.shape} and y {y.shape} (need (n, d) and (n,))")
     return X, y
@@ -60,9 +61,9 @@ def l2_optimum(H: Any, w_star: Any, alpha: float) -> np.ndarray:
     >>> l2_optimum([[3.0, 0.0], [0.0, 1.0]], [1.0, 1.0], 1.0).tolist()
     [0.75, 0.5]
     """
-    H = np.asarray(H, dtype=np.float64)
+    H = _validate.array(H, "H")
     lam, Q = np.linalg.eigh(H)
-    w_star = np.asarray(w_star, dtype=np.float64)
+    w_star = _validate.array(w_star, "w_star")
     return np.asarray(Q @ ((lam / (lam + _alpha(alpha))) * (Q.T @ w_star)))
 
 
@@ -76,16 +77,16 @@ def l1_optimum_diagonal(lams: Any, w_star: Any, alpha: float) -> np.ndarray:
     >>> l1_optimum_diagonal([1.0, 2.0], [0.5, -2.0], 1.0).tolist()
     [0.0, -1.5]
     """
-    lams = np.asarray(lams, dtype=np.float64)
+    lams = _validate.array(lams, "lams")
     if np.any(lams <= 0):
         raise ValueError(f"Invalid eigenvalues: {lams} (need all > 0)")
-    w_star = np.asarray(w_star, dtype=np.float64)
+    w_star = _validate.array(w_star, "w_star")
     return np.sign(w_star) * np.maximum(np.abs(w_star) - _alpha(alpha) / lams, 0.0)
 
 
 def lipschitz(X: Any) -> float:
     """:math:`\\lambda_{\\max}(X^\\top X/n)`, the Lipschitz constant of :math:`\\nabla L`."""
-    X = np.asarray(X, dtype=np.float64)
+    X = _validate.array(X, "X")
     return float(np.linalg.eigvalsh(X.T @ X / X.shape[0])[-1])
 
 
@@ -116,7 +117,7 @@ def ista(
     eta = 1.0 / lipschitz(X) if lr is None else float(lr)
     if not eta > 0:
         raise ValueError(f"Invalid learning rate: {lr}")
-    w = np.zeros(d) if w0 is None else np.asarray(w0, dtype=np.float64).copy()
+    w = np.zeros(d) if w0 is None else _validate.array(w0, "w0", shape=(d,))
     # the gradient X^T (Xw - y) / n as G w - c with the d x d Gram matrix: d^2 work per step, not nd
     G, c = X.T @ X / n, X.T @ y / n
     t, shrink = eta * a * rho, 1.0 + eta * a * (1.0 - rho)
@@ -144,7 +145,7 @@ def subgradient_descent(X: Any, y: Any, alpha: float, *, lr: float, steps: int =
     if not lr > 0:
         raise ValueError(f"Invalid learning rate: {lr}")
     n, d = X.shape
-    w = np.zeros(d) if w0 is None else np.asarray(w0, dtype=np.float64).copy()
+    w = np.zeros(d) if w0 is None else _validate.array(w0, "w0")
     path = [w.copy()]
     for _ in range(int(steps)):
         w = w - lr * (X.T @ (X @ w - y) / n + a * np.sign(w))

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from nbcode import _validate
 
 __all__ = [
     "l2_penalty",
@@ -25,15 +26,11 @@ __all__ = [
 
 
 def _alpha(alpha: float) -> float:
-    if not np.isfinite(alpha) or alpha < 0:
-        raise ValueError(f"Invalid regularization strength: {alpha}")
-    return float(alpha)
+    return _validate.real(alpha, "regularization strength", low=0)
 
 
 def _ratio(l1_ratio: float) -> float:
-    if not 0.0 <= l1_ratio <= 1.0:
-        raise ValueError(f"Invalid l1_ratio: {l1_ratio} (need 0 <= l1_ratio <= 1)")
-    return float(l1_ratio)
+    return _validate.probability(l1_ratio, "l1_ratio")
 
 
 def l2_penalty(w: Any, alpha: float = 1.0) -> float:
@@ -44,7 +41,7 @@ def l2_penalty(w: Any, alpha: float = 1.0) -> float:
     >>> l2_penalty([3.0, 4.0], alpha=0.1)
     1.25
     """
-    w = np.asarray(w, dtype=np.float64)
+    w = _validate.array(w, "w")
     return 0.5 * _alpha(alpha) * float(w @ w)
 
 
@@ -56,7 +53,7 @@ def l1_penalty(w: Any, alpha: float = 1.0) -> float:
     >>> l1_penalty([3.0, -4.0], alpha=0.1)
     0.7000000000000001
     """
-    return _alpha(alpha) * float(np.abs(np.asarray(w, dtype=np.float64)).sum())
+    return _alpha(alpha) * float(np.abs(_validate.array(w, "w")).sum())
 
 
 def elastic_net_penalty(w: Any, alpha: float = 1.0, l1_ratio: float = 0.5) -> float:
@@ -80,7 +77,7 @@ def l2_grad(w: Any, alpha: float = 1.0) -> np.ndarray:
     >>> l2_grad([2.0, -1.0], 0.5).tolist()
     [1.0, -0.5]
     """
-    return _alpha(alpha) * np.asarray(w, dtype=np.float64)
+    return _alpha(alpha) * _validate.array(w, "w")
 
 
 def l1_subgrad(w: Any, alpha: float = 1.0) -> np.ndarray:
@@ -91,7 +88,7 @@ def l1_subgrad(w: Any, alpha: float = 1.0) -> np.ndarray:
     >>> l1_subgrad([2.0, 0.0, -1.0], 0.5).tolist()
     [0.5, 0.0, -0.5]
     """
-    return _alpha(alpha) * np.sign(np.asarray(w, dtype=np.float64))
+    return _alpha(alpha) * np.sign(_validate.array(w, "w"))
 
 
 def soft_threshold(z: Any, t: float) -> np.ndarray:
@@ -109,7 +106,7 @@ def soft_threshold(z: Any, t: float) -> np.ndarray:
     [2.0, 0.0, -1.0]
     """
     t = _alpha(t)
-    z = np.asarray(z, dtype=np.float64)
+    z = _validate.array(z, "z")
     return np.sign(z) * np.maximum(np.abs(z) - t, 0.0)
 
 
@@ -121,7 +118,7 @@ def prox_l2(z: Any, t: float) -> np.ndarray:
     >>> prox_l2([2.0, -4.0], 1.0).tolist()
     [1.0, -2.0]
     """
-    return np.asarray(z, dtype=np.float64) / (1.0 + _alpha(t))
+    return _validate.array(z, "z") / (1.0 + _alpha(t))
 
 
 def prox_elastic_net(z: Any, t: float, l1_ratio: float = 0.5) -> np.ndarray:

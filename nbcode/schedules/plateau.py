@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from typing import Callable, NamedTuple
+from nbcode import _validate
 
 __all__ = ["PlateauState", "Plateau", "reduce_lr_on_plateau"]
 
@@ -69,9 +70,8 @@ def reduce_lr_on_plateau(
         raise ValueError(f"Invalid threshold_mode: {threshold_mode!r} (use 'rel' or 'abs')")
     if not math.isfinite(factor) or not 0 < factor < 1:
         raise ValueError(f"Invalid factor: {factor} (need 0 < factor < 1)")
-    for name, val in (("patience", patience), ("cooldown", cooldown)):
-        if not isinstance(val, int) or val < 0:
-            raise ValueError(f"Invalid {name}: {val} (need an integer >= 0)")
+    patience = _validate.count(patience, "patience")
+    cooldown = _validate.count(cooldown, "cooldown")
     if not math.isfinite(min_lr) or min_lr < 0:
         raise ValueError(f"Invalid min_lr: {min_lr}")
 

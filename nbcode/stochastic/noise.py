@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from nbcode.stochastic.sgd import LeastSquares, _check_batch_size
+from nbcode import _validate
 
 __all__ = [
     "per_example_gradients",
@@ -91,8 +92,7 @@ def minibatch_gradient_variance(
     G = per_example_gradients(problem, w)
     n = G.shape[0]
     B = _check_batch_size(batch_size, n)
-    if not isinstance(draws, int) or draws < 2:
-        raise ValueError(f"Invalid number of draws: {draws} (need an integer >= 2)")
+    draws = _validate.count(draws, "number of draws", low=2)
     rng = np.random.default_rng(seed)
     if replace:
         idx = rng.integers(0, n, size=(draws, B))

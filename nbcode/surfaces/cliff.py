@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from nbcode import _validate
 
 __all__ = ["rnn_loss", "rnn_loss_grad"]
 
 
 def _check(T: int) -> int:
-    if not isinstance(T, (int, np.integer)) or T < 1:
-        raise ValueError(f"Invalid number of time steps: {T}")
-    return int(T)
+    return _validate.count(T, "number of time steps", low=1)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -32,6 +31,8 @@ def rnn_loss(w: Any, b: Any, *, T: int = 50, x0: float = 0.5, target: float = 0.
     0.0
     """
     T = _check(T)
+    w, b = _validate.array(w, "w"), _validate.array(b, "b")
+    x0, target = _validate.real(x0, "x0"), _validate.real(target, "target")
     x = np.broadcast_to(np.asarray(x0, dtype=np.float64), np.broadcast(np.asarray(w), np.asarray(b)).shape).copy()
     for _ in range(T):
         x = w * _sigmoid(x) + b
@@ -51,6 +52,8 @@ def rnn_loss_grad(w: Any, b: Any, *, T: int = 50, x0: float = 0.5, target: float
     [0.0, 0.0]
     """
     T = _check(T)
+    w, b = _validate.array(w, "w"), _validate.array(b, "b")
+    x0, target = _validate.real(x0, "x0"), _validate.real(target, "target")
     shape = np.broadcast(np.asarray(w), np.asarray(b)).shape
     x = np.broadcast_to(np.asarray(x0, dtype=np.float64), shape).copy()
     dw = np.zeros(shape)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import numpy as np
+from nbcode import _validate
 
 __all__ = ["classify", "hessian_index", "newton_critical_point"]
 
 
 def _check_hessian(H: Any) -> np.ndarray:
-    A = np.asarray(H, dtype=np.float64)
+    A = _validate.array(H, "Hessian", finite=False, nonempty=False)
     if A.ndim != 2 or A.shape[0] != A.shape[1] or A.shape[0] == 0:
         raise ValueError(f"Invalid Hessian: expected a square matrix, got shape {A.shape}")
     if not np.all(np.isfinite(A)):
@@ -99,7 +100,7 @@ def newton_critical_point(
     >>> np.abs(w).max() < 1e-8
     np.True_
     """
-    w = np.asarray(w0, dtype=np.float64).copy()
+    w = _validate.array(w0, "starting point", finite=False)
     if w.ndim != 1 or not np.all(np.isfinite(w)):
         raise ValueError(f"Invalid starting point: {w0}")
     if not (damping > 0 and np.isfinite(damping)):

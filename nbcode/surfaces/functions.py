@@ -18,6 +18,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from nbcode import _validate
 from nbcode import _validate as v
 
 __all__ = [
@@ -42,7 +43,7 @@ Array = np.ndarray
 
 def check_point(w: Any, dim: int | None = None) -> Array:
     """``w`` as a finite float64 vector (of length ``dim`` if given), or a ``ValueError``."""
-    a = np.asarray(w, dtype=np.float64)
+    a = v.array(w, "point", finite=False)
     if a.ndim != 1:
         raise ValueError(f"Invalid point: expected a 1-D vector, got shape {a.shape}")
     if dim is not None and a.shape[0] != dim:
@@ -111,7 +112,7 @@ class Surface:
     def hessp(self, w: Any, v: Any) -> Array:
         """The Hessian-vector product :math:`H(w)\\,v`."""
         wa = check_point(w, self.dim)
-        va = np.asarray(v, dtype=np.float64)
+        va = _validate.array(v, "vector", finite=False)
         if va.shape != (self.dim,):
             raise ValueError(f"Invalid vector: expected shape ({self.dim},), got {va.shape}")
         if self.hessp_fn is not None:
@@ -141,7 +142,7 @@ def quadratic_bowl(eigenvalues: Any = (1.0, 10.0), angle: float = 0.0) -> Surfac
     >>> np.linalg.eigvalsh(s.hess([0.0, 0.0])).tolist()
     [1.0, 4.0]
     """
-    lam = np.asarray(eigenvalues, dtype=np.float64).reshape(-1)
+    lam = _validate.array(eigenvalues, "eigenvalues", finite=False).reshape(-1)
     if lam.size < 1 or not np.all(np.isfinite(lam)):
         raise ValueError(f"Invalid eigenvalues: {eigenvalues}")
     d = lam.size

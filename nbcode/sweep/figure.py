@@ -25,6 +25,7 @@ from matplotlib.ticker import FuncFormatter, NullFormatter
 from nbcode.plot import STYLE_PATH, snap_figure
 from nbcode.plot.quantize import snap_field
 from nbcode.plot import color as resolve_color
+from nbcode import _validate
 
 __all__ = ["Plot", "Axes", "Line", "RefLine", "Text", "Background"]
 
@@ -35,10 +36,7 @@ _SCALES = {"linear", "log"}
 
 
 def _as_1d(values: Any, name: str) -> np.ndarray:
-    arr = np.asarray(values, dtype=float).reshape(-1)
-    if arr.size == 0:
-        raise ValueError(f"{name} is empty")
-    return arr
+    return _validate.array(values, name, finite=False).reshape(-1)  # NaN or inf breaks a line
 
 
 @dataclass
@@ -185,8 +183,10 @@ class Axes:
             raise ValueError(f"Invalid line style: {ls!r} (use one of {sorted(DASHES)})")
         if marker not in _MARKERS:
             raise ValueError(f"Invalid marker: {marker!r}")
+        lw, ms = _validate.real(lw, "lw", low=0), _validate.real(ms, "ms", low=0)
+        alpha = _validate.probability(alpha, "alpha")
         c = resolve_color(color, default=len(self.lines))
-        self.lines.append(Line(xa, ya, label, c, ls, float(lw), marker, float(ms), float(alpha)))
+        self.lines.append(Line(xa, ya, label, c, ls, lw, marker, ms, alpha))
         return self
 
     def scatter(
@@ -205,22 +205,30 @@ class Axes:
 
     def axhline(self, y: float, *, label: str | None = None, color: int | str = "#000000", ls: str = "--", lw: float = 1.0) -> Axes:
         """Add a horizontal reference line at height ``y``."""
-        self.refs.append(RefLine("y", float(y), label, resolve_color(color), ls, float(lw)))
+        y, lw = _validate.real(y, "y"), _validate.real(lw, "lw", low=0)
+        _validate.choice(ls, "line style", list(DASHES))
+        self.refs.append(RefLine("y", y, label, resolve_color(color), ls, lw))
         return self
 
     def axvline(self, x: float, *, label: str | None = None, color: int | str = "#000000", ls: str = "--", lw: float = 1.0) -> Axes:
         """Add a vertical reference line at ``x``."""
-        self.refs.append(RefLine("x", float(x), label, resolve_color(color), ls, float(lw)))
+        x, lw = _validate.real(x, "x"), _validate.real(lw, "lw", low=0)
+        _validate.choice(ls, "line style", list(DASHES))
+        self.refs.append(RefLine("x", x, label, resolve_color(color), ls, lw))
         return self
 
     def text(self, x: float, y: float, s: str, *, color: int | str = "#000000", ha: str = "left", va: str = "bottom") -> Axes:
         """Write ``s`` at data coordinates ``(x, y)``."""
-        self.texts.append(Text(float(x), float(y), str(s), resolve_color(color), ha, va))
+        x, y = _validate.real(x, "x"), _validate.real(y, "y")
+        _validate.choice(ha, "ha", ["left", "center", "right"])
+        _validate.choice(va, "va", ["top", "center", "bottom", "baseline"])
+        self.texts.append(Text(x, y, str(s), resolve_color(color), ha, va))
         return self
 
     def contour(self, x: Any, y: Any, z: Any, *, levels: Any = 12, filled: bool = False, cmap: str = "viridis") -> Axes:
         """Draw contours of ``z[i, j] = f(x[j], y[i])`` behind the data; fixes the limits to the grid."""
-        xa, ya, za = _as_1d(x, "x"), _as_1d(y, "y"), np.asarray(z, dtype=float)
+        xa, ya, za = _as_1d(x, "x"), _as_1d(y, "y"), _validate.array(z, "z", finite=False)
+        _validate.flag(filled, "filled")
         if za.shape != (ya.size, xa.size):
             raise ValueError(f"z must have shape (len(y), len(x)) = {(ya.size, xa.size)}, got {za.shape}")
         self.background = Background(xa, ya, za, levels, filled, cmap)
@@ -322,8 +330,7 @@ class Plot:
     """
 
     def __init__(self, ncols: int = 1, *, width: float | None = None, height: float = 3.6, caption: str = "") -> None:
-        if not isinstance(ncols, int) or not 1 <= ncols <= 4:
-            raise ValueError(f"Invalid ncols: {ncols!r} (1 to 4 panels)")
+        ncols = _validate.count(ncols, "ncols", low=1, high=4)
         self.axes = [Axes() for _ in range(ncols)]
         self.width = float(width if width is not None else min(4.2 * ncols, 10.0))
         self.height = float(height)

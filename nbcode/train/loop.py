@@ -81,6 +81,8 @@ def mlp(
     >>> [type(m).__name__ for m in mlp([4, 3, 2], nn.Tanh, batch_norm=True, dropout=0.5)]
     ['Linear', 'BatchNorm1d', 'Tanh', 'Dropout', 'Linear']
     """
+    if isinstance(sizes, np.ndarray) and sizes.ndim == 1 and sizes.dtype.kind in "iu":
+        sizes = [int(s) for s in sizes]
     if not isinstance(sizes, (list, tuple)) or len(sizes) < 2 or any(
         isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1 for s in sizes
     ):
@@ -229,16 +231,14 @@ def fit(
         optimizer = NumpyOptimizer(model.parameters(), optimizer)
     if not hasattr(optimizer, "step") or not hasattr(optimizer, "zero_grad"):
         raise TypeError(f"Invalid optimizer: {v.show(optimizer)} (need a torch.optim.Optimizer or an nbcode optimizer)")
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
-        raise ValueError(f"Invalid number of epochs: {epochs} (need an integer >= 0)")
+    epochs = v.count(epochs, "number of epochs")
     if not isinstance(X, torch.Tensor) or not isinstance(y, torch.Tensor):
         raise TypeError(f"Invalid data: X and y must be torch tensors, got {type(X).__name__} and {type(y).__name__}")
     n = X.shape[0]
     if y.shape[0] != n:
         raise ValueError(f"X and y have different numbers of rows: {n} and {y.shape[0]}")
     bs = n if batch_size is None else batch_size
-    if isinstance(bs, bool) or not isinstance(bs, int) or not 1 <= bs <= n:
-        raise ValueError(f"Invalid batch size: {batch_size} (need 1 <= batch_size <= {n})")
+    bs = v.count(bs, "batch size", low=1, high=n)
     shuffle = v.flag(shuffle, "shuffle")
     drop_last = v.flag(drop_last, "drop_last")
     max_loss = v.real(max_loss, "max_loss", finite=False)

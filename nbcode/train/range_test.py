@@ -15,6 +15,7 @@ from typing import Callable
 import numpy as np
 import torch
 from torch import nn
+from nbcode import _validate
 
 __all__ = ["RangeTest", "lr_range_test"]
 
@@ -89,11 +90,11 @@ def lr_range_test(
     """
     if not (math.isfinite(lr_min) and math.isfinite(lr_max)) or not 0 < lr_min < lr_max:
         raise ValueError(f"Invalid learning rate range: lr_min={lr_min}, lr_max={lr_max} (need 0 < lr_min < lr_max)")
-    if not isinstance(num_steps, int) or num_steps < 2:
-        raise ValueError(f"Invalid num_steps: {num_steps} (need an integer >= 2)")
+    num_steps = _validate.count(num_steps, "num_steps", low=2)
+    seed = _validate.count(seed, "seed")
+    _validate.tensor(X, "X")
     n = X.shape[0]
-    if not isinstance(batch_size, int) or not 1 <= batch_size <= n:
-        raise ValueError(f"Invalid batch size: {batch_size} (need 1 <= batch_size <= {n})")
+    batch_size = _validate.count(batch_size, "batch size", low=1, high=n)
     if not 0 <= beta < 1:
         raise ValueError(f"Invalid beta: {beta} (need 0 <= beta < 1)")
     loss_fn = nn.functional.cross_entropy if loss_fn is None else loss_fn
