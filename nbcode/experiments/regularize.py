@@ -176,7 +176,7 @@ class SmoothingRun:
 def label_smoothing_digits(
     smoothings: Sequence[float], *, n_train: int = 300, hidden: int = 128, epochs: int = 60, lr: float = 3e-3, seed: int = 0
 ) -> dict[float, SmoothingRun]:
-    """Train a ``64-hidden-10`` ReLU MLP on the first ``n_train`` digits with the cross-entropy
+    r"""Train a ``64-hidden-10`` ReLU MLP on the first ``n_train`` digits with the cross-entropy
     against smoothed labels (``label_smoothing``), for each amount of smoothing; the test loss is
     measured with the plain cross-entropy.
 
@@ -330,7 +330,7 @@ def augmentation_digits(
 
 
 def correlated_features(n: int = 100, *, correlation: float = 0.98, noise: float = 0.5, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """A regression in which two features carry the same signal: :math:`x_1, x_2` standard normal
+    r"""A regression in which two features carry the same signal: :math:`x_1, x_2` standard normal
     with correlation ``correlation``, :math:`x_3, x_4` independent, :math:`y = x_1 + x_2 + 0.5x_3 +`
     noise. Columns standardized (mean 0, :math:`\|x_j\|^2 = n`), :math:`y` centred.
 
@@ -354,7 +354,7 @@ def correlated_features(n: int = 100, *, correlation: float = 0.98, noise: float
 
 def logistic_data(n: int = 200, *, scales: Sequence[float] = (0.25, 0.5, 1.0, 2.0, 4.0),
                   w: Sequence[float] = (2.0, -1.0, 0.5, 0.3, -0.2), seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Labels 0/1 drawn from a logistic model :math:`P(y = 1) = \sigma(x^\top w)`, with independent
+    r"""Labels 0/1 drawn from a logistic model :math:`P(y = 1) = \sigma(x^\top w)`, with independent
     normal features of standard deviations ``scales`` (so the features differ in scale).
 
     Examples

@@ -153,7 +153,7 @@ def optimal_heavy_ball(lam_min: float, lam_max: float) -> tuple[float, float, fl
 
 
 def optimal_nesterov(lam_min: float, lam_max: float) -> tuple[float, float, float]:
-    """The best constant ``(lr, momentum, rate)`` of Nesterov's method on a quadratic with
+    r"""The best constant ``(lr, momentum, rate)`` of Nesterov's method on a quadratic with
     eigenvalues in ``[lam_min, lam_max]`` (Lessard et al., 2016):
 
     .. math::
