@@ -234,6 +234,9 @@ def test_critical_points_of_a_tiny_network():
         assert np.linalg.norm(torch.func.grad(f)(wt).numpy()) < 1e-7
         np.testing.assert_allclose(c.eigenvalues, np.linalg.eigvalsh(thessian(f)(wt).numpy()), atol=1e-8)
         assert 0.0 <= c.index <= 1.0 and c.index + c.minimum_ratio <= 1.0
+    # the recorded starts are gradient-descent stopping points: each is a point of some run,
+    # distinct from the critical point it led to
+    assert all(c.start is not None and c.start.shape == c.w.shape and np.linalg.norm(c.start - c.w) > 0 for c in cps)
     # higher loss, higher index (Dauphin et al.): a positive rank correlation
     from scipy.stats import spearmanr
 

@@ -106,12 +106,14 @@ def tiny_mlp_derivatives(
 
 @dataclass
 class CriticalPoint:
-    """A point where the gradient (nearly) vanishes: its loss, gradient norm and Hessian spectrum."""
+    """A point where the gradient (nearly) vanishes: its loss, gradient norm and Hessian spectrum,
+    and (when known) the point the search for it started from."""
 
     w: np.ndarray
     loss: float
     grad_norm: float
     eigenvalues: np.ndarray
+    start: np.ndarray | None = None
 
     @property
     def index(self) -> float:
@@ -179,6 +181,7 @@ def find_critical_points(
         done = s
         starts.append(w.copy())
     W = np.concatenate(starts)
+    W0 = W.copy()
     R = W.shape[0]
     eye = np.eye(d)
     mu = np.full(R, damping)
@@ -201,5 +204,5 @@ def find_critical_points(
     out = []
     for r in range(R):
         if float(np.sqrt(gn[r])) <= grad_tol:
-            out.append(CriticalPoint(W[r].copy(), float(loss[r]), float(np.sqrt(gn[r])), lam[r].copy()))
+            out.append(CriticalPoint(W[r].copy(), float(loss[r]), float(np.sqrt(gn[r])), lam[r].copy(), W0[r].copy()))
     return out

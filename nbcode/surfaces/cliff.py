@@ -21,9 +21,11 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 def rnn_loss(w: Any, b: Any, *, T: int = 50, x0: float = 0.5, target: float = 0.7) -> np.ndarray:
     """:math:`L(w, b) = (x_T - \\text{target})^2` with :math:`x_t = w\\,\\sigma(x_{t-1}) + b`.
 
-    Broadcasts over arrays ``w`` and ``b``. Near the values of :math:`(w, b)` where the map
-    :math:`x \\mapsto w\\sigma(x) + b` changes from one fixed point to two (a bifurcation),
-    :math:`x_T` jumps: the loss has a cliff, a wall where the gradient is huge.
+    Broadcasts over arrays ``w`` and ``b``. Where the map :math:`x \\mapsto w\\sigma(x) + b` has two
+    stable fixed points, :math:`x_T` goes to the one whose basin contains ``x0``; where the unstable
+    fixed point between them (the basin edge) crosses ``x0``, :math:`x_T` jumps: the loss has a
+    cliff, a wall where the gradient is huge (for ``b = -5``, ``x0 = 0.5`` at
+    :math:`w = (x_0 - b)/\\sigma(x_0) \\approx 8.84`).
 
     Examples
     --------
