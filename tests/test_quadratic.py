@@ -219,7 +219,9 @@ def test_exercises_best_lr_and_iterations():
 
     assert check("convergence.best_lr", 0.4)
     assert not check("convergence.best_lr", 2 / 4.5)  # the stability limit, not the best step
-    # 691 = ceil(ln(1e6) / ln(101/99)), computed by hand
+    # 691 = ceil(ln(1e6) / ln(101/99)), computed by hand; the exercise asks kappa = 50, eps = 1e-8:
+    # ln(1e8) / ln(51/49) = 460.5..., so 461
     assert Q.predicted_iterations(100.0, 1e-6) == 691
-    assert check("convergence.iterations", 691)
-    assert not check("convergence.iterations", 1382)
+    assert Q.predicted_iterations(50.0, 1e-8) == 461
+    assert check("convergence.iterations", 461)
+    assert not check("convergence.iterations", 691)

@@ -214,5 +214,48 @@ def test_exercise_warmup_cosine_and_robbins_monro():
     # Robbins-Monro: only the inverse-time schedule has a divergent sum and a convergent sum of squares
     s1, s2 = S.robbins_monro_sums(S.inverse_power_lr(1.0, 0.5), 100_000)
     assert s2 > 11  # ~ ln K: diverges
-    assert check("convergence.robbins_monro", "inverse_time")
-    assert not check("convergence.robbins_monro", "inverse_sqrt")
+    assert check("convergence.robbins_monro", "k_log_k")
+    for wrong in ("inverse_sqrt", "inverse_square", "k_log2_k"):
+        assert not check("convergence.robbins_monro", wrong)
+    # the partial sums behave as the integral test says: sum 1/((k+2) ln(k+2)) keeps growing like ln ln K,
+    # its square and 1/((k+2) ln^2(k+2)) settle
+    k = np.arange(1_000_000, dtype=float) + 2
+    klk, kl2k = 1 / (k * np.log(k)), 1 / (k * np.log(k) ** 2)
+    assert klk.sum() - klk[:1000].sum() > 0.7 * (np.log(np.log(k[-1])) - np.log(np.log(k[999])))
+    assert (klk**2)[1000:].sum() < 1e-3 and kl2k[1000:].sum() < 0.2
+
+
+def test_exercise_c_threshold():
+    from nbcode.exercises import check
+
+    # u_{k+1} = (1 - 2 c mu / k) u_k with c = 1.5, mu = 0.2 falls like k^-0.6: check the exponent numerically
+    u, ks, us = 1.0, [], []
+    for k in range(10, 200_001):
+        u *= 1 - 2 * 1.5 * 0.2 / k
+        if k in (20_000, 200_000):
+            ks.append(k)
+            us.append(u)
+    p = -np.log(us[1] / us[0]) / np.log(ks[1] / ks[0])
+    assert abs(p - 0.6) < 1e-3
+    assert check("convergence.c_threshold", 0.6)
+    assert not check("convergence.c_threshold", 1.0)  # 1/k: only when 2 c mu > 1
+    assert not check("convergence.c_threshold", 0.3)  # c mu, without the factor 2
+
+
+def test_cycle_momentum_switches_momentum_on():
+    # the chapter says: with cycle_momentum=True (the default) CyclicLR and OneCycleLR overwrite the momentum
+    # of SGD even when it was created with momentum=0; cycle_momentum=False leaves it alone
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1, momentum=0.0)
+    cyc = tls.CyclicLR(opt, base_lr=0.01, max_lr=0.1, step_size_up=4)
+    seen = [opt.param_groups[0]["momentum"]]
+    for _ in range(4):
+        opt.step()
+        cyc.step()
+        seen.append(opt.param_groups[0]["momentum"])
+    assert seen == pytest.approx([0.9, 0.875, 0.85, 0.825, 0.8])  # from max_momentum 0.9 down to base_momentum 0.8
+    opt2 = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    tls.OneCycleLR(opt2, max_lr=0.1, total_steps=10)
+    assert opt2.param_groups[0]["momentum"] == pytest.approx(0.95)
+    opt3 = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    tls.OneCycleLR(opt3, max_lr=0.1, total_steps=10, cycle_momentum=False)
+    assert opt3.param_groups[0]["momentum"] == 0

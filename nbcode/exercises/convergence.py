@@ -32,16 +32,17 @@ register(
 register(
     Exercise(
         "convergence.iterations",
-        "With κ = 100 and the best fixed step, how many iterations guarantee ‖w_k − w*‖ ≤ 10⁻⁶ ‖w_0 − w*‖?",
-        NumberAnswer(predicted_iterations(100.0, 1e-6), rtol=0.0, atol=0.5),
-        hint="Each step multiplies the error by at most ρ = (κ − 1)/(κ + 1); find the smallest k with ρ^k ≤ 10⁻⁶.",
+        "With κ = 50 and the best fixed step, how many iterations guarantee ‖w_k − w*‖ ≤ 10⁻⁸ ‖w_0 − w*‖?",
+        NumberAnswer(predicted_iterations(50.0, 1e-8), rtol=0.0, atol=0.5),
+        hint="Each step multiplies the error by at most ρ = (κ − 1)/(κ + 1); find the smallest k with ρ^k ≤ 10⁻⁸.",
     )
 )
 
 register(
     Exercise(
         "convergence.warmup_cosine",
-        "Write warmup_cosine(k, lr, warmup_iters, total_steps): linear warmup to lr, then cosine decay to 0.",
+        "Write warmup_cosine(k, lr, warmup_iters, total_steps) (total_steps > warmup_iters): linear warmup to lr, "
+        "then cosine decay to 0.",
         FunctionAnswer(
             warmup_cosine_reference,
             [(0, 0.1, 10, 100), (4, 0.1, 10, 100), (9, 0.1, 10, 100), (10, 0.1, 10, 100), (55, 0.1, 10, 100),
@@ -63,9 +64,10 @@ register(
 register(
     Exercise(
         "convergence.robbins_monro",
-        "Which schedule meets both Robbins–Monro conditions: 'constant', 'exponential', 'inverse_sqrt' (η₀/√(k+1)) or 'inverse_time' (η₀/(k+1))?",
-        ChoiceAnswer("inverse_time", ["constant", "exponential", "inverse_sqrt", "inverse_time"]),
-        hint="Σ η_k must diverge and Σ η_k² must converge; check both sums for each schedule.",
+        "Which schedule meets both Robbins–Monro conditions: 'inverse_sqrt' (η₀/√(k+1)), 'inverse_square' (η₀/(k+1)²), "
+        "'k_log_k' (η₀/((k+2) ln(k+2))) or 'k_log2_k' (η₀/((k+2) ln²(k+2)))?",
+        ChoiceAnswer("k_log_k", ["inverse_sqrt", "inverse_square", "k_log_k", "k_log2_k"]),
+        hint="Σ η_k must diverge and Σ η_k² must converge; compare each sum with an integral (∫ dx/(x ln x) = ln ln x).",
     )
 )
 
@@ -115,9 +117,10 @@ register(
 register(
     Exercise(
         "convergence.c_threshold",
-        "SGD with η_k = c/k on a strongly convex problem whose smallest Hessian eigenvalue is μ = 0.5: below which c does "
-        "the error stop falling like 1/k?",
-        NumberAnswer(1.0, rtol=1e-9),
-        hint="The recursion u_{k+1} ≈ (1 − 2η_k μ) u_k + η_k² σ² gives 1/k only when 2cμ > 1.",
+        "SGD with η_k = c/k, c = 1.5, on a strongly convex problem whose smallest Hessian eigenvalue is μ = 0.2: the mean "
+        "squared error along the slowest direction eventually falls like k^(−p). What is p?",
+        NumberAnswer(0.6, rtol=1e-9),
+        hint="The recursion u_{k+1} ≈ (1 − 2η_k μ) u_k + η_k² σ² has a 1/k solution only when 2cμ > 1; otherwise the "
+        "product of the factors 1 − 2cμ/j decides.",
     )
 )
