@@ -92,9 +92,18 @@ def test_intro_sweep_is_live_in_jupyterlab(lab: str) -> None:
             page.screenshot(path=str(SCREENSHOTS / "lab-intro-run.png"))
             errors_shown = page.locator("[data-mime-type='application/vnd.jupyter.stderr']").all_inner_texts()
             raise AssertionError(f"the sweep did not appear; error outputs: {errors_shown}; console: {errors}")
-        output = page.locator(".jp-OutputArea-output:has(.nbcode-sweep-svg)")
-        before = output.inner_text()
-        assert "η = 0.30" in before and "recomputed in" in before
+        output = page.locator(".jp-OutputArea-output:has(.nbcode-sweep-svg)").first
+        # JupyterLab renders cells lazily: bring the output on screen before reading its text
+        output.scroll_into_view_if_needed()
+        try:
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('.jp-OutputArea-output')]"
+                ".some(e => e.innerText.includes('η = 0.30') && e.innerText.includes('recomputed in'))",
+                timeout=30_000,
+            )
+        except Exception:
+            page.screenshot(path=str(SCREENSHOTS / "lab-intro-run.png"))
+            raise AssertionError(f"the sweep shows no caption for η = 0.30: {output.inner_text()[:300]!r}")
         handle = page.locator(".widget-slider .noUi-handle").first
         handle.scroll_into_view_if_needed()
         handle.focus()
