@@ -4,6 +4,9 @@
   tested the moment it is added); other ``.ipynb`` files are not collected.
 * Sweeps render their precomputed static form, and progress bars stay quiet, so that outputs
   are reproducible (the Makefile sets the same variables).
+* Each xdist worker computes on one thread (BLAS and torch): two workers on two cores, each
+  multi-threaded, would oversubscribe the machine. Only the test processes are limited; the
+  kernels that nbval starts for the notebooks keep the machine's own configuration.
 * A mismatching output is reported by ``scripts/compare_outputs.py``: for a sweep, the frame,
   panel, series and the two values; for text, a short line diff. nbval's own report is a
   character diff, which takes minutes on a sweep's megabyte of HTML.
@@ -27,6 +30,15 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
 
 _in_book: set[Path] | None = None
+
+
+def pytest_configure(config: Any) -> None:
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        import torch
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=1)  # a runtime limit in this process, not an environment variable
+        torch.set_num_threads(1)
 
 
 def pytest_ignore_collect(collection_path: Path, config: object) -> bool | None:
