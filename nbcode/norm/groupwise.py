@@ -52,6 +52,19 @@ def _affine_backward(dout: Any, cache: AffineCache, bshape: tuple[int, ...]) -> 
     return d_xhat, x_hat, dweight, dbias
 
 
+def _trailing_axes(xa: np.ndarray, normalized_shape: Any) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """``normalized_shape`` as a tuple (an int means a 1-tuple, as in torch), checked against the
+    trailing axes of ``xa``, and those axes."""
+    dims = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else normalized_shape
+    if not isinstance(dims, (tuple, list)):
+        raise TypeError(f"Invalid normalized_shape: {_validate.show(normalized_shape)} (need an int or a tuple of ints)")
+    ns = tuple(_validate.count(s, "normalized_shape entry", low=1) for s in dims)
+    k = len(ns)
+    if k == 0 or xa.ndim < k or xa.shape[-k:] != ns:
+        raise ValueError(f"Given normalized_shape={list(ns)}, expected input with shape [*, {', '.join(map(str, ns))}], but got input of size {list(xa.shape)}")
+    return ns, tuple(range(xa.ndim - k, xa.ndim))
+
+
 def layer_norm(x: Any, normalized_shape: int | tuple[int, ...], weight: Any = None, bias: Any = None, eps: float = 1e-5) -> tuple[np.ndarray, AffineCache]:
     """Layer normalization over the last ``len(normalized_shape)`` axes, as ``torch.nn.LayerNorm``.
 
@@ -72,15 +85,8 @@ def layer_norm(x: Any, normalized_shape: int | tuple[int, ...], weight: Any = No
     """
     xa = as_float_array(x)
     eps = check_eps(eps)
-    # an int means a 1-tuple, as in torch
-    dims = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else normalized_shape
-    if not isinstance(dims, (tuple, list)):
-        raise TypeError(f"Invalid normalized_shape: {_validate.show(normalized_shape)} (need an int or a tuple of ints)")
-    ns = tuple(_validate.count(s, "normalized_shape entry", low=1) for s in dims)
+    ns, axes = _trailing_axes(xa, normalized_shape)
     k = len(ns)
-    if k == 0 or xa.ndim < k or xa.shape[-k:] != ns:
-        raise ValueError(f"Given normalized_shape={list(ns)}, expected input with shape [*, {', '.join(map(str, ns))}], but got input of size {list(xa.shape)}")
-    axes = tuple(range(xa.ndim - k, xa.ndim))
     x_hat, _, _, cache = normalize(xa, axes, eps)
     bshape = (1,) * (xa.ndim - k) + ns
     out, w = _affine(x_hat, weight, bias, ns, bshape)
@@ -121,14 +127,7 @@ def rms_norm(x: Any, normalized_shape: int | tuple[int, ...], weight: Any = None
     """
     xa = as_float_array(x)
     eps = float(np.finfo(np.float64).eps) if eps is None else check_eps(eps)
-    dims = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else normalized_shape
-    if not isinstance(dims, (tuple, list)):
-        raise TypeError(f"Invalid normalized_shape: {_validate.show(normalized_shape)} (need an int or a tuple of ints)")
-    ns = tuple(_validate.count(s, "normalized_shape entry", low=1) for s in dims)
-    k = len(ns)
-    if k == 0 or xa.ndim < k or xa.shape[-k:] != ns:
-        raise ValueError(f"Given normalized_shape={list(ns)}, expected input with shape [*, {', '.join(map(str, ns))}], but got input of size {list(xa.shape)}")
-    axes = tuple(range(xa.ndim - k, xa.ndim))
+    ns, axes = _trailing_axes(xa, normalized_shape)
     rms = np.sqrt((xa**2).mean(axis=axes, keepdims=True) + eps)
     w = None if weight is None else check_param(weight, ns, "weight")
     out = xa / rms if w is None else xa / rms * w
