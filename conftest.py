@@ -52,6 +52,18 @@ def pytest_ignore_collect(collection_path: Path, config: object) -> bool | None:
     return collection_path.resolve() not in _in_book
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread() -> Any:
+    """For modules of small models: one torch thread is faster, and on a busy machine far faster
+    (two OpenMP threads spin against each other when the cores are taken)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: Any, log: Any) -> Any:
     """Keep each file on one xdist worker (a notebook's cells share one kernel; a test module's

@@ -18,14 +18,8 @@ from nbcode.checkup import Monitor, checkup
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Small models: one torch thread is faster, and on a busy machine far faster (two OpenMP
-    threads spin against each other when the cores are taken)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# small models: one torch thread is faster (the fixture is in conftest.py)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 

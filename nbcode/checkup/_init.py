@@ -443,10 +443,14 @@ def _rows(model: nn.Module, acc: dict[str, _Acc], kinds: dict[str, nn.Module], o
 
 def _dead_quantities(acc: dict[str, _Acc], kinds: dict[str, nn.Module]) -> list[Quantity]:
     out = []
-    dead_units = sum(int(a.unit_dead.sum()) for n, a in acc.items() if a.unit_dead is not None and isinstance(kinds[n], _ZEROING))
-    all_units = sum(int(a.unit_dead.numel()) for n, a in acc.items() if a.unit_dead is not None and isinstance(kinds[n], _ZEROING))
-    sat_units = sum(int(a.unit_dead.sum()) for n, a in acc.items() if a.unit_dead is not None and isinstance(kinds[n], _SQUASH))
-    sat_all = sum(int(a.unit_dead.numel()) for n, a in acc.items() if a.unit_dead is not None and isinstance(kinds[n], _SQUASH))
+
+    def stuck(kind: Any) -> tuple[int, int]:
+        """(units stuck on every example, all units) over the activation modules of ``kind``."""
+        masks = [a.unit_dead for n, a in acc.items() if a.unit_dead is not None and isinstance(kinds[n], kind)]
+        return sum(int(m.sum()) for m in masks), sum(int(m.numel()) for m in masks)
+
+    dead_units, all_units = stuck(_ZEROING)
+    sat_units, sat_all = stuck(_SQUASH)
     q = Quantity("init.dead_units", "ReLU units that are zero on every example", link=BOOK["saturation"])
     if all_units:
         q.value = float(dead_units)

@@ -22,13 +22,13 @@
 
 from __future__ import annotations
 
-import itertools
 from typing import Any, Callable
 
 import numpy as np
 
 from nbcode import _validate
 from nbcode.optim import minimize_lbfgs
+from nbcode.regularize.dropout import mask_average
 
 __all__ = ["dropout_penalty", "dropout_ridge", "dropout_logistic", "dropout_sgd", "mask_geometric_mean", "mc_average"]
 
@@ -208,23 +208,13 @@ def mask_geometric_mean(logits: Callable[[np.ndarray], np.ndarray], x: Any, keep
     True
     """
     _validate.function(logits, "logits")
-    xa = _validate.array(x, "x")
-    keep = _validate.probability(keep, "keep probability", allow_zero=False)
-    d = xa.shape[-1]
-    if d > 16:
-        raise ValueError(f"Too many units to enumerate: {d} (at most 16)")
-    total = None
-    for bits in itertools.product((0.0, 1.0), repeat=d):
-        m = np.array(bits)
-        k = m.sum()
-        weight = keep**k * (1.0 - keep) ** (d - k)
-        if weight == 0.0:
-            continue
-        z = np.asarray(logits(m * xa), dtype=np.float64)
+
+    def log_softmax(xm: np.ndarray) -> np.ndarray:
+        z = np.asarray(logits(xm), dtype=np.float64)
         logp = z - z.max(axis=-1, keepdims=True)
-        logp = logp - np.log(np.exp(logp).sum(axis=-1, keepdims=True))
-        total = weight * logp if total is None else total + weight * logp
-    assert total is not None
+        return np.asarray(logp - np.log(np.exp(logp).sum(axis=-1, keepdims=True)))
+
+    total = mask_average(log_softmax, x, keep)  # sum_m P(m) log p(. | m x)
     out = np.exp(total - total.max(axis=-1, keepdims=True))
     return np.asarray(out / out.sum(axis=-1, keepdims=True))
 
