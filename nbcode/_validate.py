@@ -35,7 +35,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 __all__ = ["real", "count", "probability", "array", "vector", "square_matrix", "function", "choice", "flag", "module",
-           "tensor", "generator", "show"]
+           "tensor", "generator", "show", "text", "sizes", "optional"]
 
 
 def show(value: Any) -> str:
@@ -270,8 +270,17 @@ def module(value: Any, name: str = "model") -> Any:
     return value
 
 
-def tensor(value: Any, name: str) -> Any:
-    """A ``torch.Tensor``.
+def tensor(
+    value: Any,
+    name: str,
+    *,
+    ndim: int | None = None,
+    floating: bool = False,
+    finite: bool = False,
+    nonempty: bool = False,
+) -> Any:
+    """A ``torch.Tensor`` (returned as it is), optionally checked for its number of dimensions,
+    a floating-point dtype, finite entries and at least one entry.
 
     >>> tensor([1.0], "X")
     Traceback (most recent call last):
@@ -282,7 +291,68 @@ def tensor(value: Any, name: str) -> Any:
 
     if not isinstance(value, torch.Tensor):
         raise TypeError(f"Invalid {name}: {show(value)} (need a torch.Tensor)")
+    if floating and not value.is_floating_point():
+        raise TypeError(f"Invalid {name}: a tensor of dtype {value.dtype} (need a floating-point tensor)")
+    if ndim is not None and value.dim() != ndim:
+        raise ValueError(f"Invalid shape of {name}: {tuple(value.shape)} "
+                         f"(need {ndim} dimension{'s' if ndim != 1 else ''})")
+    if nonempty and value.numel() == 0:
+        raise ValueError(f"Invalid {name}: it is empty")
+    if finite and (value.is_floating_point() or value.is_complex()) and not bool(torch.isfinite(value).all()):
+        raise ValueError(f"Invalid {name}: it contains NaN or infinity")
     return value
+
+
+def text(value: Any, name: str, *, nonempty: bool = False) -> str:
+    """A string.
+
+    >>> text(3, "title")
+    Traceback (most recent call last):
+        ...
+    TypeError: Invalid title: 3 (need a string)
+    """
+    if not isinstance(value, str):
+        raise TypeError(f"Invalid {name}: {show(value)} (need a string)")
+    if nonempty and not value:
+        raise ValueError(f"Invalid {name}: '' (need a non-empty string)")
+    return value
+
+
+def sizes(value: Any, name: str, *, low: int = 1, min_len: int = 1) -> tuple[int, ...]:
+    """A sequence of integer counts (layer widths, a shape), each ``>= low``, at least
+    ``min_len`` of them; returned as a tuple.
+
+    >>> sizes([64, 32], "sizes")
+    (64, 32)
+    >>> sizes([64, 0], "sizes")
+    Traceback (most recent call last):
+        ...
+    ValueError: Invalid sizes: [64, 0] (need integers >= 1)
+    """
+    if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, np.ndarray)):
+        raise TypeError(f"Invalid {name}: {show(value)} (need a sequence of integers)")
+    items = list(value)
+    if len(items) < min_len:
+        raise ValueError(f"Invalid {name}: {show(value)} (need at least {min_len} entr{'y' if min_len == 1 else 'ies'})")
+    for v in items:
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (numbers.Integral, np.integer)):
+            raise TypeError(f"Invalid {name}: {show(value)} (need integers)")
+        if int(v) < low:
+            raise ValueError(f"Invalid {name}: {show(value)} (need integers >= {low})")
+    return tuple(int(v) for v in items)
+
+
+def optional(check: Callable[..., Any], value: Any, *args: Any, **kwargs: Any) -> Any:
+    """``None`` passes; anything else goes through ``check(value, *args, **kwargs)``.
+
+    >>> optional(real, None, "clip") is None
+    True
+    >>> optional(real, "a", "clip")
+    Traceback (most recent call last):
+        ...
+    TypeError: Invalid clip: 'a' (need a real number)
+    """
+    return None if value is None else check(value, *args, **kwargs)
 
 
 def generator(value: Any, name: str = "seed") -> np.random.Generator:

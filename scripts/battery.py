@@ -1559,14 +1559,22 @@ def _where(exc: BaseException) -> str:
 # The worker protocol (one process runs calls; the parent restarts it after a crash)
 # ---------------------------------------------------------------------------------------------
 
+def selected(name: str, names: Iterable[str], derived: bool = True) -> bool:
+    """Whether entry ``name`` is one of ``names``: an exact name, a prefix ending in ``.``
+    (``nbcode.norm.`` selects a whole package) or, with ``derived``, a factory whose returned
+    object's methods are entries (``nbcode.optim.sgd`` selects ``nbcode.optim.sgd(...).update``)."""
+    return any(name == n or (n.endswith(".") and name.startswith(n)) or (derived and name.startswith(n + "("))
+               for n in names)
+
+
 def _case_ids(runner: Runner, names: Iterable[str] | None = None) -> list[tuple[str, int]]:
     ids = []
     for e in list(runner.entries):
-        if names is not None and e.name not in names:
+        if names is not None and not selected(e.name, names, derived=False):
             continue
         runner.baseline(e)
     for e in runner.entries:
-        if names is not None and e.name not in names and not any(e.name.startswith(n + "(") for n in names):
+        if names is not None and not selected(e.name, names):
             continue
         ids.append((e.name, -1))
         if runner.baseline(e)[0]:
@@ -1690,8 +1698,12 @@ def load_known(path: str = KNOWN_PATH) -> set[str]:
         return {line.strip() for line in f if line.strip() and not line.startswith("#")}
 
 
-def write_known(results: list[Outcome], path: str = KNOWN_PATH) -> int:
+def write_known(results: list[Outcome], path: str = KNOWN_PATH, names: list[str] | None = None) -> int:
+    """Write the defects found; with ``names`` (a partial run) the lines of other entries are kept."""
     lines = sorted({key(o) for o in results if o.outcome in (*DEFECTS, "baseline") and not allowed(o)})
+    if names is not None:
+        kept = {k for k in load_known(path) if not selected(k.split(" | ")[0], names)}
+        lines = sorted(kept | set(lines))
     with open(path, "w") as f:
         f.write("# Defects the battery (scripts/battery.py) still finds: entry | argument | input | outcome.\n"
                 "# tests/test_battery.py fails on any other defect, and on a line here that no longer fails.\n"
@@ -1716,7 +1728,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--json", help="write every call's outcome here")
     ap.add_argument("--timeout", type=float, default=60.0, help="seconds before a call counts as hung")
-    ap.add_argument("--only", nargs="*", help="entry points to run (default: all)")
+    ap.add_argument("--only", nargs="*", help="entry points to run (default: all); a name ending in '.' is a prefix: "
+                                                 "--only nbcode.norm. runs the whole package")
     ap.add_argument("--quiet", action="store_true", help="the table only")
     ap.add_argument("--inprocess", action="store_true", help="no worker processes (faster; a crash ends the run)")
     ap.add_argument("--write-known", action="store_true", help=f"write the defects found to {KNOWN_PATH}")
@@ -1751,7 +1764,8 @@ def main(argv: list[str] | None = None) -> int:
         for name, why in sorted(excluded.items()):
             print(f"excluded {name}: {why}")
     if args.write_known:
-        print(f"{write_known(results)} defects written to {KNOWN_PATH}")
+        n = write_known(results, names=args.only)
+        print(f"{n} defects written to {KNOWN_PATH}" + (" (other entries' lines kept)" if args.only else ""))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"entries": n_entries, "counts": counts, "excluded": excluded,
