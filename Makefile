@@ -34,9 +34,9 @@ book: $(STAMP)
 # One pytest run, one summary line: nbcode's unit tests and doctests, mypy (tests/test_typecheck.py),
 # the -W book build on the committed outputs (tests/test_html.py), the built pages in headless
 # Chromium (tests/test_browser.py; scripts/ensure_chromium.sh installs it in CI), the live sweep
-# in JupyterLab (tests/test_lab.py) and nbval over every notebook in _toc.yml (conftest.py);
-# nbval again under a reduced numeric configuration (tests/test_reproducible.py); two workers, each
-# file (so each notebook) kept on one worker, the reduced runs spread (conftest.py's scheduler).
+# in JupyterLab (tests/test_lab.py) and nbval over every notebook in _toc.yml, its kernels in a
+# reduced numeric configuration unlike the one `make outputs` used (conftest.py); two workers,
+# each file (so each notebook) kept on one worker (conftest.py's scheduler).
 test: $(STAMP)
 	bash scripts/ensure_chromium.sh
 	$(RUN) $(BIN)/python -m pytest -n 2 --dist loadfile --durations=10 \

@@ -5,8 +5,13 @@
 * Sweeps render their precomputed static form, and progress bars stay quiet, so that outputs
   are reproducible (the Makefile sets the same variables).
 * Each xdist worker computes on one thread (BLAS and torch): two workers on two cores, each
-  multi-threaded, would oversubscribe the machine. Only the test processes are limited; the
-  kernels that nbval starts for the notebooks keep the machine's own configuration.
+  multi-threaded, would oversubscribe the machine.
+* The kernels that nbval starts for the notebooks run in a reduced numeric configuration
+  (``check_reproducible.REDUCED``: one thread for NumPy, torch and Numba, torch's baseline
+  kernels, MKL held to SSE4.2), while ``make outputs`` makes the committed outputs in the
+  machine's own configuration: every test run compares two configurations, for the price of one
+  execution per notebook. ``NBCODE_KERNEL_CONFIG=machine`` runs the kernels in the machine's own
+  configuration instead.
 * A mismatching output is reported by ``scripts/compare_outputs.py``: for a sweep, the frame,
   panel, series and the two values; for text, a short line diff. nbval's own report is a
   character diff, which takes minutes on a sweep's megabyte of HTML.
@@ -39,6 +44,26 @@ def pytest_configure(config: Any) -> None:
 
         threadpool_limits(limits=1)  # a runtime limit in this process, not an environment variable
         torch.set_num_threads(1)
+    if config.getoption("nbval", default=False) and os.environ.get("NBCODE_KERNEL_CONFIG", "reduced") == "reduced":
+        _start_kernels_in_reduced_configuration()
+
+
+def _start_kernels_in_reduced_configuration() -> None:
+    """nbval starts each notebook's kernel through ``nbval.kernel.start_new_kernel``; give it the
+    reduced configuration's environment (the test process's own environment is not changed)."""
+    import nbval.kernel
+    from check_reproducible import REDUCED
+
+    start = nbval.kernel.start_new_kernel
+    if getattr(start, "reduced", False):
+        return
+
+    def start_new_kernel(*args: Any, **kwargs: Any) -> Any:
+        env = {k: v for k, v in os.environ.items() if k != "PYTEST_XDIST_WORKER"}
+        return start(*args, env={**env, **REDUCED}, **kwargs)
+
+    start_new_kernel.reduced = True  # type: ignore[attr-defined]
+    nbval.kernel.start_new_kernel = start_new_kernel
 
 
 def pytest_ignore_collect(collection_path: Path, config: object) -> bool | None:
@@ -66,15 +91,13 @@ def one_torch_thread() -> Any:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: Any, log: Any) -> Any:
-    """Keep each file on one xdist worker (a notebook's cells share one kernel; a test module's
-    fixtures are built once), except the reduced-configuration runs of tests/test_reproducible.py,
-    one notebook each, which are long and independent and go to whichever worker is free."""
+    """Keep each file on one xdist worker: a notebook's cells share one kernel, and a test
+    module's fixtures are built once."""
     from xdist.scheduler import LoadScopeScheduling
 
     class ByFile(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            path = nodeid.split("::", 1)[0]
-            return nodeid if path.endswith("test_reproducible.py") else path
+            return nodeid.split("::", 1)[0]
 
     return ByFile(config, log)
 

@@ -34,7 +34,6 @@ sys.path.insert(0, str(ROOT / "scripts"))
 REDUCED = {
     "OMP_NUM_THREADS": "1",
     "MKL_NUM_THREADS": "1",
-    "OPENBLAS_NUM_THREADS": "1",
     "NUMBA_NUM_THREADS": "1",
     "ATEN_CPU_CAPABILITY": "default",
     "MKL_ENABLE_INSTRUCTIONS": "SSE4_2",
