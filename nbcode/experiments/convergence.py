@@ -187,8 +187,16 @@ def logistic_run(alpha: float, steps: int) -> LogisticRun:
     w_star = f.minimizer()
     L_star = f(w_star)
     M = f.smoothness
-    path = gd_path(f, np.zeros(f.dim), 1.0 / M, steps)
-    gaps = np.array([f(w) for w in path]) - L_star
+    losses: list[float] = []
+
+    def grad(w: np.ndarray) -> np.ndarray:  # f.grad(w), recording f(w) from the same softmax
+        W = w.reshape(f.p1, f.K)
+        P, logp = f._probs(W)
+        losses.append(float(-np.mean(logp[np.arange(f.n), f.y]) + 0.5 * f.alpha * np.sum(W * W)))
+        return np.asarray((f.X.T @ (P - f._Y) / f.n + f.alpha * W).reshape(-1))
+
+    path = gd_path(grad, np.zeros(f.dim), 1.0 / M, steps)
+    gaps = np.array(losses + [f(path[-1])]) - L_star
     # directions gradient descent from 0 never moves along (their gradient component stays
     # alpha * 0 = 0): adding one vector u to every class's column, W -> W + u 1^T (the softmax does
     # not see it), and changing the weights of a feature that is zero in every example (a pixel
