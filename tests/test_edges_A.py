@@ -63,6 +63,8 @@ def test_parameters_and_upstream_gradients_are_checked() -> None:
         N.batch_norm(X, ONE, 0 * ONE, 0 * ONE, [1.0, np.inf, 1.0], training=False)
     with pytest.raises(ValueError, match=r"Invalid bias: it contains NaN or infinity"):
         N.layer_norm(X, 3, ONE, [0.0, np.nan, 0.0])
+    with pytest.raises(ValueError, match=r"Invalid running_var: smallest entry -1 \(need variances >= 0\)"):
+        N.batch_norm(X, ONE, 0 * ONE, 0 * ONE, [1.0, -1.0, 1.0], training=False)
     cache = _bn(X).cache
     with pytest.raises(TypeError, match=r"Invalid dout: 'abc' \(need real numbers, got dtype <U3\)"):
         N.batch_norm_backward("abc", cache)

@@ -72,7 +72,7 @@ def batch_norm(
     weight, bias : arrays of shape (C,)
         :math:`\\gamma` and :math:`\\beta`.
     running_mean, running_var : arrays of shape (C,)
-        Not modified; the updated values are returned.
+        Not modified; the updated values are returned. Variances are >= 0.
     training : bool
     momentum : float in [0, 1]
     eps : float > 0
@@ -103,6 +103,8 @@ def batch_norm(
     b = check_param(bias, (C,), "bias")
     rm = check_param(running_mean, (C,), "running_mean")
     rv = check_param(running_var, (C,), "running_var")
+    if np.any(rv < 0):
+        raise ValueError(f"Invalid running_var: smallest entry {float(rv.min()):g} (need variances >= 0)")
     if training:
         m = xa.size // C
         if m <= 1:
