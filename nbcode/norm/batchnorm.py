@@ -12,8 +12,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from nbcode import _validate
-from nbcode.norm._check import as_float_array, check_eps, check_momentum, check_param
-from nbcode.norm.core import NormCache, normalize, normalize_backward
+from nbcode.norm._check import as_float_array, check_cache, check_eps, check_grad, check_momentum, check_param
+from nbcode.norm.core import NormCache, _normalize, _normalize_backward
 
 
 class BatchNormCache(NamedTuple):
@@ -72,7 +72,7 @@ def batch_norm(
     weight, bias : arrays of shape (C,)
         :math:`\\gamma` and :math:`\\beta`.
     running_mean, running_var : arrays of shape (C,)
-        Not modified; the updated values are returned.
+        Not modified; the updated values are returned. Variances are >= 0.
     training : bool
     momentum : float in [0, 1]
     eps : float > 0
@@ -103,11 +103,13 @@ def batch_norm(
     b = check_param(bias, (C,), "bias")
     rm = check_param(running_mean, (C,), "running_mean")
     rv = check_param(running_var, (C,), "running_var")
+    if np.any(rv < 0):
+        raise ValueError(f"Invalid running_var: smallest entry {float(rv.min()):g} (need variances >= 0)")
     if training:
         m = xa.size // C
         if m <= 1:
             raise ValueError(f"Expected more than 1 value per channel when training, got input size {xa.shape}")
-        x_hat, mu, var, cache = normalize(xa, axes, eps)
+        x_hat, mu, var, cache = _normalize(xa, axes, eps)
         rm = (1 - momentum) * rm + momentum * mu.ravel()
         rv = (1 - momentum) * rv + momentum * var.ravel() * m / (m - 1)
     else:
@@ -136,16 +138,14 @@ def batch_norm_backward(dout: Any, cache: BatchNormCache) -> tuple[np.ndarray, n
     --------
     batch_norm_backward_stepwise : the same gradient through µ and σ² one at a time.
     """
-    norm, w, training = cache
-    dy = np.asarray(dout, dtype=np.float64)
-    if dy.shape != norm.x_hat.shape:
-        raise ValueError(f"Invalid dout shape: expected {norm.x_hat.shape}, got {dy.shape}")
+    norm, w, training = check_cache(cache, BatchNormCache, "batch_norm")
+    dy = check_grad(dout, norm.x_hat.shape)
     axes = norm.axes
     bshape = norm.inv_std.shape
     dbias = dy.sum(axis=axes)
     dweight = (dy * norm.x_hat).sum(axis=axes)
     d_xhat = dy * w.reshape(bshape)
-    dx = normalize_backward(d_xhat, norm) if training else d_xhat * norm.inv_std
+    dx = _normalize_backward(d_xhat, norm) if training else d_xhat * norm.inv_std
     return dx, dweight, dbias
 
 
@@ -174,7 +174,7 @@ def batch_norm_backward_stepwise(dout: Any, x: Any, weight: Any, eps: float = 1e
     xa = as_float_array(x)
     if xa.ndim != 2:
         raise ValueError(f"Expected 2D input (got {xa.ndim}D input)")
-    dy = np.asarray(dout, dtype=np.float64)
+    dy = check_grad(dout, xa.shape)
     w = check_param(weight, (xa.shape[1],), "weight")
     eps = check_eps(eps)
     B = xa.shape[0]
@@ -212,7 +212,11 @@ class BatchNorm:
         self._cache: BatchNormCache | None = None
 
     def __call__(self, x: Any) -> np.ndarray:
-        r = batch_norm(x, self.weight, self.bias, self.running_mean, self.running_var,
+        xa = as_float_array(x)
+        if xa.ndim in (2, 3, 4) and xa.shape[1] != self.weight.shape[0]:
+            raise ValueError(f"Invalid input: expected {self.weight.shape[0]} channels (num_features), "
+                             f"got input of size {xa.shape}")
+        r = batch_norm(xa, self.weight, self.bias, self.running_mean, self.running_var,
                        training=self.training, momentum=self.momentum, eps=self.eps)
         if self.training:
             self.running_mean, self.running_var = r.running_mean, r.running_var

@@ -29,8 +29,12 @@ class Regression2D(NamedTuple):
 
 
 def two_feature_regression(n: int = 200, *, scale: float = 1.0, mean: tuple[float, float] = (0.0, 0.0), rho: float = 0.5,
-                           noise: float = 0.1, seed: int = 0) -> Regression2D:
+                           noise: float = 0.1, seed: int | np.random.Generator | None = 0) -> Regression2D:
     """Features with correlation ``rho``, the second multiplied by ``scale``; then shifted by ``mean``.
+
+    ``n`` >= 3 examples, ``scale`` > 0, ``-1 < rho < 1``, a ``noise`` standard deviation >= 0 on
+    the targets, ``seed`` as in :func:`nbcode._validate.generator` (an integer, a generator, or
+    None for fresh randomness).
 
     Examples
     --------
@@ -39,30 +43,40 @@ def two_feature_regression(n: int = 200, *, scale: float = 1.0, mean: tuple[floa
     ((50, 2), True)
     """
     n = _validate.count(n, "number of examples", low=3)
-    if not (scale > 0 and math.isfinite(scale)):
-        raise ValueError(f"Invalid scale: {scale}")
-    if not -1 < rho < 1:
-        raise ValueError(f"Invalid correlation: {rho}")
-    rng = np.random.default_rng(seed)
+    scale = _validate.real(scale, "scale", low=0, low_open=True)
+    shift = _validate.array(mean, "mean", shape=(2,))
+    rho = _check_rho(rho)
+    noise = _validate.real(noise, "noise", low=0)
+    rng = _validate.generator(seed)
     z = rng.standard_normal((n, 2))
     z[:, 1] = rho * z[:, 0] + math.sqrt(1 - rho**2) * z[:, 1]
-    X = z * np.array([1.0, scale]) + np.asarray(mean, dtype=np.float64)
+    X = z * np.array([1.0, scale]) + shift
     y = z @ np.array([1.0, -1.0]) + noise * rng.standard_normal(n)
     return Regression2D(X, y, float(np.corrcoef(X.T)[0, 1]))
 
 
+def _check_rho(rho: float) -> float:
+    return _validate.real(rho, "correlation", low=-1, high=1, low_open=True, high_open=True, symbol="rho")
+
+
+def _matrix(X: object, name: str) -> np.ndarray:
+    """A 2-D design matrix (n, d), non-empty, finite, as a float64 copy."""
+    return _validate.array(X, name, ndim=2)
+
+
 def standardize(X: np.ndarray) -> np.ndarray:
-    """Each column shifted to mean 0 and scaled to (population) standard deviation 1."""
-    X = np.asarray(X, dtype=np.float64)
+    """Each column of ``X`` (n, d) shifted to mean 0 and scaled to (population) standard deviation 1."""
+    X = _matrix(X, "X")
     sd = X.std(axis=0)
     if np.any(sd == 0):
-        raise ValueError("Invalid features: a column is constant and cannot be standardized")
+        raise ValueError("Invalid X: a column is constant and cannot be standardized")
     return (X - X.mean(axis=0)) / sd
 
 
 def design(X: np.ndarray, intercept: bool = True) -> np.ndarray:
-    """``X`` with a leading column of ones when ``intercept``."""
-    X = np.asarray(X, dtype=np.float64)
+    """``X`` (n, d) with a leading column of ones when ``intercept`` (a float64 copy)."""
+    X = _matrix(X, "X")
+    intercept = _validate.flag(intercept, "intercept")
     return np.column_stack([np.ones(len(X)), X]) if intercept else X
 
 
@@ -74,7 +88,7 @@ def ls_hessian(A: np.ndarray) -> np.ndarray:
     >>> ls_hessian(np.array([[1.0, 0.0], [0.0, 2.0]])).tolist()
     [[0.5, 0.0], [0.0, 2.0]]
     """
-    A = np.asarray(A, dtype=np.float64)
+    A = _matrix(A, "A")
     return A.T @ A / len(A)
 
 
@@ -104,14 +118,15 @@ def predicted_kappa_standardized(rho: float) -> float:
     >>> predicted_kappa_standardized(0.5)
     3.0
     """
+    rho = _check_rho(rho)
     return (1 + abs(rho)) / (1 - abs(rho))
 
 
 def ls_gradient(A: np.ndarray, y: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
     """The gradient :math:`w \\mapsto A^\\top(Aw - y)/n` of :math:`L(w) = \\frac1{2n}\\|Aw - y\\|^2`, for
     :func:`nbcode.optim.gd_path` (``gd_path(ls_gradient(A, y), np.zeros(d), lr, steps)``)."""
-    A = np.asarray(A, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
+    A = _matrix(A, "A")
+    y = _validate.array(y, "y", shape=(len(A),))
     return lambda w: A.T @ (A @ w - y) / len(A)
 
 
@@ -120,9 +135,11 @@ def steps_to_converge(A: np.ndarray, y: np.ndarray, lr: float, tol: float = 1e-6
 
     The iterates are :func:`nbcode.optim.iterate`'s gradient descent on :math:`H w - A^\\top y / n`.
     """
-    if not (lr > 0 and math.isfinite(lr)):
-        raise ValueError(f"Invalid learning rate: {lr}")
-    A = np.asarray(A, dtype=np.float64)
+    A = _matrix(A, "A")
+    y = _validate.array(y, "y", shape=(len(A),))
+    lr = _validate.real(lr, "learning rate", low=0, low_open=True)
+    tol = _validate.real(tol, "tolerance", low=0, low_open=True, symbol="tol")
+    max_steps = _validate.count(max_steps, "max_steps")
     w_star = np.linalg.lstsq(A, y, rcond=None)[0]
     H, b = ls_hessian(A), A.T @ y / len(A)
     d0 = np.linalg.norm(np.zeros(A.shape[1]) - w_star)

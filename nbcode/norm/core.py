@@ -20,9 +20,13 @@ backward pass, from :math:`\\partial L/\\partial \\hat x_i`, is (see :func:`norm
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import numbers
+from typing import Any, NamedTuple
 
 import numpy as np
+
+from nbcode import _validate
+from nbcode.norm._check import as_float_array, check_cache, check_grad
 
 
 class NormCache(NamedTuple):
@@ -33,8 +37,21 @@ class NormCache(NamedTuple):
     axes: tuple[int, ...]
 
 
-def normalize(x: np.ndarray, axes: tuple[int, ...], eps: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, NormCache]:
+def _axes(axes: Any, ndim: int) -> tuple[int, ...]:
+    """``axes`` (an int or a sequence of ints) as a tuple, each in ``[-ndim, ndim - 1]`` and distinct."""
+    items = [axes] if isinstance(axes, (numbers.Integral, np.integer)) and not isinstance(axes, (bool, np.bool_)) else axes
+    if isinstance(items, (str, bytes)) or not isinstance(items, (tuple, list)):
+        raise TypeError(f"Invalid axes: {_validate.show(axes)} (need an int or a tuple of ints)")
+    out = tuple(_validate.count(a, "axes entry", low=-ndim, high=ndim - 1) for a in items)
+    if not out or len({a % ndim for a in out}) != len(out):
+        raise ValueError(f"Invalid axes: {_validate.show(axes)} (need distinct axes of a {ndim}-D input, at least one)")
+    return out
+
+
+def normalize(x: Any, axes: int | tuple[int, ...], eps: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, NormCache]:
     """``(x_hat, mean, biased_var, cache)``: ``x`` standardized over ``axes`` (keepdims statistics).
+
+    ``eps`` >= 0 (with ``eps = 0`` a constant set divides by zero).
 
     Examples
     --------
@@ -42,6 +59,13 @@ def normalize(x: np.ndarray, axes: tuple[int, ...], eps: float) -> tuple[np.ndar
     >>> x_hat.tolist(), mu.tolist(), var.tolist()
     ([[-1.0, 1.0]], [[2.0]], [[1.0]])
     """
+    xa = as_float_array(x)
+    ax = _axes(axes, xa.ndim)
+    return _normalize(xa, ax, _validate.real(eps, "eps", low=0))
+
+
+def _normalize(x: np.ndarray, axes: tuple[int, ...], eps: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, NormCache]:
+    """:func:`normalize` without the checks (for the layers, which check their own arguments)."""
     mu = x.mean(axis=axes, keepdims=True)
     var = ((x - mu) ** 2).mean(axis=axes, keepdims=True)
     inv_std = 1.0 / np.sqrt(var + eps)
@@ -49,7 +73,7 @@ def normalize(x: np.ndarray, axes: tuple[int, ...], eps: float) -> tuple[np.ndar
     return x_hat, mu, var, NormCache(x_hat, inv_std, axes)
 
 
-def normalize_backward(d_xhat: np.ndarray, cache: NormCache) -> np.ndarray:
+def normalize_backward(d_xhat: Any, cache: NormCache) -> np.ndarray:
     """:math:`\\partial L/\\partial x` from :math:`\\partial L/\\partial \\hat x` (the compact formula above).
 
     Examples
@@ -58,6 +82,12 @@ def normalize_backward(d_xhat: np.ndarray, cache: NormCache) -> np.ndarray:
     >>> normalize_backward(np.array([[1.0, 1.0]]), c).tolist()  # a constant shift changes nothing
     [[0.0, 0.0]]
     """
+    c = check_cache(cache, NormCache, "normalize")
+    return _normalize_backward(check_grad(d_xhat, c.x_hat.shape, "d_xhat"), c)
+
+
+def _normalize_backward(d_xhat: np.ndarray, cache: NormCache) -> np.ndarray:
+    """:func:`normalize_backward` without the checks."""
     x_hat, inv_std, axes = cache
     m = int(np.prod([x_hat.shape[a] for a in axes]))
     s1 = d_xhat.sum(axis=axes, keepdims=True)

@@ -18,8 +18,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from nbcode import _validate
-from nbcode.norm._check import as_float_array, check_eps, check_param
-from nbcode.norm.core import NormCache, normalize, normalize_backward
+from nbcode.norm._check import as_float_array, check_cache, check_eps, check_grad, check_param
+from nbcode.norm.core import NormCache, _normalize, _normalize_backward
 
 
 class AffineCache(NamedTuple):
@@ -41,9 +41,7 @@ def _affine(x_hat: np.ndarray, weight: Any, bias: Any, pshape: tuple[int, ...], 
 
 def _affine_backward(dout: Any, cache: AffineCache, bshape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``(d_xhat, dx_shape_check, dweight, dbias)`` — dweight/dbias summed over the non-parameter axes."""
-    dy = np.asarray(dout, dtype=np.float64)
-    if dy.shape != cache.in_shape:
-        raise ValueError(f"Invalid dout shape: expected {cache.in_shape}, got {dy.shape}")
+    dy = check_grad(dout, cache.in_shape)
     x_hat = cache.norm.x_hat.reshape(cache.in_shape)
     other = tuple(i for i in range(dy.ndim) if i not in cache.param_axes)
     dweight = (dy * x_hat).sum(axis=other)
@@ -87,7 +85,7 @@ def layer_norm(x: Any, normalized_shape: int | tuple[int, ...], weight: Any = No
     eps = check_eps(eps)
     ns, axes = _trailing_axes(xa, normalized_shape)
     k = len(ns)
-    x_hat, _, _, cache = normalize(xa, axes, eps)
+    x_hat, _, _, cache = _normalize(xa, axes, eps)
     bshape = (1,) * (xa.ndim - k) + ns
     out, w = _affine(x_hat, weight, bias, ns, bshape)
     return out, AffineCache(cache, xa.shape, w, axes)
@@ -95,9 +93,10 @@ def layer_norm(x: Any, normalized_shape: int | tuple[int, ...], weight: Any = No
 
 def layer_norm_backward(dout: Any, cache: AffineCache) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(dx, dweight, dbias)`` of :func:`layer_norm` (compact formula of :mod:`nbcode.norm.core`)."""
+    cache = check_cache(cache, AffineCache, "layer_norm")
     bshape = tuple(s if i in cache.param_axes else 1 for i, s in enumerate(cache.in_shape))
     d_xhat, _, dw, db = _affine_backward(dout, cache, bshape)
-    return normalize_backward(d_xhat, cache.norm), dw, db
+    return _normalize_backward(d_xhat, cache.norm), dw, db
 
 
 class RMSCache(NamedTuple):
@@ -144,9 +143,8 @@ def rms_norm_backward(dout: Any, cache: RMSCache) -> tuple[np.ndarray, np.ndarra
     (the output does not change when :math:`x` is scaled), but not its mean, unlike LayerNorm's.
     ``dweight`` is None without a weight.
     """
-    dy = np.asarray(dout, dtype=np.float64)
-    if dy.shape != cache.x.shape:
-        raise ValueError(f"Invalid dout shape: expected {cache.x.shape}, got {dy.shape}")
+    cache = check_cache(cache, RMSCache, "rms_norm")
+    dy = check_grad(dout, cache.x.shape)
     x_hat = cache.x / cache.rms
     u = dy if cache.weight is None else dy * cache.weight
     dx = (u - x_hat * (u * x_hat).mean(axis=cache.axes, keepdims=True)) / cache.rms
@@ -180,7 +178,7 @@ def group_norm(x: Any, num_groups: int, weight: Any = None, bias: Any = None, ep
     if C % num_groups != 0:
         raise ValueError(f"num_channels ({C}) must be divisible by num_groups ({num_groups})")
     xg = xa.reshape(N, num_groups, -1)
-    x_hat, _, _, cache = normalize(xg, (2,), eps)
+    x_hat, _, _, cache = _normalize(xg, (2,), eps)
     bshape = (1, C) + (1,) * (xa.ndim - 2)
     out, w = _affine(x_hat.reshape(xa.shape), weight, bias, (C,), bshape)
     return out, AffineCache(cache, xa.shape, w, (1,))
@@ -188,10 +186,11 @@ def group_norm(x: Any, num_groups: int, weight: Any = None, bias: Any = None, ep
 
 def group_norm_backward(dout: Any, cache: AffineCache) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(dx, dweight, dbias)`` of :func:`group_norm` (and of :func:`instance_norm`)."""
+    cache = check_cache(cache, AffineCache, "group_norm or instance_norm")
     shape = cache.in_shape
     bshape = (1, shape[1]) + (1,) * (len(shape) - 2)
     d_xhat, _, dw, db = _affine_backward(dout, cache, bshape)
-    dx = normalize_backward(d_xhat.reshape(cache.norm.x_hat.shape), cache.norm)
+    dx = _normalize_backward(d_xhat.reshape(cache.norm.x_hat.shape), cache.norm)
     return dx.reshape(shape), dw, db
 
 
@@ -225,8 +224,13 @@ def norm_axes(kind: str, shape: tuple[int, int, int, int], num_groups: int = 2) 
     >>> int(norm_axes("batch", (4, 6, 2, 2)).sum()), int(norm_axes("layer", (4, 6, 2, 2)).sum())
     (16, 24)
     """
-    N, C, H, W = shape
-    m = np.zeros(shape, dtype=bool)
+    kind = _validate.choice(kind, "normalization kind", ["batch", "layer", "group", "instance"])
+    dims = _validate.sizes(shape, "shape", low=1, min_len=4)
+    if len(dims) != 4:
+        raise ValueError(f"Invalid shape: {_validate.show(shape)} (need 4 sizes, (N, C, H, W))")
+    num_groups = _validate.count(num_groups, "num_groups", low=1)
+    N, C, H, W = dims
+    m = np.zeros(dims, dtype=bool)
     if kind == "batch":
         m[:, 0] = True
     elif kind == "layer":
@@ -235,8 +239,6 @@ def norm_axes(kind: str, shape: tuple[int, int, int, int], num_groups: int = 2) 
         if C % num_groups:
             raise ValueError(f"num_channels ({C}) must be divisible by num_groups ({num_groups})")
         m[0, : C // num_groups] = True
-    elif kind == "instance":
+    else:  # instance
         m[0, 0] = True
-    else:
-        raise ValueError(f"Invalid normalization kind: {kind!r} (use 'batch', 'layer', 'group' or 'instance')")
     return m

@@ -32,7 +32,8 @@ def _norm(v: np.ndarray, axes: tuple[int, ...] | None) -> np.ndarray:
 def _g(g: Any, shape: tuple[int, ...]) -> np.ndarray:
     ga = _validate.array(g, "g", nonempty=False)
     if ga.shape != shape:
-        raise ValueError(f"Invalid g shape: expected {shape}, got {ga.shape}")
+        raise ValueError(f"Invalid g shape: expected {shape}, got {ga.shape} (the shape of the norms of v over every axis "
+                         "except dim)")
     return ga
 
 
@@ -76,7 +77,7 @@ def weight_norm_backward(dw: Any, v: Any, g: Any, dim: int | None = 0) -> tuple[
     n = _norm(va, axes)
     d = _validate.array(dw, "dw", nonempty=False)
     if d.shape != va.shape:
-        raise ValueError(f"Invalid dw shape: expected {va.shape}, got {d.shape}")
+        raise ValueError(f"Invalid dw shape: expected {va.shape}, got {d.shape} (the shape of v)")
     ga = _g(g, n.shape)
     dot = np.asarray((d * va).sum() if axes is None else (d * va).sum(axis=axes, keepdims=True))
     return ga / n * (d - dot * va / n**2), dot / n
@@ -120,7 +121,7 @@ def spectral_power_iteration(W: Any, u: Any, v: Any, n_power_iterations: int = 1
     if Wa.ndim < 2:
         raise ValueError(f"Invalid weight: expected at least 2 dimensions, got {Wa.ndim}")
     Wm = Wa.reshape(Wa.shape[0], -1)
-    ua, va = np.asarray(u, dtype=np.float64).copy(), np.asarray(v, dtype=np.float64).copy()
+    ua, va = _validate.array(u, "u", nonempty=False), _validate.array(v, "v", nonempty=False)
     if ua.shape != (Wm.shape[0],) or va.shape != (Wm.shape[1],):
         raise ValueError(f"Invalid u, v shapes: expected ({Wm.shape[0]},), ({Wm.shape[1]},), got {ua.shape}, {va.shape}")
     n_power_iterations = _validate.count(n_power_iterations, "n_power_iterations")
