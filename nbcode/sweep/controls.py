@@ -117,7 +117,10 @@ class Slider:
 
     def python_value(self, i: int) -> Any:
         """The value at grid position ``i`` (``0 <= i < len(self)``)."""
-        v = float(self.values[_validate.count(i, "i", high=self.values.size - 1)])
+        return self._value(_validate.count(i, "i", high=self.values.size - 1))
+
+    def _value(self, i: int) -> Any:  # unchecked: the sweep's grid loop
+        v = float(self.values[i])
         return int(round(v)) if self.integer else v
 
     def __len__(self) -> int:
@@ -159,7 +162,10 @@ class Choice:
 
     def python_value(self, i: int) -> Any:
         """The value of option ``i`` (``0 <= i < len(self)``)."""
-        return self._values[_validate.count(i, "i", high=len(self._values) - 1)]
+        return self._value(_validate.count(i, "i", high=len(self._values) - 1))
+
+    def _value(self, i: int) -> Any:  # unchecked: the sweep's grid loop
+        return self._values[i]
 
     def __len__(self) -> int:
         return len(self._values)

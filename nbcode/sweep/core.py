@@ -95,7 +95,7 @@ class Sweep:
     # -- the grid ---------------------------------------------------------------------------
     def params_at(self, indices: tuple[int, ...]) -> dict[str, Any]:
         """Keyword arguments of ``draw`` at one grid position (one index per control)."""
-        idx = _validate.sizes(indices, "indices", low=0)
+        idx = _validate.sizes(indices, "indices", low=0, min_len=0)
         if len(idx) != len(self.controls):
             raise ValueError(f"Invalid indices: {_validate.show(indices)} (need one index per control, {len(self.controls)})")
         for (name, c), i in zip(self.controls.items(), idx):
@@ -104,7 +104,7 @@ class Sweep:
         return self._params_at(idx)
 
     def _params_at(self, indices: tuple[int, ...]) -> dict[str, Any]:
-        return {name: c.python_value(i) for (name, c), i in zip(self.controls.items(), indices)}
+        return {name: c._value(i) for (name, c), i in zip(self.controls.items(), indices)}
 
     def grid(self) -> Iterator[dict[str, Any]]:
         """All grid positions in row-major order (the last control varies fastest)."""
