@@ -81,7 +81,8 @@ class ChoiceAnswer:
 class FunctionAnswer:
     """Right when the reader's function matches ``reference`` on every test case.
 
-    ``cases`` is a list of argument tuples; outputs are compared with ``numpy.allclose``.
+    ``cases`` is a list of argument tuples; outputs must have the reference's shape and are
+    compared with ``numpy.allclose``.
     """
 
     def __init__(self, reference: Callable[..., Any], cases: Sequence[tuple[Any, ...]], *, rtol: float = 1e-6, atol: float = 1e-9) -> None:
@@ -103,8 +104,10 @@ class FunctionAnswer:
                 got = answer(*args)
             except Exception as e:  # the reader's code may fail in any way; report it
                 return False, f"your function raised {type(e).__name__}: {e} for input {_short(args)}"
-            if got is not None and np.shape(got) != np.shape(want):
-                return False, f"for input {_short(args)} it returned shape {np.shape(got)}, expected shape {np.shape(want)}"
+            shapes = _shapes(got, want)
+            if got is not None and shapes is not None and shapes[0] != shapes[1]:
+                # np.allclose broadcasts: a row (1, n) would match a vector (n,)
+                return False, f"for input {_short(args)} it returned shape {shapes[0]}, expected shape {shapes[1]}"
             try:
                 same = got is not None and np.allclose(np.asarray(got, dtype=float), np.asarray(want, dtype=float), rtol=self.rtol, atol=self.atol)
             except (TypeError, ValueError):
@@ -112,6 +115,14 @@ class FunctionAnswer:
             if not same:
                 return False, f"for input {_short(args)} it returned {_short(got)}, expected {_short(want)}"
         return True, f"passed all {len(self.cases)} test cases"
+
+
+def _shapes(got: Any, want: Any) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
+    """The shapes of the two results as arrays, or None when one has none (ragged, objects)."""
+    try:
+        return tuple(np.shape(got)), tuple(np.shape(want))
+    except (TypeError, ValueError):
+        return None
 
 
 def _short(x: Any) -> str:

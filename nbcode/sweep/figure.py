@@ -19,14 +19,12 @@ from typing import Any, Sequence
 
 import matplotlib as mpl
 import numpy as np
+from matplotlib.axes import Axes as _MplAxes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
-from matplotlib.axes import Axes as _MplAxes
-
-from nbcode.plot import STYLE_PATH, snap_figure
-from nbcode.plot import _resolve
+from nbcode.plot import STYLE_PATH, _resolve, snap_figure
 from nbcode.plot.quantize import snap_field
 from nbcode import _validate
 
@@ -47,7 +45,7 @@ def _as_1d(values: Any, name: str, *, finite: bool = False) -> np.ndarray:
     return a.reshape(-1)
 
 
-def resolve_color(c: Any, default: int = 0) -> str:
+def _color(c: Any, default: int = 0) -> str:
     """A colour argument of the methods below (``color`` in messages)."""
     return _resolve(c, default, "color")
 
@@ -68,6 +66,7 @@ def _levels(levels: Any) -> None:
 
 
 def _cmap(cmap: Any) -> None:
+    _validate.text(cmap, "cmap")
     if cmap not in mpl.colormaps:
         raise ValueError(f"Invalid cmap: {_validate.show(cmap)} (need the name of a matplotlib colormap, e.g. 'viridis')")
 
@@ -221,7 +220,7 @@ class Axes:
             raise ValueError(f"Invalid marker: {marker!r}")
         lw, ms = _validate.real(lw, "lw", low=0), _validate.real(ms, "ms", low=0)
         alpha = _validate.probability(alpha, "alpha")
-        c = resolve_color(color, default=len(self.lines))
+        c = _color(color, default=len(self.lines))
         self.lines.append(Line(xa, ya, label, c, ls, lw, marker, ms, alpha))
         return self
 
@@ -423,4 +422,4 @@ def _ref_color(c: Any) -> str:
     """The colour of a reference line or a text (None is not a colour here: the default is black)."""
     if c is None:
         raise TypeError("Invalid color: None (need a palette index, 'C<i>' or a matplotlib colour name)")
-    return resolve_color(c)
+    return _color(c)
