@@ -379,7 +379,9 @@ SPECS: dict[str, Spec] = {
     # ---- exercises
     "nbcode.exercises.check": S(lambda: dict(key="intro.gd_path", answer=None), skip=("answer",), heavy=True),
     "nbcode.exercises.get": S(lambda: dict(key="intro.gd_path")),
-    "nbcode.exercises.register": S(lambda: dict(ex=None), skip=("ex",)),
+    # an exercise already registered: registering the same object again changes nothing
+    "nbcode.exercises.register": S(lambda: dict(ex=__import__("nbcode.exercises", fromlist=["x"]).get("intro.eta_opt")),
+                                   kinds={"ex": "object"}),
     "nbcode.exercises.Exercise": S(lambda: dict(key="battery.x", question="q", judge=lambda a: (True, "ok"))),
     "nbcode.exercises.Exercise.check": S(lambda: dict(answer=1.0), skip=("answer",),
                                          instance=lambda: __import__("nbcode.exercises", fromlist=["x"]).Exercise(
@@ -607,19 +609,23 @@ SPECS: dict[str, Spec] = {
     "nbcode.plot.color": S(lambda: dict(c=1), kinds={"c": "object"}, accept={"c": ("None",)}),
     "nbcode.plot.snap_figure": S(lambda: dict(fig=_matplotlib_axes().figure), kinds={"fig": "object"}),
     "nbcode.plot.quantize.Quantizer": S(lambda: dict(lo=0.0, hi=2.0, log=False)),
-    "nbcode.plot.quantize.Quantizer.count": S(lambda: dict(v=0.5), accept={"v": ("None",)}, nonfinite_result=True,
+    # count/number: None, NaN and inf are values an axis cannot show, documented to give None
+    "nbcode.plot.quantize.Quantizer.count": S(lambda: dict(v=0.5), accept={"v": ("None", "nan")}, nonfinite_result=True,
                                               instance=lambda: __import__("nbcode.plot.quantize", fromlist=["x"]).Quantizer(0.0, 2.0, False)),
     "nbcode.plot.quantize.Quantizer.value": S(lambda: dict(k=3), accept={"k": ("None",)}, kinds={"k": "int"},
                                               instance=lambda: __import__("nbcode.plot.quantize", fromlist=["x"]).Quantizer(0.0, 2.0, False)),
     "nbcode.plot.quantize.Quantizer.counts": S(lambda: dict(values=np.array([0.5, 1.0])), nonfinite=("values",),
                                                instance=lambda: __import__("nbcode.plot.quantize", fromlist=["x"]).Quantizer(0.0, 2.0, False),
                                                shapes={"values": "any"}, empty=("values",)),
-    "nbcode.plot.quantize.Quantizer.number": S(lambda: dict(v=0.5), accept={"v": ("None",)}, nonfinite_result=True,
+    "nbcode.plot.quantize.Quantizer.number": S(lambda: dict(v=0.5), accept={"v": ("None", "nan")}, nonfinite_result=True,
                                                instance=lambda: __import__("nbcode.plot.quantize", fromlist=["x"]).Quantizer(0.0, 2.0, False)),
     "nbcode.plot.quantize.snap": S(lambda: dict(values=np.array([0.5, 1.0]),
                                                 q=__import__("nbcode.plot.quantize", fromlist=["x"]).Quantizer(0.0, 2.0, False)),
                                    nonfinite=("values",), shapes={"values": "any"}, empty=("values",)),
     "nbcode.plot.quantize.snap_field": S(lambda: dict(z=np.array([[0.5, 1.0], [2.0, 3.0]])), nonfinite=("z",)),
+    # data may hold gaps (None, NaN, inf: skipped, as in a line broken by NaN) and be empty (an empty axis)
+    "nbcode.plot.quantize.Quantizer.for_axis": S(lambda: dict(data=[0.0, 0.5, 2.0], log=False), kinds={"data": "array", "lim": "pair"},
+                                                 nonfinite=("data",), empty=("data",), shapes={"data": "any"}),
     # ---- quadratic
     "nbcode.quadratic.Quadratic1D": S(lambda: dict(a=2.0, b=1.0)),
     "nbcode.quadratic.Quadratic1D.grad": S(lambda: dict(w=1.5), kinds={"w": "real"},
@@ -765,16 +771,22 @@ SPECS: dict[str, Spec] = {
                                           instance=lambda: __import__("nbcode.sweep", fromlist=["x"]).Choice(["a", "b"])),
     "nbcode.sweep.Plot": S(lambda: dict(ncols=1)),
     "nbcode.sweep.Plot.to_matplotlib": S(instance=lambda: _draw(), heavy=True),
+    # a column vector (n, 1) is a line, as in matplotlib (a model's outputs are often shaped so)
     "nbcode.sweep.Axes.plot": S(lambda: dict(x=np.array([0.0, 1.0]), y=np.array([1.0, 2.0])), instance=_axes,
-                                shapes={"y": "tied"}, nonfinite=("x", "y"), kinds={"color": "object"}),
+                                shapes={"y": "tied"}, nonfinite=("x", "y"), kinds={"color": "object"},
+                                accept={"x": ("extra dim",), "y": ("extra dim",)}),
     "nbcode.sweep.Axes.scatter": S(lambda: dict(x=np.array([0.0, 1.0]), y=np.array([1.0, 2.0])), instance=_axes,
-                                   shapes={"y": "tied"}, nonfinite=("x", "y"), kinds={"color": "object"}),
+                                   shapes={"y": "tied"}, nonfinite=("x", "y"), kinds={"color": "object"},
+                                   accept={"x": ("extra dim",), "y": ("extra dim",)}),
     "nbcode.sweep.Axes.axhline": S(lambda: dict(y=0.5), instance=_axes, kinds={"color": "object"}),
     "nbcode.sweep.Axes.axvline": S(lambda: dict(x=0.5), instance=_axes, kinds={"color": "object"}),
     "nbcode.sweep.Axes.text": S(lambda: dict(x=0.5, y=0.5, s="a"), instance=_axes, kinds={"color": "object"}),
     "nbcode.sweep.Axes.contour": S(lambda: dict(x=np.array([0.0, 1.0]), y=np.array([0.0, 1.0, 2.0]),
                                                 z=np.array([[0.0, 1.0], [1.0, 2.0], [2.0, 3.0]])), instance=_axes,
-                                   shapes={"z": "tied"}, kinds={"levels": "object"}),
+                                   # z may be NaN or inf where the surface is undefined (log of 0): gaps
+                                   # in the contours; levels=3 is a number of levels (matplotlib's meaning)
+                                   shapes={"z": "tied"}, kinds={"levels": "object"}, nonfinite=("z",),
+                                   accept={"x": ("extra dim",), "y": ("extra dim",), "levels": ("int",)}),
     "nbcode.sweep.Axes.set": S(lambda: dict(xlim=(0.0, 1.0)), instance=_axes, kinds={"xlim": "pair", "ylim": "pair"}),
     "nbcode.sweep.Axes.legend": S(instance=_axes),
     "nbcode.sweep.Axes.draw": S(lambda: dict(ax=_matplotlib_axes()), instance=_axes, kinds={"ax": "object"}, heavy=True),

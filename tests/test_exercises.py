@@ -44,8 +44,12 @@ def test_verdicts_read_as_sentences() -> None:
 
 
 def test_registry_rules() -> None:
-    with pytest.raises(ValueError, match="Unknown exercise"):
+    with pytest.raises(ValueError, match=r"Invalid key: 'intro.nope' \(no exercise of that name"):
         get("intro.nope")
+    with pytest.raises(TypeError, match="Invalid key: 3 "):
+        check(3, 0.5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="Invalid ex: None"):
+        register(None)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="Invalid exercise key"):
         register(Exercise("nodot", "q", NumberAnswer(1.0)))
     with pytest.raises(ValueError, match="already registered"):

@@ -19,8 +19,13 @@ def test_style_is_the_okabe_ito_palette() -> None:
 def test_color_resolution() -> None:
     assert color(0) == "#0072B2" and color("C1") == "#D55E00" and color(None, default=2) == "#009E73"
     assert color("red") == "#ff0000"
-    with pytest.raises(ValueError, match="Invalid colour"):
+    with pytest.raises(TypeError, match=r"Invalid c: 1.5 \(need a palette index"):
         color(1.5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"Invalid c: 'no-such-colour' \(need a palette index"):
+        color("no-such-colour")
+    with pytest.raises(TypeError, match="Invalid default: None"):
+        color(1, default=None)  # type: ignore[arg-type]
+    assert color(np.int64(1)) == "#D55E00"
 
 
 def test_snapped_figures_do_not_show_round_off() -> None:

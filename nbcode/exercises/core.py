@@ -17,6 +17,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from nbcode import _validate
+
 __all__ = ["Exercise", "Verdict", "register", "check", "get", "registry", "NumberAnswer", "FunctionAnswer", "ChoiceAnswer"]
 
 
@@ -38,9 +40,12 @@ class NumberAnswer:
     """Right when the answer is within ``rtol``/``atol`` of ``value``."""
 
     def __init__(self, value: float, *, rtol: float = 1e-3, atol: float = 0.0) -> None:
-        if rtol < 0 or atol < 0:
-            raise ValueError(f"Invalid tolerance: rtol={rtol}, atol={atol}")
-        self.value, self.rtol, self.atol = float(value), rtol, atol
+        value = _validate.real(value, "value")
+        for name, tol in (("rtol", rtol), ("atol", atol)):
+            _validate.real(tol, name)
+            if tol < 0:
+                raise ValueError(f"Invalid tolerance: rtol={rtol}, atol={atol} (need {name} >= 0)")
+        self.value, self.rtol, self.atol = value, rtol, atol
 
     def __call__(self, answer: Any) -> tuple[bool, str]:
         try:
@@ -57,8 +62,10 @@ class ChoiceAnswer:
     """Right when the answer equals ``value`` (strings compared case- and space-insensitively)."""
 
     def __init__(self, value: Any, options: Sequence[Any]) -> None:
+        if isinstance(options, (str, bytes)) or not isinstance(options, Sequence) or not options:
+            raise TypeError(f"Invalid options: {_validate.show(options)} (need a non-empty list of options)")
         if value not in options:
-            raise ValueError(f"Invalid choice answer: {value!r} is not among the options {list(options)}")
+            raise ValueError(f"Invalid choice answer: value={value!r} is not among the options {list(options)}")
         self.value, self.options = value, list(options)
 
     def __call__(self, answer: Any) -> tuple[bool, str]:
@@ -74,12 +81,18 @@ class ChoiceAnswer:
 class FunctionAnswer:
     """Right when the reader's function matches ``reference`` on every test case.
 
-    ``cases`` is a list of argument tuples; outputs are compared with ``numpy.allclose``.
+    ``cases`` is a list of argument tuples; outputs must have the reference's shape and are
+    compared with ``numpy.allclose``.
     """
 
     def __init__(self, reference: Callable[..., Any], cases: Sequence[tuple[Any, ...]], *, rtol: float = 1e-6, atol: float = 1e-9) -> None:
+        _validate.function(reference, "reference")
+        if isinstance(cases, (str, bytes)) or not isinstance(cases, Sequence) or not all(isinstance(c, tuple) for c in cases):
+            raise TypeError(f"Invalid cases: {_validate.show(cases)} (need a list of argument tuples)")
         if not cases:
-            raise ValueError("a FunctionAnswer needs at least one test case")
+            raise ValueError("Invalid cases: a FunctionAnswer needs at least one test case")
+        for name, tol in (("rtol", rtol), ("atol", atol)):
+            _validate.real(tol, name, low=0)
         self.reference, self.cases, self.rtol, self.atol = reference, list(cases), rtol, atol
 
     def __call__(self, answer: Any) -> tuple[bool, str]:
@@ -91,6 +104,10 @@ class FunctionAnswer:
                 got = answer(*args)
             except Exception as e:  # the reader's code may fail in any way; report it
                 return False, f"your function raised {type(e).__name__}: {e} for input {_short(args)}"
+            shapes = _shapes(got, want)
+            if got is not None and shapes is not None and shapes[0] != shapes[1]:
+                # np.allclose broadcasts: a row (1, n) would match a vector (n,)
+                return False, f"for input {_short(args)} it returned shape {shapes[0]}, expected shape {shapes[1]}"
             try:
                 same = got is not None and np.allclose(np.asarray(got, dtype=float), np.asarray(want, dtype=float), rtol=self.rtol, atol=self.atol)
             except (TypeError, ValueError):
@@ -98,6 +115,14 @@ class FunctionAnswer:
             if not same:
                 return False, f"for input {_short(args)} it returned {_short(got)}, expected {_short(want)}"
         return True, f"passed all {len(self.cases)} test cases"
+
+
+def _shapes(got: Any, want: Any) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
+    """The shapes of the two results as arrays, or None when one has none (ragged, objects)."""
+    try:
+        return tuple(np.shape(got)), tuple(np.shape(want))
+    except (TypeError, ValueError):
+        return None
 
 
 def _short(x: Any) -> str:
@@ -145,6 +170,9 @@ _REGISTRY: dict[str, Exercise] = {}
 
 def register(ex: Exercise) -> Exercise:
     """Add ``ex`` to the book's registry (keys must be unique)."""
+    if not isinstance(ex, Exercise):
+        raise TypeError(f"Invalid ex: {_validate.show(ex)} (need an Exercise)")
+    _validate.text(ex.key, "exercise key")
     if "." not in ex.key:
         raise ValueError(f"Invalid exercise key: {ex.key!r} (use 'chapter.name')")
     if ex.key in _REGISTRY and _REGISTRY[ex.key] is not ex:
@@ -163,9 +191,10 @@ def registry() -> dict[str, Exercise]:
 
 def get(key: str) -> Exercise:
     """The exercise called ``key``."""
+    _validate.text(key, "key")
     ex = registry().get(key)
     if ex is None:
-        raise ValueError(f"Unknown exercise: {key!r}")
+        raise ValueError(f"Invalid key: {key!r} (no exercise of that name; nbcode.exercises.registry() lists them)")
     return ex
 
 

@@ -10,6 +10,7 @@ every figure a notebook shows by :func:`use_book_style`): each number is rounded
 
 from __future__ import annotations
 
+import numbers
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Polygon, Rectangle
 
+from nbcode import _validate
 from nbcode.plot.quantize import Quantizer, snap
 
 __all__ = ["STYLE_PATH", "PALETTE", "use_book_style", "color", "snap_figure"]
@@ -111,6 +113,8 @@ def snap_figure(fig: Figure) -> Figure:
     >>> snap_figure(fig).axes[0].lines[0].get_ydata().tolist()
     [0.0, 1.0]
     """
+    if not isinstance(fig, Figure):
+        raise TypeError(f"Invalid fig: {_validate.show(fig)} (need a matplotlib Figure)")
     for ax in fig.axes:
         qx, qy = _axis_quantizer(ax, "x"), _axis_quantizer(ax, "y")
         if qx is None or qy is None:
@@ -175,13 +179,29 @@ def color(c: int | str | None, default: int = 0) -> str:
     '#0072B2'
     >>> color("#123456")
     '#123456'
+    >>> color("no-such-colour")
+    Traceback (most recent call last):
+        ...
+    ValueError: Invalid c: 'no-such-colour' (need a palette index, 'C<i>' or a matplotlib colour name)
     """
+    return _resolve(c, default, "c")
+
+
+def _resolve(c: Any, default: Any, name: str) -> str:
+    """:func:`color`, with the argument called ``name`` in messages (``color`` in a sweep's plot)."""
+    if isinstance(default, (bool, np.bool_)) or not isinstance(default, numbers.Integral):
+        raise TypeError(f"Invalid default: {_validate.show(default)} (need an integer palette index)")
     if c is None:
         c = default
     if isinstance(c, str) and len(c) >= 2 and c[0] == "C" and c[1:].isdigit():
         c = int(c[1:])
-    if isinstance(c, (int,)) and not isinstance(c, bool):
-        return PALETTE[c % len(PALETTE)]
+    if isinstance(c, numbers.Integral) and not isinstance(c, (bool, np.bool_)):
+        return PALETTE[int(c) % len(PALETTE)]
     if isinstance(c, str):
-        return mpl.colors.to_hex(c) if not c.startswith("#") else c
-    raise ValueError(f"Invalid colour: {c!r}")
+        if c.startswith("#"):
+            return c
+        try:
+            return str(mpl.colors.to_hex(c))
+        except ValueError:
+            raise ValueError(f"Invalid {name}: {c!r} (need a palette index, 'C<i>' or a matplotlib colour name)") from None
+    raise TypeError(f"Invalid {name}: {_validate.show(c)} (need a palette index, 'C<i>' or a matplotlib colour name)")

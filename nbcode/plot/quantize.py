@@ -17,6 +17,8 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from nbcode import _validate
+
 __all__ = ["Quantizer", "STEPS", "CLAMP_SPANS", "snap", "snap_field"]
 
 #: An axis span is resolved into at least this many quantization steps.
@@ -30,13 +32,22 @@ CLAMP_SPANS = 100.0
 _SHIFT = 0.5 + (math.sqrt(5.0) - 1.0) / 20.0
 
 
-def _finite(values: Iterable[float], log: bool) -> list[float]:
+def _finite(values: Iterable[float], log: bool, name: str = "data") -> list[float]:
     out = []
-    for v in values:
-        if v is None or not math.isfinite(v) or (log and v <= 0):
-            continue
-        out.append(math.log10(v) if log else float(v))
+    try:
+        for v in values:
+            if v is None or not math.isfinite(v) or (log and v <= 0):
+                continue
+            out.append(math.log10(v) if log else float(v))
+    except TypeError:  # not iterable, or an entry that is not a real number (checked only on failure: a hot path)
+        raise TypeError(f"Invalid {name}: {_validate.show(values)} (need real numbers; None, NaN and inf are skipped)") from None
     return out
+
+
+def _scalar(v: Any, name: str) -> None:
+    """Refuse what is not a real number or None (NaN and inf are values an axis cannot show)."""
+    if v is not None and (isinstance(v, (bool, np.bool_)) or not isinstance(v, (numbers.Real, np.integer, np.floating))):
+        raise TypeError(f"Invalid {name}: {_validate.show(v)} (need a real number or None)")
 
 
 class Quantizer:
@@ -56,6 +67,9 @@ class Quantizer:
     """
 
     def __init__(self, lo: float, hi: float, log: bool) -> None:
+        lo, hi, log = _validate.real(lo, "lo"), _validate.real(hi, "hi"), _validate.flag(log, "log")
+        if hi < lo:
+            raise ValueError(f"Invalid hi: {_validate.show(hi)} (need hi >= lo = {_validate.show(lo)})")
         span = hi - lo
         if not span > 0:
             span = abs(lo) * 0.1 or 1.0
@@ -71,16 +85,29 @@ class Quantizer:
         self.lo = lo - CLAMP_SPANS * span
         self.hi = hi + CLAMP_SPANS * span
 
-    @classmethod
-    def for_axis(cls, data: Iterable[float], log: bool, lim: Any = None) -> Quantizer:
-        """The quantizer of an axis with limits ``lim`` (if set) or showing ``data``."""
-        vals = _finite(lim if lim is not None else data, log)
+    @staticmethod
+    def for_axis(data: Iterable[float], log: bool, lim: Any = None) -> Quantizer:
+        """The quantizer of an axis with limits ``lim`` (if set) or showing ``data`` (entries
+        that are None, NaN or infinite, or <= 0 on a log axis, are skipped)."""
+        log = _validate.flag(log, "log")
+        if lim is not None:
+            lim = _validate.array(lim, "lim", shape=(2,), copy=False).tolist()
+            vals = _finite(lim, log, "lim")
+        else:
+            if isinstance(data, np.ndarray) and data.dtype.kind not in "biuf":
+                raise TypeError(f"Invalid data: {_validate.show(data)} (need real numbers)")
+            vals = _finite(data, log)
         if not vals:
-            return cls(0.0, 1.0, log)
-        return cls(min(vals), max(vals), log)
+            return Quantizer(0.0, 1.0, log)
+        return Quantizer(min(vals), max(vals), log)
 
     def count(self, v: float | None) -> int | None:
-        """``v`` as an integer number of steps; None for a value the axis cannot show."""
+        """``v`` as an integer number of steps; None for a value the axis cannot show (None,
+        NaN, infinite, or <= 0 on a log axis)."""
+        _scalar(v, "v")
+        return self._count(v)
+
+    def _count(self, v: float | None) -> int | None:
         if v is None or not math.isfinite(v) or (self.log and v <= 0):
             return None
         t = math.log10(v) if self.log else float(v)
@@ -101,7 +128,8 @@ class Quantizer:
 
     def counts(self, values: Any) -> tuple[int | None, ...]:
         """Counts of every value of ``values`` (flattened)."""
-        return tuple(self.count(v) for v in np.asarray(values, dtype=float).reshape(-1).tolist())
+        a = _validate.array(values, "values", finite=False, nonempty=False, copy=False)
+        return tuple(self._count(v) for v in a.reshape(-1).tolist())
 
     @property
     def key(self) -> tuple[int, int, bool]:
@@ -109,7 +137,8 @@ class Quantizer:
 
     def number(self, v: float | None) -> float | None:
         """``v`` rounded to this axis's step (for limits, reference lines and text anchors)."""
-        return self.value(self.count(v))
+        _scalar(v, "v")
+        return self.value(self._count(v))
 
 
 def snap(values: Any, q: Quantizer) -> np.ndarray:
@@ -122,7 +151,9 @@ def snap(values: Any, q: Quantizer) -> np.ndarray:
     >>> snap([0.1231, 1e-17, float("nan")], q).tolist()
     [0.123, 0.0, nan]
     """
-    a = np.array(values, dtype=float, copy=True)
+    if not isinstance(q, Quantizer):
+        raise TypeError(f"Invalid q: {_validate.show(q)} (need a Quantizer)")
+    a = _validate.array(values, "values", finite=False, nonempty=False)
     ok = np.isfinite(a) & ((a > 0) if q.log else True)
     if not ok.any():
         return a
@@ -148,7 +179,8 @@ def snap_field(z: Any, steps: float = 1e6) -> np.ndarray:
     >>> snap_field([[0.0, 1.0], [0.5 + 1e-12, float("nan")]]).tolist()
     [[0.0, 1.0], [0.5, nan]]
     """
-    a = np.array(z, dtype=float, copy=True)
+    a = _validate.array(z, "z", ndim=2, finite=False)
+    steps = _validate.real(steps, "steps", low=0, low_open=True)
     fin = a[np.isfinite(a)]
     if fin.size:
         step = 10.0 ** math.floor(math.log10(max(float(fin.max() - fin.min()), 1e-300) / steps))

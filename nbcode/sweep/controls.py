@@ -6,6 +6,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from nbcode import _validate
+
 __all__ = ["Slider", "Choice", "Control"]
 
 
@@ -69,14 +71,16 @@ class Slider:
         interval: int = 400,
     ) -> None:
         if values is not None:
-            grid = np.array(values, dtype=float).reshape(-1)  # a copy: editing the caller's array later changes nothing
+            # a float64 copy: editing the caller's array later changes nothing
+            grid = _validate.array(values, "values", finite=False, nonempty=False).reshape(-1)
         else:
             if start is None or stop is None or num is None:
                 raise ValueError("Slider needs either values=... or start, stop and num")
+            _validate.real(start, "start", finite=False)
+            _validate.real(stop, "stop", finite=False)
             if not (np.isfinite(start) and np.isfinite(stop)) or start >= stop:
                 raise ValueError(f"Invalid slider range: start={start}, stop={stop} (need finite start < stop)")
-            if int(num) != num or num < 2:
-                raise ValueError(f"Invalid number of slider positions: {num} (need an integer >= 2)")
+            num = _validate.count(num, "number of slider positions", low=2)
             if scale == "linear":
                 grid = np.linspace(start, stop, int(num))
             elif scale == "log":
@@ -87,6 +91,10 @@ class Slider:
                 raise ValueError(f"Invalid slider scale: {scale!r} (use 'linear' or 'log')")
         if grid.size < 2 or not np.all(np.isfinite(grid)) or np.any(np.diff(grid) <= 0):
             raise ValueError("Slider values must be at least two finite numbers in increasing order")
+        _validate.optional(_validate.real, value, "value")
+        _validate.optional(_validate.text, label, "label")
+        _validate.optional(_validate.text, fmt, "fmt")
+        integer = _validate.flag(integer, "integer")
         if integer:
             if not np.all(grid == np.round(grid)):
                 raise ValueError("integer=True needs whole-number slider values")
@@ -108,6 +116,10 @@ class Slider:
         return [str(int(v)) if self.integer else _fmt_number(v, self.fmt) for v in self.values]
 
     def python_value(self, i: int) -> Any:
+        """The value at grid position ``i`` (``0 <= i < len(self)``)."""
+        return self._value(_validate.count(i, "i", high=self.values.size - 1))
+
+    def _value(self, i: int) -> Any:  # unchecked: the sweep's grid loop
         v = float(self.values[i])
         return int(round(v)) if self.integer else v
 
@@ -126,8 +138,10 @@ class Choice:
     """
 
     def __init__(self, options: Sequence[Any], *, value: Any = None, label: str | None = None) -> None:
+        if isinstance(options, (str, bytes)) or not isinstance(options, (Sequence, np.ndarray)):
+            raise TypeError(f"Invalid options: {_validate.show(options)} (need a list of options)")
         if len(options) < 1:
-            raise ValueError("Choice needs at least one option")
+            raise ValueError("Invalid options: Choice needs at least one option")
         pairs = [o if isinstance(o, tuple) and len(o) == 2 else (str(o), o) for o in options]
         self._labels = [str(lbl) for lbl, _ in pairs]
         self._values = [v for _, v in pairs]
@@ -139,7 +153,7 @@ class Choice:
         else:
             matches = [i for i, v in enumerate(self._values) if v == value]
             if not matches:
-                raise ValueError(f"Invalid initial choice: {value!r} is not one of the options")
+                raise ValueError(f"Invalid initial choice: value={value!r} is not one of the options")
             self.index = matches[0]
 
     @property
@@ -147,6 +161,10 @@ class Choice:
         return list(self._labels)
 
     def python_value(self, i: int) -> Any:
+        """The value of option ``i`` (``0 <= i < len(self)``)."""
+        return self._value(_validate.count(i, "i", high=len(self._values) - 1))
+
+    def _value(self, i: int) -> Any:  # unchecked: the sweep's grid loop
         return self._values[i]
 
     def __len__(self) -> int:

@@ -29,6 +29,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from nbcode import _validate
 from nbcode.sweep.assets import JS_PATH, PLAY_JS_PATH
 from nbcode.sweep.controls import Choice, Control, Slider
 from nbcode.sweep.encode import FramePool
@@ -68,10 +69,14 @@ class Sweep:
         max_frames: int = 2500,
         max_bytes: int = 3_000_000,
     ) -> None:
-        if not callable(draw):
-            raise ValueError(f"draw must be callable, got {type(draw).__name__}")
+        _validate.function(draw, "draw")
+        if not isinstance(controls, dict):
+            raise TypeError(f"Invalid controls: {_validate.show(controls)} (need a dict of name -> Slider or Choice)")
         if not controls:
-            raise ValueError("a sweep needs at least one control (e.g. eta=Slider(0.1, 1.0, num=10))")
+            raise ValueError("Invalid controls: a sweep needs at least one control (e.g. eta=Slider(0.1, 1.0, num=10))")
+        _validate.text(title, "title")
+        max_frames = _validate.count(max_frames, "max_frames", low=1)
+        max_bytes = _validate.count(max_bytes, "max_bytes", low=1)
         for name, c in controls.items():
             if not isinstance(c, (Slider, Choice)):
                 raise ValueError(f"control {name!r} must be a Slider or a Choice, got {type(c).__name__}")
@@ -90,16 +95,25 @@ class Sweep:
     # -- the grid ---------------------------------------------------------------------------
     def params_at(self, indices: tuple[int, ...]) -> dict[str, Any]:
         """Keyword arguments of ``draw`` at one grid position (one index per control)."""
-        return {name: c.python_value(i) for (name, c), i in zip(self.controls.items(), indices)}
+        idx = _validate.sizes(indices, "indices", low=0, min_len=0)
+        if len(idx) != len(self.controls):
+            raise ValueError(f"Invalid indices: {_validate.show(indices)} (need one index per control, {len(self.controls)})")
+        for (name, c), i in zip(self.controls.items(), idx):
+            if i >= len(c):
+                raise ValueError(f"Invalid indices: {_validate.show(indices)} (control {name!r} has {len(c)} positions)")
+        return self._params_at(idx)
+
+    def _params_at(self, indices: tuple[int, ...]) -> dict[str, Any]:
+        return {name: c._value(i) for (name, c), i in zip(self.controls.items(), indices)}
 
     def grid(self) -> Iterator[dict[str, Any]]:
         """All grid positions in row-major order (the last control varies fastest)."""
         for idx in itertools.product(*(range(len(c)) for c in self.controls.values())):
-            yield self.params_at(idx)
+            yield self._params_at(idx)
 
     def initial(self) -> dict[str, Any]:
         """The parameters the sweep starts at."""
-        return self.params_at(tuple(c.index for c in self.controls.values()))
+        return self._params_at(tuple(c.index for c in self.controls.values()))
 
     def frame(self, **params: Any) -> Plot:
         """``draw(**params)``, checked to return a :class:`Plot`; an error inside ``draw`` is

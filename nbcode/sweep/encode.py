@@ -40,6 +40,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from nbcode import _validate
 from nbcode.sweep.figure import DASHES as _DASH
 from nbcode.plot.quantize import STEPS, Quantizer, snap_field
 from nbcode.sweep.figure import Axes, Background, Plot
@@ -71,8 +72,8 @@ def encode_array(a: Any, log: bool = False, lim: Any = None) -> str:
     >>> encode_array([0.0, 0.5, 1.0, float("nan"), 1.0])
     '{"q":[1,-3],"d":[0,500,500,null,0]}'
     """
-    vals = np.asarray(a, dtype=float).reshape(-1)
-    q = Quantizer.for_axis(vals.tolist(), log, lim)
+    vals = _validate.array(a, "a", finite=False, nonempty=False, copy=False).reshape(-1)
+    q = Quantizer.for_axis(vals.tolist(), _validate.flag(log, "log"), lim)
     return _encode_counts(q.key, q.counts(vals))
 
 
@@ -84,16 +85,21 @@ def decode_array(item: dict[str, Any]) -> list[float | None]:
     >>> decode_array(json.loads(encode_array([0.0, 0.5, float("inf"), 1.0])))
     [0.0, 0.5, None, 1.0]
     """
-    m, e = item["q"]
-    log, k = bool(item.get("log")), 0
-    out: list[float | None] = []
-    for d in item["d"]:
-        if d is None:
-            out.append(None)
-            continue
-        k += int(d)
-        t = float(Decimal(k * int(m)).scaleb(int(e)))
-        out.append(10.0**t if log else t)
+    if not isinstance(item, dict):
+        raise TypeError(f"Invalid item: {_validate.show(item)} (need a dict like {{'q': [m, e], 'd': [...]}})")
+    try:
+        m, e = item["q"]
+        log, k = bool(item.get("log")), 0
+        out: list[float | None] = []
+        for d in item["d"]:
+            if d is None:
+                out.append(None)
+                continue
+            k += int(d)
+            t = float(Decimal(k * int(m)).scaleb(int(e)))
+            out.append(10.0**t if log else t)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"Invalid item: {_validate.show(item)} (not an encoded array: {type(exc).__name__}: {exc})") from None
     return out
 
 
@@ -224,7 +230,8 @@ class FramePool:
     def add(self, plot: Plot) -> None:
         """Append ``plot`` as the next grid position."""
         if not isinstance(plot, Plot):
-            raise TypeError(f"a sweep's drawing function must return an nbcode.sweep.Plot, got {type(plot).__name__}")
+            raise TypeError(f"Invalid plot: {_validate.show(plot)} (a sweep's drawing function must return an "
+                            f"nbcode.sweep.Plot, got {type(plot).__name__})")
         width = int(round(plot.width * LAYOUT["px_per_inch"]))
         height = int(round(plot.height * LAYOUT["px_per_inch"]))
         panel_w = width // len(plot.axes)
@@ -259,7 +266,10 @@ class FramePool:
         return pool, where
 
     def to_json(self, controls: list[dict[str, Any]]) -> str:
-        """The whole sweep as one JSON document."""
+        """The whole sweep as one JSON document; ``controls`` describes the controls (a list of
+        dicts, as :meth:`Sweep.to_json` builds it)."""
+        if not isinstance(controls, list) or not all(isinstance(c, dict) for c in controls):
+            raise TypeError(f"Invalid controls: {_validate.show(controls)} (need a list of dicts)")
         pool, where = self._resolve_arrays()
         panels = []
         for p in self._panels:
@@ -286,7 +296,15 @@ def decode_sweep(doc: str | dict[str, Any]) -> dict[str, Any]:
     position in row-major order. A frame's panels hold their lines as dicts with ``x``, ``y``
     (lists of numbers, None for a gap) and the line's style; backgrounds stay data URIs.
     """
-    data = json.loads(doc) if isinstance(doc, str) else doc
+    if not isinstance(doc, (str, dict)):
+        raise TypeError(f"Invalid doc: {_validate.show(doc)} (need a sweep's JSON document, as a str or a dict)")
+    try:
+        return _decode_sweep(json.loads(doc) if isinstance(doc, str) else doc)
+    except (json.JSONDecodeError, KeyError, IndexError, TypeError, ValueError) as exc:
+        raise ValueError(f"Invalid doc: {_validate.show(doc)} (not a sweep document: {type(exc).__name__}: {exc})") from None
+
+
+def _decode_sweep(data: dict[str, Any]) -> dict[str, Any]:
     pool = [decode_array(it) if isinstance(it, dict) else it for it in data["pool"]]
     styles = data["styles"]
 

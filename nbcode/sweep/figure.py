@@ -13,18 +13,19 @@ from __future__ import annotations
 import base64
 import functools
 import io
+import numbers
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import matplotlib as mpl
 import numpy as np
+from matplotlib.axes import Axes as _MplAxes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
-from nbcode.plot import STYLE_PATH, snap_figure
+from nbcode.plot import STYLE_PATH, _resolve, snap_figure
 from nbcode.plot.quantize import snap_field
-from nbcode.plot import color as resolve_color
 from nbcode import _validate
 
 __all__ = ["Plot", "Axes", "Line", "RefLine", "Text", "Background"]
@@ -35,8 +36,39 @@ _MARKERS = {None, "o", "s", "x", "+", "."}
 _SCALES = {"linear", "log"}
 
 
-def _as_1d(values: Any, name: str) -> np.ndarray:
-    return _validate.array(values, name, finite=False).reshape(-1)  # NaN or inf breaks a line
+def _as_1d(values: Any, name: str, *, finite: bool = False) -> np.ndarray:
+    """A float64 copy, flattened; a column or row vector is a line too (as in matplotlib), a
+    table of several columns is refused. NaN or inf breaks a line (``finite=False``)."""
+    a = _validate.array(values, name, finite=finite)
+    if sum(n > 1 for n in a.shape) > 1:
+        raise ValueError(f"Invalid shape of {name}: {a.shape} (need one dimension: a line is a vector)")
+    return a.reshape(-1)
+
+
+def _color(c: Any, default: int = 0) -> str:
+    """A colour argument of the methods below (``color`` in messages)."""
+    return _resolve(c, default, "color")
+
+
+def _ax(ax: Any) -> None:
+    if not isinstance(ax, _MplAxes):
+        raise TypeError(f"Invalid ax: {_validate.show(ax)} (need matplotlib axes)")
+
+
+def _levels(levels: Any) -> None:
+    """Contour levels: a number of levels (an integer >= 1) or increasing finite values."""
+    if isinstance(levels, (numbers.Integral, np.integer)) and not isinstance(levels, (bool, np.bool_)):
+        _validate.count(levels, "levels", low=1)
+        return
+    lv = _validate.array(levels, "levels", ndim=1)
+    if np.any(np.diff(lv) <= 0):
+        raise ValueError(f"Invalid levels: {_validate.show(levels)} (need an integer or increasing values)")
+
+
+def _cmap(cmap: Any) -> None:
+    _validate.text(cmap, "cmap")
+    if cmap not in mpl.colormaps:
+        raise ValueError(f"Invalid cmap: {_validate.show(cmap)} (need the name of a matplotlib colormap, e.g. 'viridis')")
 
 
 @dataclass
@@ -91,7 +123,8 @@ class Background:
 
     def draw(self, ax: Any, fast: bool = False) -> None:
         """Contours on ``ax``; ``fast`` pastes a cached raster instead (for live redraws)."""
-        if fast:
+        _ax(ax)
+        if _validate.flag(fast, "fast"):
             ax.imshow(self._raster(), extent=(self.x[0], self.x[-1], self.y[0], self.y[-1]), aspect="auto", zorder=0)
             return
         fn = ax.contourf if self.filled else ax.contour
@@ -117,6 +150,8 @@ class Background:
 
     def to_png_data_uri(self, width_px: int, height_px: int) -> str:
         """Render just the contours, edge to edge, as a PNG data URI (for the HTML renderer)."""
+        width_px = _validate.count(width_px, "width_px", low=1)
+        height_px = _validate.count(height_px, "height_px", low=1)
         fig = Figure(figsize=(width_px / 100, height_px / 100), dpi=100)
         fig.set_layout_engine("none")
         ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
@@ -185,7 +220,7 @@ class Axes:
             raise ValueError(f"Invalid marker: {marker!r}")
         lw, ms = _validate.real(lw, "lw", low=0), _validate.real(ms, "ms", low=0)
         alpha = _validate.probability(alpha, "alpha")
-        c = resolve_color(color, default=len(self.lines))
+        c = _color(color, default=len(self.lines))
         self.lines.append(Line(xa, ya, label, c, ls, lw, marker, ms, alpha))
         return self
 
@@ -201,20 +236,21 @@ class Axes:
         alpha: float = 1.0,
     ) -> Axes:
         """Add markers with no connecting line."""
+        _validate.choice(marker, "marker", sorted(m for m in _MARKERS if m is not None))
         return self.plot(x, y, label=label, color=color, ls="", marker=marker, ms=ms, alpha=alpha)
 
     def axhline(self, y: float, *, label: str | None = None, color: int | str = "#000000", ls: str = "--", lw: float = 1.0) -> Axes:
         """Add a horizontal reference line at height ``y``."""
         y, lw = _validate.real(y, "y"), _validate.real(lw, "lw", low=0)
         _validate.choice(ls, "line style", list(DASHES))
-        self.refs.append(RefLine("y", y, label, resolve_color(color), ls, lw))
+        self.refs.append(RefLine("y", y, label, _ref_color(color), ls, lw))
         return self
 
     def axvline(self, x: float, *, label: str | None = None, color: int | str = "#000000", ls: str = "--", lw: float = 1.0) -> Axes:
         """Add a vertical reference line at ``x``."""
         x, lw = _validate.real(x, "x"), _validate.real(lw, "lw", low=0)
         _validate.choice(ls, "line style", list(DASHES))
-        self.refs.append(RefLine("x", x, label, resolve_color(color), ls, lw))
+        self.refs.append(RefLine("x", x, label, _ref_color(color), ls, lw))
         return self
 
     def text(self, x: float, y: float, s: str, *, color: int | str = "#000000", ha: str = "left", va: str = "bottom") -> Axes:
@@ -222,13 +258,16 @@ class Axes:
         x, y = _validate.real(x, "x"), _validate.real(y, "y")
         _validate.choice(ha, "ha", ["left", "center", "right"])
         _validate.choice(va, "va", ["top", "center", "bottom", "baseline"])
-        self.texts.append(Text(x, y, str(s), resolve_color(color), ha, va))
+        self.texts.append(Text(x, y, str(s), _ref_color(color), ha, va))
         return self
 
     def contour(self, x: Any, y: Any, z: Any, *, levels: Any = 12, filled: bool = False, cmap: str = "viridis") -> Axes:
         """Draw contours of ``z[i, j] = f(x[j], y[i])`` behind the data; fixes the limits to the grid."""
-        xa, ya, za = _as_1d(x, "x"), _as_1d(y, "y"), _validate.array(z, "z", finite=False)
+        # the grid is finite; the surface may have NaN or inf (an undefined region, log 0): gaps
+        xa, ya, za = _as_1d(x, "x", finite=True), _as_1d(y, "y", finite=True), _validate.array(z, "z", finite=False)
         _validate.flag(filled, "filled")
+        _levels(levels)
+        _cmap(cmap)
         if za.shape != (ya.size, xa.size):
             raise ValueError(f"z must have shape (len(y), len(x)) = {(ya.size, xa.size)}, got {za.shape}")
         self.background = Background(xa, ya, za, levels, filled, cmap)
@@ -252,7 +291,10 @@ class Axes:
             if scale is not None and scale not in _SCALES:
                 raise ValueError(f"Invalid {name}: {scale!r} (use 'linear' or 'log')")
         for name, lim in (("xlim", xlim), ("ylim", ylim)):
-            if lim is not None and (len(lim) != 2 or not np.all(np.isfinite(lim)) or lim[0] == lim[1]):
+            if lim is None:
+                continue
+            pair = _validate.array(lim, name, finite=False)
+            if pair.shape != (2,) or not np.all(np.isfinite(pair)) or pair[0] == pair[1]:
                 raise ValueError(f"Invalid {name}: {lim!r} (two different finite numbers)")
         if title is not None:
             self.title = title
@@ -277,6 +319,8 @@ class Axes:
 
     def draw(self, ax: Any, fast: bool = False) -> None:
         """Draw this panel on a matplotlib ``ax``."""
+        _ax(ax)
+        fast = _validate.flag(fast, "fast")
         if self.background is not None:
             self.background.draw(ax, fast=fast)
         for ln in self.lines:
@@ -331,10 +375,12 @@ class Plot:
 
     def __init__(self, ncols: int = 1, *, width: float | None = None, height: float = 3.6, caption: str = "") -> None:
         ncols = _validate.count(ncols, "ncols", low=1, high=4)
+        _validate.optional(_validate.real, width, "width", low=0, low_open=True)
+        _validate.real(height, "height", low=0, low_open=True)
         self.axes = [Axes() for _ in range(ncols)]
         self.width = float(width if width is not None else min(4.2 * ncols, 10.0))
         self.height = float(height)
-        self.caption = caption
+        self.caption = _validate.text(caption, "caption")
 
     def __getitem__(self, i: int) -> Axes:
         return self.axes[i]
@@ -357,6 +403,7 @@ class Plot:
         ``fast=True`` is for live redraws: fixed margins instead of the constrained layout,
         a lower resolution and contours pasted from a cache (about 2x quicker).
         """
+        fast = _validate.flag(fast, "fast")
         with mpl.rc_context(book_rc(fast)):  # type: ignore[arg-type]
             fig = Figure(figsize=(self.width, self.height))
             axs = fig.subplots(1, len(self.axes), squeeze=False)[0]
@@ -369,3 +416,10 @@ class Plot:
                 fig.subplots_adjust(left=0.7 / w, right=1 - 0.15 / w, bottom=0.75 / h, top=1 - 0.35 / h,
                                     wspace=0.9 / (w / len(self.axes)))
         return fig if fast else snap_figure(fig)
+
+
+def _ref_color(c: Any) -> str:
+    """The colour of a reference line or a text (None is not a colour here: the default is black)."""
+    if c is None:
+        raise TypeError("Invalid color: None (need a palette index, 'C<i>' or a matplotlib colour name)")
+    return _color(c)
