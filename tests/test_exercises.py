@@ -36,6 +36,11 @@ def test_function_answer_reports_the_failing_case() -> None:
     assert judge(5) == (False, "expected a function, got int")
 
 
+def test_an_unanswered_stub_is_not_shown_the_answer() -> None:
+    ok, why = FunctionAnswer(lambda x: np.array([x, 2.0 * x]), [(3.0,)])(lambda x: None)
+    assert not ok and "returned None" in why and "6" not in why.replace("input 3.0", "")
+
+
 def test_verdicts_read_as_sentences() -> None:
     assert repr(check("intro.eta_opt", 0.25)) == "Correct. Well done."
     wrong = check("intro.eta_opt", 0.5)

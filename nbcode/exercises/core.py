@@ -104,6 +104,9 @@ class FunctionAnswer:
                 got = answer(*args)
             except Exception as e:  # the reader's code may fail in any way; report it
                 return False, f"your function raised {type(e).__name__}: {e} for input {_short(args)}"
+            if got is None:  # the unanswered stub: say what to do, not what the answer is
+                return False, (f"your function returned None for input {_short(args)}: write its body in place "
+                               "of `...` and return the result")
             shapes = _shapes(got, want)
             if got is not None and shapes is not None and shapes[0] != shapes[1]:
                 # np.allclose broadcasts: a row (1, n) would match a vector (n,)
