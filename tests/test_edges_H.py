@@ -50,6 +50,8 @@ def test_quadratic1d_arrays_and_numpy_scalars():
     w16 = np.array([0.5, 1.25], dtype=np.float16)
     assert q(w16).dtype == np.float64 and np.array_equal(q(w16), q(np.array([0.5, 1.25])))
     assert q.grad(np.array([1, 2])).dtype == np.float64
+    q32 = Q.Quadratic1D(np.float32(3.0), np.float32(1.0))  # stored as floats: float64 arithmetic
+    assert type(q32.a) is float and q32.w_star == -1.0 / 3.0
 
 
 def test_steps_to_tolerance_messages():

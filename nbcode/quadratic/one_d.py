@@ -68,9 +68,10 @@ class Quadratic1D:
     c: float = 0.0
 
     def __post_init__(self) -> None:
-        _check_curvature(self.a)
+        # stored as floats: NumPy scalars (np.float32(2.0)) give the float64 results of Python numbers
+        object.__setattr__(self, "a", _check_curvature(self.a))
         for name in ("b", "c"):
-            v.real(getattr(self, name), f"coefficient {name}")
+            object.__setattr__(self, name, v.real(getattr(self, name), f"coefficient {name}"))
 
     @property
     def w_star(self) -> float:
