@@ -123,6 +123,8 @@ def test_newton_tools_messages():
         Q.local_eta_opt(3, 1.0)
     with pytest.raises(TypeError, match=r"Invalid w: True \(need a real number, not|Invalid w: True \(need a real number\)"):
         Q.local_eta_opt(lambda w: 1.0, True)
+    with pytest.raises(TypeError, match=r"Invalid hess: it returned array of shape \(3,\) and dtype float64 at w=1.0"):
+        Q.local_eta_opt(lambda w: np.ones(3), 1.0)
     with pytest.raises(ValueError, match=r"Invalid errors: \[1.0\] \(need at least 2 of them\)"):
         Q.convergence_ratios([1.0])
     with pytest.raises(ValueError, match=r"Invalid errors: it contains NaN or infinity"):
@@ -197,6 +199,10 @@ def test_stochastic_numpy_integers_and_lists(prob):
         (lambda: newton_critical_point(np.sin, np.cos, [0.0], damping=0), ValueError, r"Invalid damping: 0 \(need damping > 0\)"),
         (lambda: newton_critical_point(np.sin, np.cos, [0.0], max_iter=-1), ValueError, r"Invalid max_iter: -1 \(need max_iter >= 0\)"),
         (lambda: newton_critical_point(np.sin, np.cos, [0.0], tol=None), TypeError, r"Invalid tolerance: None \(need a real number\)"),
+        (lambda: newton_critical_point(lambda w: w[:1], lambda w: np.eye(2), [1.0, 2.0]), ValueError,
+         r"Invalid grad: it returned array of shape \(1,\) and dtype float64 at a point of shape \(2,\) \(need the same shape\)"),
+        (lambda: newton_critical_point(lambda w: w, lambda w: 2.0, [1.0, 2.0]), ValueError,
+         r"Invalid hess: it returned 2.0 at a point of shape \(2,\) \(need shape \(2, 2\)\)"),
     ],
 )
 def test_surfaces_messages(call, exc, match):

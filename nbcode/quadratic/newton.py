@@ -34,7 +34,11 @@ def local_eta_opt(hess: Callable[[float], float], w: float) -> float:
     """
     hess = v.function(hess, "hess")
     w = v.real(w, "w")
-    h = float(hess(w))
+    out = hess(w)
+    try:
+        h = float(out)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"Invalid hess: it returned {v.show(out)} at w={w} (need a number, L''(w))") from e
     if not math.isfinite(h) or h <= 0:
         raise ValueError(f"Invalid curvature: {h} at w={w} (need L''(w) > 0 for a local eta_opt)")
     return 1.0 / h

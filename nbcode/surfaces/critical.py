@@ -109,12 +109,17 @@ def newton_critical_point(
     tol = _validate.real(tol, "tolerance", low=0, symbol="tol")
     max_iter = _validate.count(max_iter, "max_iter")
     g = grad(w)
+    if np.shape(g) != w.shape:
+        raise ValueError(f"Invalid grad: it returned {_validate.show(g)} at a point of shape {w.shape} (need the same shape)")
     gn = float(g @ g)
     it = 0
     for it in range(1, max_iter + 1):
         if gn <= tol**2:
             return w, it - 1
         H = hess(w)
+        if np.shape(H) != (w.size, w.size):
+            raise ValueError(f"Invalid hess: it returned {_validate.show(H)} at a point of shape {w.shape} "
+                             f"(need shape ({w.size}, {w.size}))")
         step = np.linalg.solve(H @ H + mu * np.eye(w.size), H @ g)
         w_new = w - step
         g_new = grad(w_new)
