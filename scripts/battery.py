@@ -239,6 +239,12 @@ def _quad() -> Any:
     return QuadraticND(np.array([[2.0, 1.0], [1.0, 3.0]]), np.array([1.0, -1.0]))
 
 
+def _logistic() -> Any:
+    from nbcode.surfaces import LogisticRegression
+
+    return LogisticRegression(nX(6, 2), np.array([0, 1, 0, 1, 0, 1]), alpha=0.1)
+
+
 def _lsq() -> Any:
     from nbcode.data import conditioned_regression
 
@@ -634,7 +640,8 @@ SPECS: dict[str, Spec] = {
                                                instance=lambda: __import__("nbcode.quadratic", fromlist=["x"]).Quadratic1D(2.0, 1.0)),
     "nbcode.quadratic.contraction_factor": S(lambda: dict(lr=0.25, a=2.0)),
     "nbcode.quadratic.regime": S(lambda: dict(lr=0.25, a=2.0)),
-    "nbcode.quadratic.steps_to_tolerance": S(lambda: dict(lr=0.25, a=2.0, distance0=1.0, tol=0.01)),
+    "nbcode.quadratic.steps_to_tolerance": S(lambda: dict(lr=0.25, a=2.0, distance0=1.0, tol=0.01),
+                                             nonfinite_result=True),  # documented: inf when |1 - lr a| >= 1 (lr = 0)
     "nbcode.quadratic.QuadraticND": S(lambda: dict(H=np.array([[2.0, 1.0], [1.0, 3.0]]), b=np.array([1.0, -1.0])),
                                       shapes={"b": "tied"}),
     "nbcode.quadratic.QuadraticND.grad": S(lambda: dict(w=np.array([1.0, -2.0])), instance=_quad, shapes={"w": "tied"}),
@@ -655,7 +662,8 @@ SPECS: dict[str, Spec] = {
     "nbcode.quadratic.predicted_iterations": S(lambda: dict(kappa=4.0, tol=0.01)),
     "nbcode.quadratic.measured_iterations": S(lambda: dict(path=np.array([[2.0, 2.0], [1.0, 1.0], [0.5, 0.5], [0.0, 0.0]]),
                                                            w_star=np.array([0.0, 0.0]), tol=0.75), shapes={"w_star": "tied"},
-                                              nonfinite_result=True),
+                                              nonfinite_result=True,
+                                              nonfinite=("path",)),  # NaN rows: a diverged path's padding (gd_path)
     "nbcode.quadratic.local_eta_opt": S(lambda: dict(hess=lambda w: 2.0 + w * w, w=1.0), nonfinite_result=True),
     "nbcode.quadratic.convergence_ratios": S(lambda: dict(errors=np.array([1.0, 0.5, 0.25, 0.125]))),
     # ---- regularize
@@ -721,7 +729,8 @@ SPECS: dict[str, Spec] = {
     # ---- stochastic
     "nbcode.stochastic.batch_indices": S(lambda: dict(n=6, batch_size=2, steps=4)),
     "nbcode.stochastic.minibatch_sgd": S(lambda: dict(problem=_lsq(), w0=np.zeros(3), lr=0.1, batch_size=4, steps=3),
-                                         shapes={"w0": "tied"}),
+                                         shapes={"w0": "tied"},
+                                         nonfinite_result=True),  # documented: avg_excess is NaN before averaging starts
     "nbcode.stochastic.per_example_gradients": S(lambda: dict(problem=_lsq(), w=np.zeros(3)), shapes={"w": "tied"}),
     "nbcode.stochastic.gradient_noise_variance": S(lambda: dict(problem=_lsq(), w=np.zeros(3)), shapes={"w": "tied"}),
     "nbcode.stochastic.predicted_minibatch_variance": S(lambda: dict(problem=_lsq(), w=np.zeros(3), batch_size=4),
@@ -745,10 +754,27 @@ SPECS: dict[str, Spec] = {
                                                             w0=np.array([1.0, -2.0]))),
     "nbcode.surfaces.escape_steps": S(lambda: dict(path=np.array([[0.0, 0.0], [0.5, 0.0], [1.0, 0.0], [2.0, 0.0]]),
                                                    center=np.array([0.0, 0.0]), radius=0.75), shapes={"center": "tied"},
-                                      nonfinite_result=True),
+                                      nonfinite_result=True,
+                                      nonfinite=("path",)),  # NaN rows: a diverged path's padding, documented as out
     "nbcode.surfaces.predicted_escape_steps": S(lambda: dict(offset=0.01, lam_min=-1.0, lr=0.1, radius=1.0), nonfinite_result=True),
     "nbcode.surfaces.rnn_loss": S(lambda: dict(w=np.array([0.5, 1.0]), b=np.array([0.0, 0.5]), T=5), shapes={"w": "any", "b": "any"},
                                   kinds={"w": "array", "b": "array"}),
+    "nbcode.surfaces.LogisticRegression": S(lambda: dict(X=nX(6, 2), y=[0, 1, 0, 1, 0, 1], alpha=0.1), kinds={"y": "ints"}),
+    "nbcode.surfaces.LogisticRegression.__call__": S(lambda: dict(w=np.linspace(-1.0, 1.0, 6)), instance=_logistic,
+                                                     shapes={"w": "tied"}),
+    "nbcode.surfaces.LogisticRegression.grad": S(lambda: dict(w=np.linspace(-1.0, 1.0, 6)), instance=_logistic,
+                                                 shapes={"w": "tied"}),
+    "nbcode.surfaces.LogisticRegression.hess": S(lambda: dict(w=np.linspace(-1.0, 1.0, 6)), instance=_logistic,
+                                                 shapes={"w": "tied"}),
+    "nbcode.surfaces.LogisticRegression.hessp": S(lambda: dict(w=np.linspace(-1.0, 1.0, 6), u=np.array([1.0, 0.0, 0.5, 0.0, 0.0, 2.0])),
+                                                  instance=_logistic, shapes={"w": "tied", "u": "tied"}),
+    "nbcode.surfaces.LogisticRegression.minimizer": S(lambda: dict(), instance=_logistic, shapes={"w0": "tied"}),
+    "nbcode.surfaces.guaranteed_decrease": S(lambda: dict(lr=0.5, M=2.0)),
+    "nbcode.surfaces.nonconvex_bound": S(lambda: dict(k=[1, 10], gap0=1.0, lr=0.5, M=1.0), kinds={"k": "ints"}),
+    "nbcode.surfaces.convex_bound": S(lambda: dict(k=[1, 4], dist0=2.0, lr=0.5, M=2.0), kinds={"k": "ints"}),
+    "nbcode.surfaces.pl_bound": S(lambda: dict(k=[0, 1, 2], gap0=1.0, lr=1.0, M=1.0, mu=0.25), kinds={"k": "ints"}),
+    "nbcode.surfaces.pl_constant": S(lambda: dict(values=np.linspace(-3.0, 3.0, 7) ** 2, grad_norms_sq=(2 * np.linspace(-3.0, 3.0, 7)) ** 2,
+                                                  f_star=0.0), shapes={"grad_norms_sq": "tied"}),
     "nbcode.surfaces.rnn_loss_grad": S(lambda: dict(w=np.array([0.5, 1.0]), b=np.array([0.0, 0.5]), T=5),
                                        shapes={"w": "any", "b": "any"}),
     # ---- sweep

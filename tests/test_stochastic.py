@@ -157,7 +157,7 @@ def test_fixed_order_cycles_reshuffling_does_not(prob):
         (lambda p: st.minibatch_sgd(p, np.zeros(10), 0.1, batch_size=0, steps=5), "Invalid batch size: 0"),
         (lambda p: st.minibatch_sgd(p, np.zeros(10), -0.1, batch_size=5, steps=5), "Invalid learning rate: -0.1"),
         (lambda p: st.minibatch_sgd(p, np.zeros(10), float("nan"), batch_size=5, steps=5), "Invalid learning rate: nan"),
-        (lambda p: st.minibatch_sgd(p, np.zeros(3), 0.1, batch_size=5, steps=5), "Invalid starting point"),
+        (lambda p: st.minibatch_sgd(p, np.zeros(3), 0.1, batch_size=5, steps=5), r"Invalid shape of starting point: \(3,\)"),
         (lambda p: st.minibatch_sgd(p, np.zeros(10), 0.1, batch_size=5, steps=5, order="sorted"), "Invalid order: 'sorted'"),
         (lambda p: st.minibatch_sgd(p, np.zeros(10), 0.1, batch_size=5, steps=5, average_from=-1), "Invalid average_from: -1"),
         (lambda p: st.batch_indices(10, 5, -1), "Invalid number of steps: -1"),

@@ -42,7 +42,10 @@ __all__ = [
 
 
 def _check_eigs(eigvals: Sequence[float] | np.ndarray) -> np.ndarray:
-    lam = v.array(eigvals, "eigenvalues").reshape(-1)
+    lam = v.array(eigvals, "eigenvalues")
+    if lam.ndim > 1:
+        raise ValueError(f"Invalid shape of eigenvalues: {lam.shape} (need a vector)")
+    lam = lam.reshape(-1)
     if np.any(lam <= 0):
         raise ValueError(f"Invalid eigenvalues: {lam.tolist()} (need finite positive values)")
     return lam
@@ -74,10 +77,12 @@ class QuadraticND:
     eigvecs: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        H = np.array(self.H, dtype=float)  # copies: editing the caller's array later changes nothing here
-        b = np.array(self.b, dtype=float).reshape(-1)
-        if H.ndim != 2 or H.shape[0] != H.shape[1] or H.shape[0] != b.size:
+        # copies: editing the caller's array later changes nothing here
+        H = v.array(self.H, "Hessian H", finite=False)
+        b = v.array(self.b, "b")
+        if H.ndim != 2 or H.shape[0] != H.shape[1] or b.ndim != 1 or H.shape[0] != b.size:
             raise ValueError(f"Invalid shapes: H {H.shape}, b {b.shape} (need H (d, d) and b (d,))")
+        c = v.real(self.c, "c")
         if not np.all(np.isfinite(H)) or not np.allclose(H, H.T, rtol=1e-12, atol=1e-12):
             raise ValueError("Invalid Hessian: H must be finite and symmetric")
         lam, Q = np.linalg.eigh(H)
@@ -87,6 +92,7 @@ class QuadraticND:
         b.flags.writeable = False
         object.__setattr__(self, "H", H)
         object.__setattr__(self, "b", b)
+        object.__setattr__(self, "c", c)
         object.__setattr__(self, "eigvals", lam)
         object.__setattr__(self, "eigvecs", Q)
 
@@ -104,14 +110,20 @@ class QuadraticND:
         """The condition number :math:`\\lambda_{\\max}/\\lambda_{\\min}`."""
         return float(self.eigvals[-1] / self.eigvals[0])
 
+    def _point(self, w: np.ndarray) -> np.ndarray:
+        w = v.array(w, "w")
+        if w.ndim == 0 or w.shape[-1] != self.b.size:
+            raise ValueError(f"Invalid shape of w: {w.shape} (need (..., {self.b.size}))")
+        return w
+
     def __call__(self, w: np.ndarray) -> np.ndarray:
         """Loss at ``w`` of shape ``(..., d)``."""
-        w = v.array(w, "w")
+        w = self._point(w)
         return np.asarray(0.5 * np.einsum("...i,ij,...j->...", w, self.H, w) + w @ self.b + self.c)
 
     def grad(self, w: np.ndarray) -> np.ndarray:
         """:math:`\\nabla L = H\\mathbf w + \\mathbf b` (for ``w`` of shape ``(..., d)``)."""
-        w = v.array(w, "w")
+        w = self._point(w)
         return np.asarray((self.H @ w if w.ndim == 1 else w @ self.H) + self.b)
 
 
@@ -133,9 +145,10 @@ def quadratic_from_eigs(
         raise ValueError(f"Invalid rotation: Q must be an orthogonal ({d}, {d}) matrix")
     H = (Qm * lam) @ Qm.T
     H = 0.5 * (H + H.T)
-    ws = np.zeros(d) if w_star is None else v.array(w_star, "w_star").reshape(-1)
-    if ws.size != d:
-        raise ValueError(f"Invalid minimizer shape: {ws.shape} (need ({d},))")
+    ws = np.zeros(d) if w_star is None else v.array(w_star, "w_star")
+    if ws.ndim > 1 or ws.size != d:
+        raise ValueError(f"Invalid shape of w_star: {ws.shape} (need ({d},))")
+    ws = ws.reshape(-1)
     b = -H @ ws
     return QuadraticND(H, b, float(0.5 * ws @ H @ ws))
 
@@ -152,13 +165,12 @@ def quadratic_2d(kappa: float, angle: float = 0.0, *, lam_max: float = 1.0, w_st
     ([0.1, 1.0], -0.45)
     """
     kappa = _check_kappa(kappa)
-    if not math.isfinite(angle):
-        raise ValueError(f"Invalid angle: {angle}")
-    if not math.isfinite(lam_max) or lam_max <= 0:
-        raise ValueError(f"Invalid lam_max: {lam_max}")
+    angle = v.real(angle, "angle")
+    lam_max = v.real(lam_max, "lam_max", low=0, low_open=True)
+    ws = v.vector(w_star, "w_star", size=2)
     c, s = math.cos(angle), math.sin(angle)
     Q = np.array([[c, -s], [s, c]])
-    return quadratic_from_eigs([lam_max / kappa, lam_max], Q, np.asarray(w_star, dtype=float))
+    return quadratic_from_eigs([lam_max / kappa, lam_max], Q, ws)
 
 
 def eigen_contractions(lr: float, eigvals: Sequence[float] | np.ndarray) -> np.ndarray:
@@ -251,6 +263,8 @@ def preconditioned_path(
     >>> np.allclose(path[1], q.w_star)
     True
     """
+    if not isinstance(q, QuadraticND):
+        raise TypeError(f"Invalid q: {v.show(q)} (need a QuadraticND)")
     w = v.vector(w0, "starting point", size=q.dim)
     if P is None:
         return gd_path(q, w, lr, steps)
@@ -293,13 +307,19 @@ def measured_iterations(path: np.ndarray, w_star: np.ndarray, tol: float) -> flo
     """First ``k`` with :math:`\\lVert\\mathbf w_k - \\mathbf w^*\\rVert \\le tol\\,\\lVert\\mathbf w_0 - \\mathbf w^*\\rVert`
     (``inf`` if the path never gets there).
 
+    ``path`` has one row per iterate, shape ``(steps + 1, d)``; rows of NaN (the padding of a
+    diverged run, see :func:`nbcode.optim.gd_path`) never count as arrived. Its first row must be finite.
+
     Examples
     --------
     >>> measured_iterations(np.array([[1.0], [0.5], [0.25], [0.125]]), np.zeros(1), 0.3)
     2
     """
     tol = _check_tol(tol)
-    err = np.linalg.norm(np.asarray(path, dtype=float) - np.asarray(w_star, dtype=float), axis=-1)
+    p = v.array(path, "path", ndim=2, finite=False)
+    if not np.all(np.isfinite(p[0])):
+        raise ValueError(f"Invalid path: its first point {p[0].tolist()} is not finite")
+    err = np.linalg.norm(p - v.vector(w_star, "w_star", size=p.shape[1]), axis=-1)
     with np.errstate(invalid="ignore"):
         ok = np.flatnonzero(err <= tol * err[0])
     return int(ok[0]) if ok.size else math.inf

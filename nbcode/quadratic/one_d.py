@@ -28,6 +28,30 @@ def _check_curvature(a: float) -> float:
     return v.real(a, "curvature", low=0, low_open=True, symbol="a")
 
 
+_FLOAT64 = np.dtype(np.float64)
+
+
+def _point(w: object) -> float | np.ndarray:
+    """``w`` for :meth:`Quadratic1D.__call__` and :meth:`Quadratic1D.grad`, checked cheaply (both
+    run at every step of a path): a float64 array passes as it is (no copy; NaN entries, the
+    padding of a diverged path, give NaN), another real array becomes float64, a number must be
+    finite."""
+    if type(w) is float:  # the common cases first: no conversion, no copy
+        if math.isfinite(w):
+            return w
+    elif isinstance(w, np.ndarray):
+        if w.dtype is _FLOAT64:
+            return w
+        if w.dtype.kind in "iuf":
+            return w.astype(np.float64)
+        raise TypeError(f"Invalid w: {v.show(w)} (need a number or a real NumPy array)")
+    elif not isinstance(w, (list, tuple)):
+        return v.real(w, "w")
+    else:
+        raise TypeError(f"Invalid w: {v.show(w)} (need a number or a NumPy array, not a {type(w).__name__})")
+    raise ValueError(f"Invalid w: {w} (need a finite number)")
+
+
 @dataclass(frozen=True)
 class Quadratic1D:
     """:math:`E(w) = \\tfrac12 a w^2 + b w + c` with curvature ``a > 0``.
@@ -44,9 +68,10 @@ class Quadratic1D:
     c: float = 0.0
 
     def __post_init__(self) -> None:
-        _check_curvature(self.a)
+        # stored as floats: NumPy scalars (np.float32(2.0)) give the float64 results of Python numbers
+        object.__setattr__(self, "a", _check_curvature(self.a))
         for name in ("b", "c"):
-            v.real(getattr(self, name), f"coefficient {name}")
+            object.__setattr__(self, name, v.real(getattr(self, name), f"coefficient {name}"))
 
     @property
     def w_star(self) -> float:
@@ -59,11 +84,14 @@ class Quadratic1D:
         return 1.0 / self.a
 
     def __call__(self, w: float | np.ndarray) -> float | np.ndarray:
+        """:math:`E(w)` at a finite number ``w``, or at every entry of an array ``w`` (NaN entries,
+        the padding of a diverged path, give NaN)."""
+        w = _point(w)
         return 0.5 * self.a * np.square(w) + self.b * np.asarray(w) + self.c
 
     def grad(self, w: float | np.ndarray) -> float | np.ndarray:
-        """:math:`E'(w) = a w + b`."""
-        return self.a * np.asarray(w) + self.b
+        """:math:`E'(w) = a w + b` (``w`` as for :meth:`__call__`)."""
+        return self.a * np.asarray(_point(w)) + self.b
 
 
 def contraction_factor(lr: float, a: float) -> float:
@@ -114,8 +142,8 @@ def steps_to_tolerance(lr: float, a: float, distance0: float, tol: float) -> flo
     10
     """
     r = abs(contraction_factor(lr, a))
-    if tol <= 0 or distance0 < 0:
-        raise ValueError(f"Invalid tolerance or distance: tol={tol}, distance0={distance0}")
+    distance0 = v.real(distance0, "distance0", low=0)
+    tol = v.real(tol, "tolerance", low=0, low_open=True, symbol="tol")
     if distance0 <= tol:
         return 0
     if r <= EDGE:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nbcode.stochastic.sgd import LeastSquares, _check_batch_size
+from nbcode.stochastic.sgd import LeastSquares, _check_batch_size, _check_problem
 from nbcode import _validate
 
 __all__ = [
@@ -42,8 +42,9 @@ def per_example_gradients(problem: LeastSquares, w: np.ndarray) -> np.ndarray:
     >>> np.allclose(per_example_gradients(p, w).mean(axis=0), p.grad(w))
     True
     """
-    X, y = np.asarray(problem.X, dtype=float), np.asarray(problem.y, dtype=float)
-    return np.asarray(X * (X @ np.asarray(w, dtype=float) - y)[:, None])
+    X, y, _ = _check_problem(problem)
+    w = _validate.array(w, "w", shape=(X.shape[1],), copy=False)
+    return np.asarray(X * (X @ w - y)[:, None])
 
 
 def gradient_noise_variance(problem: LeastSquares, w: np.ndarray) -> float:
@@ -70,8 +71,9 @@ def predicted_minibatch_variance(problem: LeastSquares, w: np.ndarray, batch_siz
     >>> predicted_minibatch_variance(p, np.zeros(3), 100)  # the full batch: no noise
     0.0
     """
-    n = problem.X.shape[0]
+    n = _check_problem(problem)[0].shape[0]
     B = _check_batch_size(batch_size, n)
+    replace = _validate.flag(replace, "replace")
     s2 = gradient_noise_variance(problem, w)
     return s2 / B if replace else s2 / B * (n - B) / (n - 1)
 
@@ -92,8 +94,9 @@ def minibatch_gradient_variance(
     G = per_example_gradients(problem, w)
     n = G.shape[0]
     B = _check_batch_size(batch_size, n)
+    replace = _validate.flag(replace, "replace")
     draws = _validate.count(draws, "number of draws", low=2)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(_validate.count(seed, "seed"))
     if replace:
         idx = rng.integers(0, n, size=(draws, B))
     else:
@@ -117,7 +120,8 @@ def stationary_excess_loss(problem: LeastSquares, lr: float, batch_size: int) ->
 
     :math:`S = \\frac1n\\sum_i r_i^2 x_ix_i^\\top`, a linear system in :math:`C` (exact, no small-step
     approximation); the excess loss is :math:`\\tfrac12\\operatorname{tr}(HC)`. Returns ``inf`` when the
-    second moment does not settle (the step is too large for mean-square stability).
+    second moment does not settle (the step is too large for mean-square stability). ``lr > 0``
+    (with no step, nothing settles).
 
     See Also
     --------
@@ -131,12 +135,12 @@ def stationary_excess_loss(problem: LeastSquares, lr: float, batch_size: int) ->
     >>> round(f1 / f2, 2)  # four times the batch, a quarter of the floor
     4.0
     """
-    X = np.asarray(problem.X, dtype=float)
+    X, y, w_star = _check_problem(problem)
     n, d = X.shape
     B = _check_batch_size(batch_size, n)
-    lr = _check_lr(lr)
+    lr = _check_lr(lr, positive=True)
     H = X.T @ X / n
-    r = X @ problem.w_star - problem.y
+    r = X @ w_star - y
     S = (X * (r * r)[:, None]).T @ X / n
     A = np.eye(d) - lr * H
     K = np.einsum("ni,nj->nij", X, X).reshape(n, d * d)
@@ -159,13 +163,11 @@ def noise_floor_small_lr(problem: LeastSquares, lr: float, batch_size: int) -> f
     >>> round(noise_floor_small_lr(p, 1e-4, 1) / stationary_excess_loss(p, 1e-4, 1), 3)
     1.0
     """
-    X = np.asarray(problem.X, dtype=float)
+    X, y, w_star = _check_problem(problem)
     B = _check_batch_size(batch_size, X.shape[0])
-    r = X @ problem.w_star - problem.y
+    r = X @ w_star - y
     return float(_check_lr(lr) * np.mean(r * r * np.sum(X * X, axis=1)) / (4 * B))
 
 
-def _check_lr(lr: float) -> float:
-    if not isinstance(lr, (int, float, np.floating)) or not np.isfinite(lr) or lr < 0:
-        raise ValueError(f"Invalid learning rate: {lr}")
-    return float(lr)
+def _check_lr(lr: float, *, positive: bool = False) -> float:
+    return _validate.real(lr, "learning rate", low=0, low_open=positive, symbol="lr")

@@ -24,6 +24,7 @@ from typing import Callable, Protocol
 
 import numpy as np
 
+from nbcode import _validate as v
 from nbcode.optim import learning_rate
 
 __all__ = ["LeastSquares", "SGDRun", "batch_indices", "minibatch_sgd", "ORDERS"]
@@ -41,9 +42,23 @@ class LeastSquares(Protocol):
 
 
 def _check_batch_size(batch_size: int, n: int) -> int:
-    if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or not 1 <= batch_size <= n:
-        raise ValueError(f"Invalid batch size: {batch_size} (need 1 <= batch_size <= {n}, the number of examples)")
-    return int(batch_size)
+    B = v.count(batch_size, "batch size", low=1)
+    if B > n:
+        raise ValueError(f"Invalid batch size: {B} (need 1 <= batch_size <= {n}, the number of examples)")
+    return B
+
+
+def _check_problem(problem: object) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(X, y, w_star)`` of a least-squares problem, checked (float64 arrays are not copied: they
+    are only read)."""
+    parts = [getattr(problem, name, None) for name in ("X", "y", "w_star")]
+    if any(p is None for p in parts):
+        raise TypeError(f"Invalid problem: {v.show(problem)} (need a least-squares problem with X, y and w_star, "
+                        "e.g. nbcode.data.conditioned_regression(...))")
+    X = v.array(parts[0], "problem.X", ndim=2, copy=False)
+    y = v.array(parts[1], "problem.y", shape=(X.shape[0],), copy=False)
+    w_star = v.array(parts[2], "problem.w_star", shape=(X.shape[1],), copy=False)
+    return X, y, w_star
 
 
 def batch_indices(n: int, batch_size: int, steps: int, order: str = "reshuffle", seed: int = 0) -> np.ndarray:
@@ -57,14 +72,12 @@ def batch_indices(n: int, batch_size: int, steps: int, order: str = "reshuffle",
     >>> batch_indices(4, 2, 4, "fixed", seed=0).tolist()
     [[2, 0], [1, 3], [2, 0], [1, 3]]
     """
-    if not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"Invalid number of examples: {n}")
+    n = v.count(n, "number of examples", low=1)
     B = _check_batch_size(batch_size, n)
-    if not isinstance(steps, (int, np.integer)) or steps < 0:
-        raise ValueError(f"Invalid number of steps: {steps}")
+    steps = v.count(steps, "number of steps")
     if order not in ORDERS:
-        raise ValueError(f"Invalid order: {order!r} (use one of {ORDERS})")
-    rng = np.random.default_rng(seed)
+        raise ValueError(f"Invalid order: {v.show(order)} (use one of {ORDERS})")
+    rng = np.random.default_rng(v.count(seed, "seed"))
     if order == "replacement":
         return rng.integers(0, n, size=(int(steps), B))
     per_epoch = n // B
@@ -136,14 +149,11 @@ def minibatch_sgd(
     >>> bool(run.excess[-1] < 1e-12 * run.excess[0])  # noiseless data: SGD converges exactly
     True
     """
-    X, y = np.asarray(problem.X, dtype=float), np.asarray(problem.y, dtype=float)
+    X, y, w_star = _check_problem(problem)
     n, d = X.shape
-    w = np.asarray(w0, dtype=float).reshape(-1).copy()
-    if w.size != d or not np.all(np.isfinite(w)):
-        raise ValueError(f"Invalid starting point: need {d} finite numbers")
+    w = v.vector(w0, "starting point", size=d)
     schedule = learning_rate(lr)
-    if average_from is not None and (not isinstance(average_from, int) or average_from < 0):
-        raise ValueError(f"Invalid average_from: {average_from} (need an integer >= 0)")
+    average_from = v.optional(v.count, average_from, "average_from")
     batches = batch_indices(n, batch_size, steps, order, seed)
     path = np.empty((int(steps) + 1, d))
     path[0] = w
@@ -168,8 +178,8 @@ def minibatch_sgd(
     return SGDRun(
         path=path,
         lrs=lrs,
-        excess=_excess(path, problem.w_star, H),
-        avg_excess=_excess(avg_path, problem.w_star, H),
+        excess=_excess(path, w_star, H),
+        avg_excess=_excess(avg_path, w_star, H),
         w_avg=(w_sum / count) if count else None,
     )
 

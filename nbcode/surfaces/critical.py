@@ -43,8 +43,7 @@ def classify(H: Any, tol: float = 1e-8) -> str:
     ('minimum', 'maximum')
     """
     A = _check_hessian(H)
-    if not (np.isfinite(tol) and tol >= 0):
-        raise ValueError(f"Invalid tolerance: {tol}")
+    tol = _validate.real(tol, "tolerance", low=0, symbol="tol")
     lam = np.linalg.eigvalsh(0.5 * (A + A.T))
     t = tol * max(1.0, float(np.abs(lam).max()))
     pos, neg = bool(np.any(lam > t)), bool(np.any(lam < -t))
@@ -69,6 +68,7 @@ def hessian_index(H: Any, tol: float = 0.0) -> float:
     0.5
     """
     A = _check_hessian(H)
+    tol = _validate.real(tol, "tolerance", low=0, symbol="tol")
     lam = np.linalg.eigvalsh(0.5 * (A + A.T))
     return float(np.mean(lam < -tol))
 
@@ -100,19 +100,26 @@ def newton_critical_point(
     >>> np.abs(w).max() < 1e-8
     np.True_
     """
+    grad = _validate.function(grad, "grad")
+    hess = _validate.function(hess, "hess")
     w = _validate.array(w0, "starting point", finite=False)
     if w.ndim != 1 or not np.all(np.isfinite(w)):
         raise ValueError(f"Invalid starting point: {w0}")
-    if not (damping > 0 and np.isfinite(damping)):
-        raise ValueError(f"Invalid damping: {damping}")
-    mu = float(damping)
+    mu = _validate.real(damping, "damping", low=0, low_open=True)
+    tol = _validate.real(tol, "tolerance", low=0, symbol="tol")
+    max_iter = _validate.count(max_iter, "max_iter")
     g = grad(w)
+    if np.shape(g) != w.shape:
+        raise ValueError(f"Invalid grad: it returned {_validate.show(g)} at a point of shape {w.shape} (need the same shape)")
     gn = float(g @ g)
     it = 0
     for it in range(1, max_iter + 1):
         if gn <= tol**2:
             return w, it - 1
         H = hess(w)
+        if np.shape(H) != (w.size, w.size):
+            raise ValueError(f"Invalid hess: it returned {_validate.show(H)} at a point of shape {w.shape} "
+                             f"(need shape ({w.size}, {w.size}))")
         step = np.linalg.solve(H @ H + mu * np.eye(w.size), H @ g)
         w_new = w - step
         g_new = grad(w_new)

@@ -19,7 +19,8 @@ __all__ = ["escape_steps", "predicted_escape_steps"]
 def escape_steps(path: np.ndarray, center: Any, radius: float) -> float:
     """The first step ``k`` at which ``path[k]`` is farther than ``radius`` from ``center``.
 
-    Returns ``inf`` if the path never leaves the ball.
+    Returns ``inf`` if the path never leaves the ball. A row of NaN (the padding of a diverged
+    run, see :func:`nbcode.optim.gd_path`) counts as out of the ball.
 
     Examples
     --------

@@ -112,7 +112,7 @@ class Surface:
     def hessp(self, w: Any, v: Any) -> Array:
         """The Hessian-vector product :math:`H(w)\\,v`."""
         wa = check_point(w, self.dim)
-        va = _validate.array(v, "vector", finite=False)
+        va = _validate.array(v, "vector")
         if va.shape != (self.dim,):
             raise ValueError(f"Invalid vector: expected shape ({self.dim},), got {va.shape}")
         if self.hessp_fn is not None:
@@ -142,9 +142,13 @@ def quadratic_bowl(eigenvalues: Any = (1.0, 10.0), angle: float = 0.0) -> Surfac
     >>> np.linalg.eigvalsh(s.hess([0.0, 0.0])).tolist()
     [1.0, 4.0]
     """
-    lam = _validate.array(eigenvalues, "eigenvalues", finite=False).reshape(-1)
+    lam = _validate.array(eigenvalues, "eigenvalues", finite=False)
+    if lam.ndim > 1:
+        raise ValueError(f"Invalid shape of eigenvalues: {lam.shape} (need a vector)")
+    lam = lam.reshape(-1)
     if lam.size < 1 or not np.all(np.isfinite(lam)):
         raise ValueError(f"Invalid eigenvalues: {eigenvalues}")
+    angle = v.real(angle, "angle")
     d = lam.size
     if d == 2:
         c, s = float(np.cos(angle)), float(np.sin(angle))
@@ -178,8 +182,8 @@ def quadratic_bowl(eigenvalues: Any = (1.0, 10.0), angle: float = 0.0) -> Surfac
 
 def narrow_valley(a: float = 0.05, b: float = 5.0) -> Surface:
     """A long narrow valley :math:`L = \\tfrac12 (a x^2 + b y^2)` (condition number ``b/a``)."""
-    if not (a > 0 and b > 0):
-        raise ValueError(f"Invalid valley curvatures: a={a}, b={b}")
+    a = v.real(a, "valley curvature a", low=0, low_open=True, symbol="a")
+    b = v.real(b, "valley curvature b", low=0, low_open=True, symbol="b")
     s = quadratic_bowl((a, b))
     return Surface("narrow valley", 2, s.value, s.grad_fn, s.hess_fn, (-4.0, 4.0, -1.5, 1.5), [((0.0, 0.0), "minimum")],
                    w0=(-3.5, 1.0))
@@ -507,6 +511,7 @@ def get_surface(name: str) -> Surface:
     >>> get_surface("beale").name
     'Beale'
     """
+    v.text(name, "surface name")
     if name not in SURFACES:
-        raise ValueError(f"Invalid surface: {name!r} (use one of {sorted(SURFACES)})")
+        raise ValueError(f"Invalid surface name: {name!r} (use one of {sorted(SURFACES)})")
     return SURFACES[name]()
