@@ -87,7 +87,10 @@ def real(
     """
     if not _is_number(value):
         raise TypeError(f"Invalid {name}: {show(value)} (need a real number)")
-    v = float(value)
+    try:
+        v = float(value)
+    except OverflowError:  # an integer beyond the float range, e.g. 10**400
+        raise ValueError(f"Invalid {name}: {show(value)} (need a finite number)") from None
     if math.isnan(v) or (finite and math.isinf(v)):
         raise ValueError(f"Invalid {name}: {show(value)} (need a finite number)")
     below = low is not None and (v <= low if low_open else v < low)

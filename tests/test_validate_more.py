@@ -39,3 +39,10 @@ def test_square_matrix_symmetry_is_relative(scale: float) -> None:
     with pytest.raises(ValueError, match="Invalid H: it is not symmetric"):
         v.square_matrix(scale * np.array([[1.0, 2.0], [0.0, 1.0]]), "H", symmetric=True)
     assert v.square_matrix(np.zeros((2, 2)), "H", symmetric=True).tolist() == [[0.0, 0.0], [0.0, 0.0]]
+
+
+def test_an_integer_beyond_the_float_range_is_refused_clearly() -> None:
+    from nbcode._validate import real
+
+    with pytest.raises(ValueError, match="Invalid lr: .* need a finite number"):
+        real(10**400, "lr")
