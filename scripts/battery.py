@@ -515,11 +515,15 @@ SPECS: dict[str, Spec] = {
     "nbcode.init.predict_residual_variance": S(lambda: dict(depth=3)),
     "nbcode.init.residual_variance": S(lambda: dict(depth=3, width=4, batch=8, rng=rng())),
     "nbcode.init.ResidualBlock": S(lambda: dict(width=4, hidden=3)),
-    "nbcode.init.ResidualBlock.branch": S(lambda: dict(x=tX(5, 4)), instance=lambda: _residual_block()),
-    "nbcode.init.ResidualBlock.forward": S(lambda: dict(x=tX(5, 4)), instance=lambda: _residual_block()),
+    # a module's forward, as torch's layers: NaN in gives NaN out, an empty batch an empty output (called every step)
+    "nbcode.init.ResidualBlock.branch": S(lambda: dict(x=tX(5, 4)), instance=lambda: _residual_block(), nonfinite=("x",),
+                                          empty=("x",)),
+    "nbcode.init.ResidualBlock.forward": S(lambda: dict(x=tX(5, 4)), instance=lambda: _residual_block(), nonfinite=("x",),
+                                           empty=("x",)),
     "nbcode.init.residual_mlp": S(lambda: dict(sizes=(3, 4, 2), depth=2, seed=0)),
+    # a layer whose output std is undefined (one output entry) or overflows reports NaN/inf, as lsuv measures it
     "nbcode.init.probe.LSUVResult": S(lambda: dict(stds=[1.0, 0.5], converged=[True, False], iterations=[1, 10]),
-                                      kinds={"converged": "object"}),
+                                      kinds={"converged": "object"}, nonfinite=("stds",)),
     # ---- landscape
     "nbcode.landscape.random_direction": S(lambda: dict(model=tiny_model(2))),
     "nbcode.landscape.filter_normalize": S(lambda: dict(model=tiny_model(2), direction=_torch().ones(26, dtype=_torch().float64)),
