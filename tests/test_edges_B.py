@@ -210,3 +210,19 @@ def test_mean_field_without_biases_in_the_chaotic_phase() -> None:
     assert mf.depth_scale == pytest.approx(-1.0 / math.log(mf.chi_c), rel=1e-12)
     gaps = [correlation_map(c, q, 2.0, 0.0) - c for c in np.linspace(0.01, 0.99, 50)]
     assert max(gaps) < 0.0  # below the diagonal on (0, 1): no other fixed point
+
+
+def test_probes_leave_a_batchnorm_model_in_training_mode_unchanged() -> None:
+    net, X = _bn_net().train(), torch.randn(8, 3, dtype=torch.float64)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    state = torch.get_rng_state()
+    forward_stats(net, X)
+    layer_stats(net, X, torch.arange(8) % 2)
+    assert net.training and torch.equal(state, torch.get_rng_state())
+    for k, v in net.state_dict().items():
+        assert torch.equal(v, before[k]), k  # running_mean, running_var, num_batches_tracked included
+    # lsuv changes the weights and biases only: every buffer stays
+    lsuv(net, X, rng=rng())
+    for k, v in net.state_dict().items():
+        if "running" in k or "num_batches" in k:
+            assert torch.equal(v, before[k]), k

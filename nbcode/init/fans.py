@@ -106,6 +106,7 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     ValueError: Invalid nonlinearity: 'swish' (use one of ['linear', ..., 'selu'])
     """
     _validate.choice(nonlinearity, "nonlinearity", NONLINEARITIES)
+    negative_slope = 0.01 if param is None else _validate.real(param, "param", symbol="negative_slope")
     if nonlinearity in _LINEAR or nonlinearity == "sigmoid":
         return 1
     if nonlinearity == "tanh":
@@ -113,7 +114,6 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     if nonlinearity == "relu":
         return math.sqrt(2.0)
     if nonlinearity == "leaky_relu":
-        negative_slope = 0.01 if param is None else _validate.real(param, "param", symbol="negative_slope")
         return math.sqrt(2.0 / (1 + negative_slope**2))
     if nonlinearity == "selu":
         return 3.0 / 4

@@ -67,6 +67,7 @@ def init_std(shape: Sequence[int], scheme: str, *, gain: float = 1.0, mode: str 
     dims = check_shape(shape)
     gain = _check_gain(gain)
     _validate.choice(scheme, "scheme", ("lecun", "xavier", "kaiming"))
+    mode = check_mode(mode)
     fan_in, fan_out = calculate_fan_in_and_fan_out(dims)
     if scheme == "lecun":
         return gain / math.sqrt(fan_in)
