@@ -349,6 +349,13 @@ def _monitor() -> Any:
     return Monitor(m, _loader(), ce(), torch_sgd(m), max_hvp=4)
 
 
+def _residual_block() -> Any:
+    from nbcode.init import ResidualBlock
+
+    _torch().manual_seed(0)
+    return ResidualBlock(4, 3)
+
+
 def _digits_tensors() -> tuple[Any, ...]:
     return (tX(12, 3, 0), ty(12, 2), tX(6, 3, 1), ty(6, 2))
 
@@ -500,8 +507,31 @@ SPECS: dict[str, Spec] = {
     "nbcode.init.init_model_": S(lambda: dict(model=tiny_model(2), scheme="kaiming", rng=rng())),
     "nbcode.init.prior_bias": S(lambda: dict(y=np.array([0, 1, 1, 2]), n_classes=3)),
     "nbcode.init.unit_spread": S(lambda: dict(layer=tiny_model(2)[0])),
-    "nbcode.init.fans.check_shape": S(lambda: dict(shape=(3, 4))),
+    "nbcode.init.fans.check_shape": S(lambda: dict(shape=(3, 4)), empty=("shape",)),  # () is a scalar's shape
     "nbcode.init.propagation.gaussian_expectation": S(lambda: dict(fn=np.tanh, q=1.0)),
+    "nbcode.init.lstm_forget_bias_": S(lambda: dict(lstm=_torch().nn.LSTMCell(3, 2).double(), value=1.0)),
+    "nbcode.init.predict_widths": S(lambda: dict(widths=[4, 6, 3])),
+    "nbcode.init.simulate_widths": S(lambda: dict(widths=[4, 6, 3], batch=8, rng=rng())),
+    "nbcode.init.input_variance": S(lambda: dict(act="tanh", sigma_w=1.0)),
+    "nbcode.init.relu_log_step": S(lambda: dict(width=4)),
+    "nbcode.init.log_norm_walk": S(lambda: dict(depth=3, width=4, networks=2, rng=rng())),
+    "nbcode.init.mean_field": S(lambda: dict(sigma_w=1.2, sigma_b=0.1)),
+    "nbcode.init.variance_map": S(lambda: dict(q=1.0, sigma_w=1.0)),
+    "nbcode.init.correlation_map": S(lambda: dict(c=0.5, q=0.5, sigma_w=1.2, sigma_b=0.1)),
+    "nbcode.init.correlation_walk": S(lambda: dict(depth=3, width=4, sigma_ws=[0.5, 2.0], sigma_b=0.2, gap=0.5, networks=2,
+                                                   rng=rng())),
+    "nbcode.init.predict_residual_variance": S(lambda: dict(depth=3)),
+    "nbcode.init.residual_variance": S(lambda: dict(depth=3, width=4, batch=8, rng=rng())),
+    "nbcode.init.ResidualBlock": S(lambda: dict(width=4, hidden=3)),
+    # a module's forward, as torch's layers: NaN in gives NaN out, an empty batch an empty output (called every step)
+    "nbcode.init.ResidualBlock.branch": S(lambda: dict(x=tX(5, 4)), instance=lambda: _residual_block(), nonfinite=("x",),
+                                          empty=("x",)),
+    "nbcode.init.ResidualBlock.forward": S(lambda: dict(x=tX(5, 4)), instance=lambda: _residual_block(), nonfinite=("x",),
+                                           empty=("x",)),
+    "nbcode.init.residual_mlp": S(lambda: dict(sizes=(3, 4, 2), depth=2, seed=0)),
+    # a layer whose output std is undefined (one output entry) or overflows reports NaN/inf, as lsuv measures it
+    "nbcode.init.probe.LSUVResult": S(lambda: dict(stds=[1.0, 0.5], converged=[True, False], iterations=[1, 10]),
+                                      kinds={"converged": "object"}, nonfinite=("stds",)),
     # ---- landscape
     "nbcode.landscape.random_direction": S(lambda: dict(model=tiny_model(2))),
     "nbcode.landscape.filter_normalize": S(lambda: dict(model=tiny_model(2), direction=_torch().ones(26, dtype=_torch().float64)),

@@ -152,8 +152,15 @@ def test_prior_bias() -> None:
     np.testing.assert_allclose(p, [0.9, 0.1], rtol=1e-12)
     loss = nn.functional.cross_entropy(torch.tensor(b).repeat(100, 1), torch.tensor(y))
     assert float(loss) == pytest.approx(-(0.9 * math.log(0.9) + 0.1 * math.log(0.1)), rel=1e-12)
-    with pytest.raises(ValueError, match="Invalid labels"):
+    with pytest.raises(ValueError, match=r"Invalid y: every one of the 3 classes must occur \(missing: \[1\]\)"):
         prior_bias(np.array([0, 0, 2]), 3)
+    with pytest.raises(ValueError, match=r"Invalid y: array of shape \(3,\) and dtype float64 \(need integer labels in \[0, 3\)\)"):
+        prior_bias(np.array([0.0, 1.5, 2.0]), 3)
+    with pytest.raises(ValueError, match=r"Invalid y: array of shape \(2,\) and dtype int64 \(need integer labels in \[0, 2\)\)"):
+        prior_bias(np.array([0, 2]), 2)
+    with pytest.raises(ValueError, match=r"Invalid n_classes: 0 \(need n_classes >= 1\)"):
+        prior_bias(np.array([0, 1]), 0)
+    np.testing.assert_array_equal(prior_bias(torch.tensor([0, 1, 1]), 2), prior_bias([0, 1, 1], 2))
 
 
 def test_exercises() -> None:

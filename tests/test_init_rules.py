@@ -56,49 +56,62 @@ def test_leaky_relu_gain_matches_torch(param: float | None) -> None:
     assert calculate_gain("leaky_relu", param) == pytest.approx(math.sqrt(2 / (1 + slope**2)), rel=1e-15)
 
 
-def test_errors_match_torch_messages() -> None:
+def test_errors_are_refused_where_torch_refuses_them() -> None:
+    """Where torch raises a ValueError, so do we, in the package's format (naming the argument)."""
     for fn in (calculate_fan_in_and_fan_out,):
         for shape in [(5,), ()]:
-            with pytest.raises(ValueError, match="Fan in and fan out can not be computed for tensor with fewer than 2 dimensions"):
+            with pytest.raises(ValueError, match=r"Invalid shape: \(.*\) \(need 2 or more dimensions: fan in and fan out"):
                 fn(shape)
             with pytest.raises(ValueError, match="Fan in and fan out can not be computed for tensor with fewer than 2 dimensions"):
                 nn.init._calculate_fan_in_and_fan_out(torch.empty(shape))
     rng = np.random.default_rng(0)
     for init in (xavier_uniform, xavier_normal, lecun_normal, lecun_uniform):
-        with pytest.raises(ValueError, match="Fan in and fan out can not be computed"):
+        with pytest.raises(ValueError, match=r"Invalid shape: \(5,\) \(need 2 or more dimensions"):
             init((5,), rng=rng)
         with pytest.raises(ValueError, match=r"Invalid gain: -1.0"):
             init((5, 5), -1.0, rng=rng)
-    with pytest.raises(ValueError, match="Fan in and fan out can not be computed"):
+    with pytest.raises(ValueError, match=r"Invalid shape: \(5,\)"):
         kaiming_normal((5,), rng=rng)
-    with pytest.raises(ValueError, match="Unsupported nonlinearity swish"):
+    with pytest.raises(ValueError, match=r"Invalid nonlinearity: 'swish' \(use one of \['linear', "):
         calculate_gain("swish")
     with pytest.raises(ValueError, match="Unsupported nonlinearity swish"):
         nn.init.calculate_gain("swish")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="Unsupported nonlinearity swish"):
+    with pytest.raises(ValueError, match="Invalid nonlinearity: 'swish'"):
         kaiming_uniform((5, 5), nonlinearity="swish", rng=rng)
-    with pytest.raises(ValueError, match="negative_slope True not a valid number"):
+    with pytest.raises(TypeError, match=r"Invalid param: True \(need a real number\)"):
         calculate_gain("leaky_relu", True)
-    with pytest.raises(ValueError, match=r"Mode fan_avg not supported, please use one of \['fan_in', 'fan_out'\]"):
+    with pytest.raises(ValueError, match=r"Invalid param: nan \(need a finite number\)"):
+        calculate_gain("leaky_relu", math.nan)
+    with pytest.raises(ValueError, match=r"Invalid mode: 'fan_avg' \(use one of \['fan_in', 'fan_out'\]\)"):
         kaiming_normal((5, 5), mode="fan_avg", rng=rng)
+    with pytest.raises(ValueError, match=r"Invalid mode: 'fan_avg'"):
+        kaiming_normal((0, 5), mode="fan_avg", rng=rng)  # checked before the zero-size shortcut
+    with pytest.raises(TypeError, match=r"Invalid a: None \(need a real number\)"):
+        kaiming_normal((5, 5), a=None, rng=rng)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"Invalid a: nan"):
+        kaiming_uniform((5, 5), a=math.nan, rng=rng)
     with pytest.raises(ValueError, match=r"Mode fan_avg not supported, please use one of \['fan_in', 'fan_out'\]"):
         nn.init.kaiming_normal_(torch.empty(5, 5), mode="fan_avg")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="Only tensors with 2 or more dimensions are supported"):
+    with pytest.raises(ValueError, match=r"Invalid shape: \(5,\) \(need 2 or more dimensions\)"):
         orthogonal((5,), rng=rng)
     with pytest.raises(ValueError, match="Invalid gain: -2.0"):
         orthogonal((5, 5), -2.0, rng=rng)
-    with pytest.raises(ValueError, match="Only tensors with 2 dimensions are supported"):
+    with pytest.raises(ValueError, match=r"Invalid shape: \(2, 3, 4\) \(need 2 dimensions\)"):
         sparse((2, 3, 4), 0.5, rng=rng)
-    with pytest.raises(ValueError, match="Invalid sparsity: 1.5"):
+    with pytest.raises(ValueError, match=r"Invalid sparsity: 1.5 \(need 0 <= sparsity <= 1\)"):
         sparse((3, 4), 1.5, rng=rng)
-    with pytest.raises(ValueError, match="Invalid std: -0.1"):
+    with pytest.raises(TypeError, match=r"Invalid sparsity: True \(need a real number\)"):
+        sparse((3, 4), True, rng=rng)
+    with pytest.raises(ValueError, match=r"Invalid std: -0.1 \(need std >= 0\)"):
         sparse((3, 4), 0.5, -0.1, rng=rng)
     with pytest.raises(ValueError, match="Invalid shape"):
         xavier_normal((3, -1), rng=rng)
-    with pytest.raises(ValueError, match="Invalid rng"):
+    with pytest.raises(TypeError, match=r"Invalid rng: 0 \(need a numpy.random.Generator\)"):
         xavier_normal((3, 3), rng=0)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="Unsupported initialization scheme he"):
+    with pytest.raises(ValueError, match=r"Invalid scheme: 'he' \(use one of \['lecun', 'xavier', 'kaiming'\]\)"):
         init_std((3, 3), "he")
+    with pytest.raises(ValueError, match=r"Invalid gain: nan"):
+        xavier_normal((0, 3), math.nan, rng=rng)  # checked before the zero-size shortcut
 
 
 def test_zero_element_shapes_are_a_no_op() -> None:

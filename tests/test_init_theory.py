@@ -236,15 +236,15 @@ def test_theory_errors() -> None:
         simulate_variance(0, 10, rng=rng)
     with pytest.raises(ValueError, match="Invalid width: 0"):
         predict_variance(3, 0)
-    with pytest.raises(ValueError, match="Unsupported nonlinearity gelu"):
+    with pytest.raises(ValueError, match=r"Invalid act: 'gelu' \(use one of \['linear', 'tanh', 'sigmoid', 'relu', "):
         simulate_variance(3, 10, act="gelu", rng=rng)
-    with pytest.raises(ValueError, match="Unsupported nonlinearity gelu"):
+    with pytest.raises(ValueError, match=r"Invalid act: 'gelu' \(use one of \['linear', 'tanh', 'relu'\]\)"):
         jacobian_singular_values(3, 10, act="gelu", rng=rng)
-    with pytest.raises(ValueError, match="Unsupported initialization scheme he"):
+    with pytest.raises(ValueError, match=r"Invalid init: 'he' \(use one of \['lecun', 'xavier', 'kaiming', 'orthogonal'\]\)"):
         weight_std("he", 10, "relu")
-    with pytest.raises(ValueError, match="Invalid gain: -1"):
+    with pytest.raises(ValueError, match=r"Invalid scale: -1 \(need scale >= 0\)"):
         weight_std("xavier", 10, "relu", -1)
-    with pytest.raises(ValueError, match="Invalid gain: -1"):
+    with pytest.raises(ValueError, match=r"Invalid sigma_w: -1 \(need sigma_w >= 0\)"):
         mlp_weights(3, 10, sigma_w=-1, rng=rng)
-    with pytest.raises(ValueError, match="Unsupported initialization scheme uniform"):
+    with pytest.raises(ValueError, match=r"Invalid init: 'uniform' \(use one of \['gaussian', 'orthogonal'\]\)"):
         mlp_weights(3, 10, init="uniform", rng=rng)

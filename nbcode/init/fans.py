@@ -6,6 +6,8 @@ import math
 import numbers
 from typing import Any, Sequence
 
+from nbcode import _validate
+
 __all__ = ["check_shape", "calculate_fan_in_and_fan_out", "calculate_correct_fan", "calculate_gain", "NONLINEARITIES"]
 
 _LINEAR = ["linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"]
@@ -23,6 +25,11 @@ def check_shape(shape: Sequence[int] | int) -> tuple[int, ...]:
     if not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and int(s) >= 0 for s in dims):
         raise ValueError(f"Invalid shape: {shape}")
     return tuple(int(s) for s in dims)
+
+
+def check_mode(mode: str) -> str:
+    """``mode`` lower-cased, if it is ``'fan_in'`` or ``'fan_out'`` (as torch, case-insensitive)."""
+    return str(_validate.choice(mode.lower() if isinstance(mode, str) else mode, "mode", ["fan_in", "fan_out"]))
 
 
 def calculate_fan_in_and_fan_out(shape: Sequence[int]) -> tuple[int, int]:
@@ -45,7 +52,8 @@ def calculate_fan_in_and_fan_out(shape: Sequence[int]) -> tuple[int, int]:
     """
     dims = check_shape(shape)
     if len(dims) < 2:
-        raise ValueError("Fan in and fan out can not be computed for tensor with fewer than 2 dimensions")
+        raise ValueError(f"Invalid shape: {dims} (need 2 or more dimensions: fan in and fan out can not be computed "
+                         "for a tensor with fewer)")
     receptive = math.prod(dims[2:])
     return dims[1] * receptive, dims[0] * receptive
 
@@ -58,10 +66,7 @@ def calculate_correct_fan(shape: Sequence[int], mode: str) -> int:
     >>> calculate_correct_fan((10, 64), "fan_out")
     10
     """
-    mode = mode.lower() if isinstance(mode, str) else mode
-    valid_modes = ["fan_in", "fan_out"]
-    if mode not in valid_modes:
-        raise ValueError(f"Mode {mode} not supported, please use one of {valid_modes}")
+    mode = check_mode(mode)
     fan_in, fan_out = calculate_fan_in_and_fan_out(shape)
     return fan_in if mode == "fan_in" else fan_out
 
@@ -95,7 +100,13 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     True
     >>> round(calculate_gain("leaky_relu", 0.2), 6)
     1.38675
+    >>> calculate_gain("swish")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+        ...
+    ValueError: Invalid nonlinearity: 'swish' (use one of ['linear', ..., 'selu'])
     """
+    _validate.choice(nonlinearity, "nonlinearity", NONLINEARITIES)
+    negative_slope = 0.01 if param is None else _validate.real(param, "param", symbol="negative_slope")
     if nonlinearity in _LINEAR or nonlinearity == "sigmoid":
         return 1
     if nonlinearity == "tanh":
@@ -103,13 +114,7 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     if nonlinearity == "relu":
         return math.sqrt(2.0)
     if nonlinearity == "leaky_relu":
-        if param is None:
-            negative_slope = 0.01
-        elif isinstance(param, numbers.Real) and not isinstance(param, bool):
-            negative_slope = float(param)
-        else:
-            raise ValueError(f"negative_slope {param} not a valid number")
         return math.sqrt(2.0 / (1 + negative_slope**2))
     if nonlinearity == "selu":
         return 3.0 / 4
-    raise ValueError(f"Unsupported nonlinearity {nonlinearity}")
+    raise AssertionError(nonlinearity)  # unreachable: checked above

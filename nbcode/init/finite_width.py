@@ -114,10 +114,10 @@ def log_norm_walk(
     depth = _validate.count(depth, "depth", low=1)
     width = _validate.count(width, "width", low=1)
     networks = _validate.count(networks, "networks", low=1)
+    std = weight_std(init, width, act)
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"Invalid rng: {_validate.show(rng)} (need a numpy.random.Generator)")
     phi = activation(act)
-    std = weight_std(init, width, act)
     h = rng.normal(size=(networks, width, 1))
     log0 = np.log(np.sum(h[:, :, 0] ** 2, axis=1))
     out = np.empty((networks, depth))

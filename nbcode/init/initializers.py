@@ -13,7 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
-from nbcode.init.fans import calculate_correct_fan, calculate_fan_in_and_fan_out, calculate_gain, check_shape
+from nbcode.init.fans import calculate_correct_fan, calculate_fan_in_and_fan_out, calculate_gain, check_mode, check_shape
 from nbcode import _validate
 
 __all__ = [
@@ -35,8 +35,13 @@ def _check_gain(gain: float) -> float:
 
 def _check_rng(rng: np.random.Generator) -> np.random.Generator:
     if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"Invalid rng: expected a numpy.random.Generator, got {type(rng).__name__}")
+        raise TypeError(f"Invalid rng: {_validate.show(rng)} (need a numpy.random.Generator)")
     return rng
+
+
+def _matrix_shape(shape: Sequence[int], ndim: str, ok: bool) -> None:
+    if not ok:
+        raise ValueError(f"Invalid shape: {tuple(shape)} (need {ndim} dimensions)")
 
 
 def _normal(shape: tuple[int, ...], std: float, rng: np.random.Generator) -> np.ndarray:
@@ -61,14 +66,14 @@ def init_std(shape: Sequence[int], scheme: str, *, gain: float = 1.0, mode: str 
     """
     dims = check_shape(shape)
     gain = _check_gain(gain)
+    _validate.choice(scheme, "scheme", ("lecun", "xavier", "kaiming"))
+    mode = check_mode(mode)
     fan_in, fan_out = calculate_fan_in_and_fan_out(dims)
     if scheme == "lecun":
         return gain / math.sqrt(fan_in)
     if scheme == "xavier":
         return gain * math.sqrt(2.0 / (fan_in + fan_out))
-    if scheme == "kaiming":
-        return gain / math.sqrt(calculate_correct_fan(dims, mode))
-    raise ValueError(f"Unsupported initialization scheme {scheme}")
+    return gain / math.sqrt(calculate_correct_fan(dims, mode))
 
 
 def lecun_normal(shape: Sequence[int], gain: float = 1.0, *, rng: np.random.Generator) -> np.ndarray:
@@ -84,6 +89,7 @@ def lecun_normal(shape: Sequence[int], gain: float = 1.0, *, rng: np.random.Gene
     1.0
     """
     dims, rng = check_shape(shape), _check_rng(rng)
+    gain = _check_gain(gain)
     if 0 in dims:
         return np.zeros(dims)
     return _normal(dims, init_std(dims, "lecun", gain=gain), rng)
@@ -99,6 +105,7 @@ def lecun_uniform(shape: Sequence[int], gain: float = 1.0, *, rng: np.random.Gen
     True
     """
     dims, rng = check_shape(shape), _check_rng(rng)
+    gain = _check_gain(gain)
     if 0 in dims:
         return np.zeros(dims)
     return _uniform(dims, math.sqrt(3.0) * init_std(dims, "lecun", gain=gain), rng)
@@ -119,6 +126,7 @@ def xavier_normal(shape: Sequence[int], gain: float = 1.0, *, rng: np.random.Gen
     0.07
     """
     dims, rng = check_shape(shape), _check_rng(rng)
+    gain = _check_gain(gain)
     if 0 in dims:
         return np.zeros(dims)
     return _normal(dims, init_std(dims, "xavier", gain=gain), rng)
@@ -139,6 +147,7 @@ def xavier_uniform(shape: Sequence[int], gain: float = 1.0, *, rng: np.random.Ge
     True
     """
     dims, rng = check_shape(shape), _check_rng(rng)
+    gain = _check_gain(gain)
     if 0 in dims:
         return np.zeros(dims)
     return _uniform(dims, math.sqrt(3.0) * init_std(dims, "xavier", gain=gain), rng)
@@ -162,11 +171,12 @@ def kaiming_normal(
     >>> round(float(w.var() * 512), 1)
     2.0
     """
-    dims, rng = check_shape(shape), _check_rng(rng)
+    dims, rng, a = check_shape(shape), _check_rng(rng), _validate.real(a, "a")
+    gain, mode = calculate_gain(nonlinearity, a), check_mode(mode)
     if 0 in dims:
         return np.zeros(dims)
     fan = calculate_correct_fan(dims, mode)
-    return _normal(dims, calculate_gain(nonlinearity, a) / math.sqrt(fan), rng)
+    return _normal(dims, gain / math.sqrt(fan), rng)
 
 
 def kaiming_uniform(
@@ -181,11 +191,12 @@ def kaiming_uniform(
     >>> bool(np.abs(w).max() <= 1.0)
     True
     """
-    dims, rng = check_shape(shape), _check_rng(rng)
+    dims, rng, a = check_shape(shape), _check_rng(rng), _validate.real(a, "a")
+    gain, mode = calculate_gain(nonlinearity, a), check_mode(mode)
     if 0 in dims:
         return np.zeros(dims)
     fan = calculate_correct_fan(dims, mode)
-    return _uniform(dims, math.sqrt(3.0) * calculate_gain(nonlinearity, a) / math.sqrt(fan), rng)
+    return _uniform(dims, math.sqrt(3.0) * gain / math.sqrt(fan), rng)
 
 
 def orthogonal(shape: Sequence[int], gain: float = 1.0, *, rng: np.random.Generator) -> np.ndarray:
@@ -204,8 +215,7 @@ def orthogonal(shape: Sequence[int], gain: float = 1.0, *, rng: np.random.Genera
     """
     dims, rng = check_shape(shape), _check_rng(rng)
     gain = _check_gain(gain)
-    if len(dims) < 2:
-        raise ValueError("Only tensors with 2 or more dimensions are supported")
+    _matrix_shape(dims, "2 or more", len(dims) >= 2)
     if 0 in dims:
         return np.zeros(dims)
     rows = dims[0]
@@ -233,12 +243,9 @@ def sparse(shape: Sequence[int], sparsity: float, std: float = 0.01, *, rng: np.
     [3, 3, 3, 3]
     """
     dims, rng = check_shape(shape), _check_rng(rng)
-    if len(dims) != 2:
-        raise ValueError("Only tensors with 2 dimensions are supported")
-    if not 0.0 <= sparsity <= 1.0:
-        raise ValueError(f"Invalid sparsity: {sparsity}")
-    if not math.isfinite(std) or std < 0:
-        raise ValueError(f"Invalid std: {std}")
+    _matrix_shape(dims, "2", len(dims) == 2)
+    sparsity = _validate.probability(sparsity, "sparsity")
+    std = _validate.real(std, "std", low=0)
     rows, cols = dims
     w = _normal(dims, std, rng)
     num_zeros = math.ceil(sparsity * rows)

@@ -39,10 +39,39 @@ _NP_ACTS: dict[str, Callable[[np.ndarray], np.ndarray]] = {"linear": lambda z: z
 CRITICAL_SIGMA = {"linear": 1.0, "tanh": 1.0, "relu": math.sqrt(2.0)}
 
 
-def _check_act(act: str) -> str:
-    if act not in _TORCH_ACTS:
-        raise ValueError(f"Unsupported nonlinearity {act}")
-    return act
+def _check_act(act: str, name: str = "act") -> str:
+    return str(_validate.choice(act, name, list(_TORCH_ACTS)))
+
+
+def _check_rng(rng: np.random.Generator) -> np.random.Generator:
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"Invalid rng: {_validate.show(rng)} (need a numpy.random.Generator)")
+    return rng
+
+
+def _names(values: Sequence[str], name: str, options: Sequence[str]) -> list[str]:
+    """A non-empty list of names, each one of ``options``."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, (Sequence, np.ndarray)):
+        raise TypeError(f"Invalid {name}: {_validate.show(values)} (need a list of names from {list(options)})")
+    items = list(values)
+    if not items:
+        raise ValueError(f"Invalid {name}: it is empty")
+    for v in items:
+        _validate.choice(v, name, options)
+    return items
+
+
+def _check_weights(weights: Sequence[np.ndarray], x: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    """Float64 copies of a chain of weight matrices ``n_1 x n_0, n_2 x n_1, ...`` and of an input of size ``n_0``."""
+    if isinstance(weights, (str, bytes, np.ndarray)) or not isinstance(weights, Sequence) or len(weights) == 0:
+        raise TypeError(f"Invalid weights: {_validate.show(weights)} (need a non-empty list of 2-D arrays)")
+    ws = [_validate.array(w, f"weights[{i}]", ndim=2) for i, w in enumerate(weights)]
+    for i in range(1, len(ws)):
+        if ws[i].shape[1] != ws[i - 1].shape[0]:
+            raise ValueError(f"Invalid shape of weights[{i}]: {ws[i].shape} (need {ws[i - 1].shape[0]} columns, the rows "
+                             f"of weights[{i - 1}])")
+    h = _validate.vector(x, "x", size=ws[0].shape[1])
+    return ws, h
 
 
 @single_blas_thread
@@ -60,13 +89,12 @@ def mlp_weights(depth: int, width: int, *, init: str = "gaussian", sigma_w: floa
     """
     depth = _validate.count(depth, "depth", low=1)
     width = _validate.count(width, "width", low=1)
-    if not math.isfinite(sigma_w) or sigma_w < 0:
-        raise ValueError(f"Invalid gain: {sigma_w}")
+    _validate.choice(init, "init", ("gaussian", "orthogonal"))
+    sigma_w = _validate.real(sigma_w, "sigma_w", low=0)
+    rng = _check_rng(rng)
     if init == "gaussian":
         return list(rng.normal(0.0, sigma_w / math.sqrt(width), size=(depth, width, width)))
-    if init == "orthogonal":
-        return [orthogonal((width, width), sigma_w, rng=rng) for _ in range(depth)]
-    raise ValueError(f"Unsupported initialization scheme {init}")
+    return [orthogonal((width, width), sigma_w, rng=rng) for _ in range(depth)]
 
 
 def input_output_jacobian(weights: Sequence[np.ndarray], act: str, x: np.ndarray) -> np.ndarray:
@@ -79,7 +107,8 @@ def input_output_jacobian(weights: Sequence[np.ndarray], act: str, x: np.ndarray
     [[2.0, 0.0], [0.0, 0.0]]
     """
     phi = _TORCH_ACTS[_check_act(act)]
-    ws = [torch.as_tensor(np.asarray(w), dtype=torch.float64) for w in weights]
+    arrays, x = _check_weights(weights, x)
+    ws = [torch.as_tensor(w, dtype=torch.float64) for w in arrays]
 
     def net(h: torch.Tensor) -> torch.Tensor:
         for w in ws:
@@ -93,8 +122,9 @@ def jacobian_product(weights: Sequence[np.ndarray], act: str, x: np.ndarray) -> 
     """The same Jacobian as the explicit product :math:`D^L W^L \\cdots D^1 W^1` (NumPy; a reference)."""
     dphi = _NP_DERIV[_check_act(act)]
     phi = _NP_ACTS[act]
-    h, jac = np.asarray(x, dtype=float), np.eye(len(x))
-    for w in weights:
+    ws, h = _check_weights(weights, x)
+    jac = np.eye(len(h))
+    for w in ws:
         z = w @ h
         jac = dphi(z)[:, None] * (w @ jac)
         h = phi(z)
@@ -142,6 +172,7 @@ def input_variance(act: str, sigma_w: float) -> float:
     (0.001, 1.0)
     """
     _check_act(act)
+    sigma_w = _validate.real(sigma_w, "sigma_w", low=0)
     return fixed_point_variance(act, sigma_w) if act == "tanh" else 1.0
 
 
@@ -178,6 +209,9 @@ def jacobian_singular_values(
     True
     """
     _check_act(act)
+    sigma_w = _validate.real(sigma_w, "sigma_w", low=0)
+    if q0 is not None:
+        _validate.real(q0, "q0", low=0, low_open=True)
     weights = mlp_weights(depth, width, init=init, sigma_w=sigma_w, rng=rng)
     x = _input(act, sigma_w, width, rng, q0)
     return np.linalg.svd(input_output_jacobian(weights, act, x), compute_uv=False)
@@ -202,13 +236,21 @@ def spectrum_grid(
     ``depth`` layers are accumulated as the product :func:`jacobian_product` (the tests check it
     against ``torch.func.jacrev``), so the grid costs one pass per network.
     """
-    want = sorted(set(int(d) for d in depths))
+    want = sorted(set(_validate.sizes(depths, "depths", low=1)))
+    scales = _validate.vector(sigmas, "sigmas")
+    if np.any(scales < 0):
+        raise ValueError(f"Invalid sigmas: {_validate.show(sigmas)} (need numbers >= 0)")
+    acts = _names(acts, "acts", list(_TORCH_ACTS))
+    inits = _names(inits, "inits", ["gaussian", "orthogonal"])
+    width = _validate.count(width, "width", low=1)
+    seed = _validate.count(seed, "seed")
+    if q0 is not None:
+        _validate.real(q0, "q0", low=0, low_open=True)
     out = {}
     for i, act in enumerate(acts):
-        _check_act(act)
         phi = _NP_ACTS[act]
         for j, init in enumerate(inits):
-            for m, s in enumerate(sigmas):
+            for m, s in enumerate(float(v) for v in scales):
                 rng = np.random.default_rng([seed, i, j, m])
                 sw = s * CRITICAL_SIGMA[act]
                 weights = mlp_weights(want[-1], width, init=init, sigma_w=sw, rng=rng)

@@ -127,7 +127,10 @@ def mean_field(sigma_w: float, sigma_b: float = 0.0) -> MeanField:
     :math:`q^*` is found by iterating the length map from :math:`q = 1` to a relative change of
     :math:`10^{-15}`; in the chaotic phase :math:`c^*` is the root of :math:`C(c) - c` in
     :math:`[0, 1)` (Brent's method; the map lies above the diagonal at 0 and below it just under 1). With ``sigma_b = 0`` and :math:`\sigma_w \le 1`,
-    :math:`q^* = 0`, :math:`\chi_1 = \sigma_w^2` and the depth scale is :math:`-1/(2\ln\sigma_w)`.
+    :math:`q^* = 0`, :math:`\chi_1 = \sigma_w^2` and the depth scale is :math:`-1/(2\ln\sigma_w)`. With
+    ``sigma_b = 0`` and :math:`\sigma_w > 1` the map is odd with non-negative Taylor coefficients in
+    :math:`c` (Mehler's expansion), hence convex on :math:`[0, 1]` and below the diagonal there:
+    :math:`c^* = 0` and :math:`\chi_c = \sigma_w^2\,\mathbb E[\phi'(\sqrt{q^*} z)]^2`.
 
     Examples
     --------
@@ -153,10 +156,13 @@ def mean_field(sigma_w: float, sigma_b: float = 0.0) -> MeanField:
         def gap(c: float) -> float:
             return correlation_map(c, q, sigma_w, sigma_b) - c
 
-        hi = 1.0 - 1e-6
-        while gap(hi) >= 0.0 and hi < 1.0 - 1e-14:
-            hi = 1.0 - (1.0 - hi) / 100.0
-        c_star = float(optimize.brentq(gap, 0.0, hi, xtol=1e-15, rtol=4 * np.finfo(float).eps))
+        if sigma_b == 0.0:
+            c_star = 0.0  # C(0) = 0 and C(c) < c on (0, 1): see above
+        else:
+            hi = 1.0 - 1e-6
+            while gap(hi) >= 0.0 and hi < 1.0 - 1e-14:
+                hi = 1.0 - (1.0 - hi) / 100.0
+            c_star = float(optimize.brentq(gap, 0.0, hi, xtol=1e-15, rtol=4 * np.finfo(float).eps))
         u1, u2 = _pair(c_star, q)
         chi_c = sigma_w**2 * float((_W2 / np.cosh(u1) ** 2 / np.cosh(u2) ** 2).sum())
     depth = math.inf if chi_c >= 1.0 else -1.0 / math.log(chi_c)

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from nbcode import _validate as v
-from nbcode.init.fans import calculate_gain
+from nbcode.init.fans import NONLINEARITIES, calculate_gain
 from nbcode.init.initializers import kaiming_normal, lecun_normal, orthogonal, xavier_normal
 
 __all__ = ["SCHEMES", "init_model_", "prior_bias", "unit_spread", "lstm_forget_bias_"]
@@ -44,6 +44,11 @@ def init_model_(
     """
     v.module(model)
     v.choice(scheme, "initialization scheme", SCHEMES)
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"Invalid rng: {v.show(rng)} (need a numpy.random.Generator)")
+    v.choice(nonlinearity, "nonlinearity", NONLINEARITIES)
+    bias = v.real(bias, "bias")
+    value = v.real(value, "value")
     with torch.no_grad():
         for m in model.modules():
             if not isinstance(m, nn.Linear):
@@ -79,15 +84,22 @@ def prior_bias(y: np.ndarray | torch.Tensor, n_classes: int) -> np.ndarray:
     >>> prior_bias(np.array([0, 0, 0, 1]), 2).round(4).tolist()
     [-0.2877, -1.3863]
     """
-    counts = np.bincount(np.asarray(y).astype(int), minlength=n_classes).astype(float)
-    if counts.size != n_classes or np.any(counts == 0):
-        raise ValueError(f"Invalid labels: every one of the {n_classes} classes must occur")
+    n_classes = v.count(n_classes, "n_classes", low=1)
+    labels = v.array(y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else y, "y", ndim=1)
+    if np.any(labels != np.round(labels)) or labels.min() < 0 or labels.max() >= n_classes:
+        raise ValueError(f"Invalid y: {v.show(y)} (need integer labels in [0, {n_classes}))")
+    counts = np.bincount(labels.astype(int), minlength=n_classes).astype(float)
+    if np.any(counts == 0):
+        missing = np.flatnonzero(counts == 0).tolist()
+        raise ValueError(f"Invalid y: every one of the {n_classes} classes must occur (missing: {missing})")
     return np.log(counts / counts.sum())
 
 
 def unit_spread(layer: nn.Linear) -> float:
     """Largest distance between a hidden unit's incoming weights (and bias) and unit 0's:
     zero when all units of the layer compute the same function."""
+    if not isinstance(layer, nn.Linear):
+        raise TypeError(f"Invalid layer: {v.show(layer)} (need a torch.nn.Linear)")
     w = layer.weight.detach().double()
     if layer.bias is not None:
         w = torch.cat([w, layer.bias.detach().double()[:, None]], dim=1)

@@ -50,6 +50,10 @@ def _leaves(model: nn.Module) -> list[tuple[str, nn.Module]]:
     return [(name, m) for name, m in model.named_modules() if not list(m.children()) and name]
 
 
+def _check_X(X: torch.Tensor) -> torch.Tensor:
+    return _validate.tensor(X, "X", nonempty=True, finite=True)
+
+
 def _row(name: str, module: nn.Module, out: torch.Tensor) -> LayerStats:
     o = out.detach().double()
     return LayerStats(
@@ -74,7 +78,7 @@ def forward_stats(model: nn.Module, X: torch.Tensor) -> list[LayerStats]:
     ['Linear', 'ReLU']
     """
     _validate.module(model)
-    _validate.tensor(X, "X")
+    _check_X(X)
     rows: list[LayerStats] = []
     handles = []
 
@@ -119,9 +123,11 @@ def layer_stats(
     (['0', '1', '2'], True, True)
     """
     _validate.module(model)
-    _validate.tensor(X, "X")
+    _check_X(X)
     if y is not None:
-        _validate.tensor(y, "y")
+        _validate.tensor(y, "y", nonempty=True, finite=True)
+        if X.dim() > 0 and (y.dim() == 0 or y.shape[0] != X.shape[0]):
+            raise ValueError(f"Invalid shape of y: {tuple(y.shape)} (need {X.shape[0]} rows, as many as X)")
     if loss_fn is not None:
         _validate.function(loss_fn, "loss_fn")
     rows: dict[str, LayerStats] = {}
@@ -178,6 +184,10 @@ def format_stats(stats: Sequence[LayerStats], *, digits: int = 3) -> str:
     0      Linear           0         1       0.5        0.25     -     -
     1      ReLU           0.4       0.6       0.5           -  0.50     -
     """
+    if isinstance(stats, (str, bytes)) or not isinstance(stats, Sequence) or not all(isinstance(s, LayerStats) for s in stats):
+        raise TypeError(f"Invalid stats: {_validate.show(stats)} (need a list of LayerStats, as layer_stats returns)")
+    digits = _validate.count(digits, "digits", low=1)
+
     def g(x: float) -> str:
         return "-" if math.isnan(x) else f"{x:.{digits}g}"
 
@@ -196,11 +206,19 @@ def format_stats(stats: Sequence[LayerStats], *, digits: int = 3) -> str:
 class LSUVResult(list[float]):
     """What :func:`lsuv` returns: the output std of each weighted layer as measured after its last
     rescaling (a list of floats), with ``converged[i]`` (did layer ``i`` reach
-    :math:`|s^2 - 1| <` ``tol``?) and ``iterations[i]`` (how many rescalings it took)."""
+    :math:`|s^2 - 1| <` ``tol``?) and ``iterations[i]`` (how many rescalings it took). A std is NaN
+    when it is undefined (a layer with a single output entry on the batch)."""
 
     def __init__(self, stds: list[float], converged: list[bool], iterations: list[int]) -> None:
-        super().__init__(stds)
-        self.converged = converged
+        values = _validate.vector(stds, "stds", finite=False).tolist()  # a layer whose output is NaN reports NaN
+        if isinstance(converged, (str, bytes)) or not isinstance(converged, Sequence) or len(converged) != len(values) \
+                or not all(isinstance(c, (bool, np.bool_)) for c in converged):
+            raise TypeError(f"Invalid converged: {_validate.show(converged)} (need {len(values)} bools, one per std)")
+        iterations = list(_validate.sizes(iterations, "iterations", low=0, min_len=len(values)))
+        if len(iterations) != len(values):
+            raise ValueError(f"Invalid iterations: {_validate.show(iterations)} (need {len(values)} counts, one per std)")
+        super().__init__(values)
+        self.converged = [bool(c) for c in converged]
         self.iterations = iterations
 
 
@@ -235,7 +253,7 @@ def lsuv(
     (True, True)
     """
     _validate.module(model)
-    _validate.tensor(X, "X")
+    _check_X(X)
     tol = _validate.real(tol, "tolerance", low=0, low_open=True)
     max_iter = _validate.count(max_iter, "max_iter", low=1)
     if rng is not None and not isinstance(rng, np.random.Generator):

@@ -94,10 +94,29 @@ ACTIVATIONS: dict[str, Activation] = {
 
 
 def activation(name: str) -> Activation:
-    """The :class:`Activation` called ``name`` (``linear``, ``tanh``, ``sigmoid``, ``relu``, ``leaky_relu``, ``selu``)."""
-    if name not in ACTIVATIONS:
-        raise ValueError(f"Unsupported nonlinearity {name}")
-    return ACTIVATIONS[name]
+    """The :class:`Activation` called ``name`` (``linear``, ``tanh``, ``sigmoid``, ``relu``, ``leaky_relu``, ``selu``).
+
+    >>> activation("gelu")
+    Traceback (most recent call last):
+        ...
+    ValueError: Invalid nonlinearity name: 'gelu' (use one of ['linear', 'tanh', 'sigmoid', 'relu', 'leaky_relu', 'selu'])
+    """
+    return _activation(name, "nonlinearity name")
+
+
+def _activation(name: str, arg: str) -> Activation:
+    """:func:`activation`, with ``arg`` naming the argument in the error message (``'act'``)."""
+    return ACTIVATIONS[_validate.choice(name, arg, list(ACTIVATIONS))]
+
+
+#: Weight schemes of :func:`weight_std` and :func:`simulate_variance`.
+SCHEMES = ("lecun", "xavier", "kaiming", "orthogonal")
+
+
+def _check_rng(rng: np.random.Generator) -> np.random.Generator:
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"Invalid rng: {_validate.show(rng)} (need a numpy.random.Generator)")
+    return rng
 
 
 def weight_std(init: str, width: int, act: str, scale: float = 1.0) -> float:
@@ -112,14 +131,14 @@ def weight_std(init: str, width: int, act: str, scale: float = 1.0) -> float:
     >>> round(weight_std("kaiming", 100, "relu"), 6)
     0.141421
     """
+    _validate.choice(init, "init", SCHEMES)
+    width = _validate.count(width, "width", low=1)
+    phi = _activation(act, "act")
+    scale = _validate.real(scale, "scale", low=0)
     if init in ("lecun", "xavier"):
         g = 1.0
-    elif init in ("kaiming", "orthogonal"):
-        g = float(calculate_gain(activation(act).gain_name, _LEAKY if act == "leaky_relu" else None))
     else:
-        raise ValueError(f"Unsupported initialization scheme {init}")
-    if not math.isfinite(scale) or scale < 0:
-        raise ValueError(f"Invalid gain: {scale}")
+        g = float(calculate_gain(phi.gain_name, _LEAKY if act == "leaky_relu" else None))
     return scale * g / math.sqrt(width)
 
 
@@ -171,8 +190,10 @@ def simulate_variance(
     ((10,), True)
     """
     _check(depth, width, batch)
-    phi = activation(act)
+    phi = _activation(act, "act")
     std = weight_std(init, width, act, scale)
+    rng = _check_rng(rng)
+    keep_hidden = _validate.flag(keep_hidden, "keep_hidden")
     if init == "orthogonal":
         weights = [orthogonal((width, width), std * math.sqrt(width), rng=rng) for _ in range(depth)]
     else:
@@ -238,6 +259,7 @@ def gaussian_expectation(fn: Callable[[np.ndarray], np.ndarray], q: float) -> fl
     0.999202
     """
     q = _validate.real(q, "variance", low=0)
+    fn = _validate.function(fn, "fn")
     if q == 0.0:
         return float(fn(np.zeros(1))[0])
     z, w = _panels(q)
@@ -262,7 +284,7 @@ def predict_variance(depth: int, width: int, *, init: str = "kaiming", act: str 
     """
     _check(depth, width, 1)
     q0 = _validate.real(q0, "q0", low=0)
-    phi = activation(act)
+    phi = _activation(act, "act")
     s2n = width * weight_std(init, width, act, scale) ** 2
     fwd, bwd = np.empty(depth), np.empty(depth)
     fwd[0] = s2n * q0
@@ -278,16 +300,12 @@ def predict_variance(depth: int, width: int, *, init: str = "kaiming", act: str 
 
 
 def _check_widths(widths: Sequence[int]) -> list[int]:
-    if not isinstance(widths, (list, tuple)) or len(widths) < 2 or any(
-        isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1 for n in widths
-    ):
-        raise ValueError(f"Invalid widths: {_validate.show(widths)} (need two or more positive integers)")
-    return [int(n) for n in widths]
+    return list(_validate.sizes(widths, "widths", low=1, min_len=2))
 
 
 def _mode_std(n_in: int, n_out: int, mode: str, act: str) -> float:
     _validate.choice(mode, "mode", ("fan_in", "fan_out"))
-    phi = activation(act)
+    phi = _activation(act, "act")
     gain = float(calculate_gain(phi.gain_name, _LEAKY if act == "leaky_relu" else None))
     return gain / math.sqrt(n_in if mode == "fan_in" else n_out)
 
@@ -312,7 +330,8 @@ def predict_widths(widths: Sequence[int], *, mode: str = "fan_in", act: str = "r
     ([2.0, 2.0, 2.0, 2.0], [10.0, 80.0, 20.0, 256.0])
     """
     ns = _check_widths(widths)
-    phi = activation(act)
+    _validate.choice(mode, "mode", ("fan_in", "fan_out"))
+    phi = _activation(act, "act")
     if phi.m2 is None or phi.d2 is None:
         raise ValueError(f"Invalid act: {act!r} (need 'linear', 'relu' or 'leaky_relu')")
     c = float(phi.d2(np.asarray(1.0)))
@@ -345,9 +364,9 @@ def simulate_widths(
     """
     ns = _check_widths(widths)
     _validate.count(batch, "batch size", low=1)
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"Invalid rng: {_validate.show(rng)} (need a numpy.random.Generator)")
-    phi = activation(act)
+    _validate.choice(mode, "mode", ("fan_in", "fan_out"))
+    rng = _check_rng(rng)
+    phi = _activation(act, "act")
     L = len(ns) - 1
     weights = [rng.normal(0.0, _mode_std(ns[l], ns[l + 1], mode, act), size=(ns[l + 1], ns[l])) for l in range(L)]
     h = rng.normal(size=(batch, ns[0]))

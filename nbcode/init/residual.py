@@ -93,6 +93,11 @@ def residual_variance(
     return out
 
 
+def _check_dtype(dtype: torch.dtype) -> None:
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"Invalid dtype: {_validate.show(dtype)} (need a floating torch.dtype)")
+
+
 def _norm_layer(kind: str | None, width: int, dtype: torch.dtype) -> nn.Module:
     if kind is None:
         return nn.Identity()
@@ -115,9 +120,13 @@ class ResidualBlock(nn.Module):
     def __init__(self, width: int, hidden: int, *, alpha: float = 1.0, norm: str | None = None, placement: str = "pre",
                  zero_init: bool = False, dtype: torch.dtype = torch.float64) -> None:
         super().__init__()
+        width = _validate.count(width, "width", low=1)
+        hidden = _validate.count(hidden, "hidden", low=1)
         self.alpha = _validate.real(alpha, "alpha", low=0)
         self.placement = _validate.choice(placement, "placement", ("pre", "post"))
         _validate.choice(norm, "norm", NORMS)
+        zero_init = _validate.flag(zero_init, "zero_init")
+        _check_dtype(dtype)
         self.norm = _norm_layer(norm, width, dtype)
         self.fc1 = nn.Linear(width, hidden, dtype=dtype)
         self.fc2 = nn.Linear(hidden, width, dtype=dtype)
@@ -131,9 +140,11 @@ class ResidualBlock(nn.Module):
             nn.init.zeros_(self.fc2.bias)
 
     def branch(self, x: torch.Tensor) -> torch.Tensor:
+        r""":math:`F(x) = W_2\,\mathrm{relu}(W_1 x + b_1) + b_2`, the branch without the skip connection."""
         return self.fc2(torch.relu(self.fc1(x)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The block's output (``x`` has the block's width as its last dimension)."""
         if self.placement == "pre":
             return x + self.alpha * self.branch(self.norm(x))
         return self.norm(x + self.alpha * self.branch(x))
@@ -167,15 +178,17 @@ def residual_mlp(
     >>> bool(torch.equal(residual_mlp((64, 32, 10), 4, zero_init=True, seed=0)[1](x[:, :32]), x[:, :32]))
     True
     """
-    if not isinstance(sizes, (list, tuple)) or len(sizes) != 3:
+    dims = _validate.sizes(sizes, "sizes", low=1, min_len=3)
+    if len(dims) != 3:
         raise ValueError(f"Invalid sizes: {_validate.show(sizes)} (need (in_features, width, out_features))")
-    n_in, width, n_out = (_validate.count(n, "size", low=1) for n in sizes)
+    n_in, width, n_out = dims
     depth = _validate.count(depth, "depth")
     hidden = width if hidden is None else _validate.count(hidden, "hidden", low=1)
     _validate.choice(norm, "norm", NORMS)
     _validate.choice(placement, "placement", ("pre", "post"))
-    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
-        raise TypeError(f"Invalid dtype: {_validate.show(dtype)} (need a floating torch.dtype)")
+    _validate.real(alpha, "alpha", low=0)
+    zero_init = _validate.flag(zero_init, "zero_init")
+    _check_dtype(dtype)
     if seed is not None:
         torch.manual_seed(_validate.count(seed, "seed"))
     first = nn.Linear(n_in, width, dtype=dtype)
