@@ -794,6 +794,8 @@ SPECS: dict[str, Spec] = {
                                                      shapes={"w": "tied"}),
     "nbcode.surfaces.LogisticRegression.grad": S(lambda: dict(w=np.linspace(-1.0, 1.0, 6)), instance=_logistic,
                                                  shapes={"w": "tied"}),
+    "nbcode.surfaces.LogisticRegression.value_and_grad": S(lambda: dict(w=np.linspace(-1.0, 1.0, 6)), instance=_logistic,
+                                                 shapes={"w": "tied"}),
     "nbcode.surfaces.LogisticRegression.hess": S(lambda: dict(w=np.linspace(-1.0, 1.0, 6)), instance=_logistic,
                                                  shapes={"w": "tied"}),
     "nbcode.surfaces.LogisticRegression.hessp": S(lambda: dict(w=np.linspace(-1.0, 1.0, 6), u=np.array([1.0, 0.0, 0.5, 0.0, 0.0, 2.0])),

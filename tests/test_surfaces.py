@@ -263,3 +263,13 @@ def test_rnn_loss_has_a_cliff():
     L = rnn_loss(w, -5.0, T=50)  # for long sequences the wall becomes a jump
     jumps = np.abs(np.diff(L))
     assert jumps.max() > 100 * np.median(jumps)
+
+
+def test_logistic_value_and_grad_are_the_call_and_the_gradient() -> None:
+    from nbcode.surfaces import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    f = LogisticRegression(rng.standard_normal((20, 3)), rng.integers(0, 3, 20), alpha=0.1)
+    w = rng.standard_normal(f.dim)
+    value, g = f.value_and_grad(w)
+    assert value == f(w) and np.array_equal(g, f.grad(w))

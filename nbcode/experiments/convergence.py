@@ -189,11 +189,10 @@ def logistic_run(alpha: float, steps: int) -> LogisticRun:
     M = f.smoothness
     losses: list[float] = []
 
-    def grad(w: np.ndarray) -> np.ndarray:  # f.grad(w), recording f(w) from the same softmax
-        W = w.reshape(f.p1, f.K)
-        P, logp = f._probs(W)
-        losses.append(float(-np.mean(logp[np.arange(f.n), f.y]) + 0.5 * f.alpha * np.sum(W * W)))
-        return np.asarray((f.X.T @ (P - f._Y) / f.n + f.alpha * W).reshape(-1))
+    def grad(w: np.ndarray) -> np.ndarray:  # f.grad(w), recording f(w) on the way
+        value, g = f.value_and_grad(w)
+        losses.append(value)
+        return g
 
     path = gd_path(grad, np.zeros(f.dim), 1.0 / M, steps)
     gaps = np.array(losses + [f(path[-1])]) - L_star
