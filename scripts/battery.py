@@ -501,12 +501,12 @@ SPECS: dict[str, Spec] = {
     "nbcode.landscape.centered_grid": S(lambda: dict(radius=1.0, num=5)),
     "nbcode.landscape.loss_on_grid": S(lambda: dict(model=tiny_model(2), loss_fn=ce(), X=tX(), y=ty(),
                                                     thetas=_torch().zeros(3, 26, dtype=_torch().float64)),
-                                       shapes={"y": "tied", "thetas": "tied"}),
+                                       shapes={"y": "tied"}),  # thetas: any number G of rows
     "nbcode.landscape.losses_at": S(lambda: dict(model=tiny_model(2), loss_fn=ce(), X=tX(), y=ty(),
                                                  theta=_torch().zeros(26, dtype=_torch().float64),
                                                  directions=[_torch().ones(26, dtype=_torch().float64)],
                                                  coeffs=_torch().tensor([[0.0], [1.0]], dtype=_torch().float64)),
-                                    shapes={"y": "tied", "theta": "tied", "coeffs": "tied"}, kinds={"directions": "tensors"}),
+                                    shapes={"y": "tied", "theta": "tied"}, kinds={"directions": "tensors"}),  # coeffs: any G
     "nbcode.landscape.auto_chunk": S(lambda: dict(model=tiny_model(2), X=tX())),
     "nbcode.landscape.slice_1d": S(lambda: dict(model=tiny_model(2), loss_fn=ce(), X=tX(), y=ty(),
                                                 direction=_torch().ones(26, dtype=_torch().float64), alphas=np.array([-1.0, 0.0, 1.0])),
@@ -520,6 +520,10 @@ SPECS: dict[str, Spec] = {
                                                    theta_start=_torch().zeros(26, dtype=_torch().float64),
                                                    alphas=np.array([0.0, 0.5, 1.0])),
                                       shapes={"y": "tied", "theta_start": "tied"}),
+    "nbcode.landscape.permute_hidden": S(lambda: dict(model=tiny_model(2), layer=0, perm=[3, 0, 1, 2])),
+    "nbcode.landscape.rescale_hidden": S(lambda: dict(model=tiny_model(2), layer=0, c=np.array([0.5, 2.0, 1.0, 4.0])),
+                                         shapes={"c": "tied"}),
+    "nbcode.landscape.rescaling_directions": S(lambda: dict(model=tiny_model(2), layer=0)),
     # ---- norm
     "nbcode.norm.normalize": S(lambda: dict(x=nX(6, 2), axes=(0,), eps=1e-5), kinds={"axes": "axes"}),
     "nbcode.norm.normalize_backward": S(lambda: dict(d_xhat=nX(6, 2), cache=_norm_cache()), shapes={"d_xhat": "tied"}),
