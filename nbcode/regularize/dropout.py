@@ -48,7 +48,8 @@ def _shape(shape: Any) -> tuple[int, ...]:
 
 def dropout_mask(shape: tuple[int, ...], p: float, seed: Seed = None) -> np.ndarray:
     """A 0/1 float mask: each entry is 0 with probability ``p`` (the drop probability), fresh on
-    every call unless ``seed`` is given.
+    every call unless ``seed`` is given. ``shape`` is what NumPy takes: an int, or a tuple, list
+    or integer array of ints >= 0 (``()`` gives a single entry).
 
     Examples
     --------

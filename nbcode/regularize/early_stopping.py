@@ -32,7 +32,8 @@ class EarlyStopping:
     min_delta : float
         An improvement must be larger than this (``>= 0``).
     monitor : str
-        A key of the :class:`nbcode.train.History` (default ``"val_loss"``; lower is better).
+        A key of the :class:`nbcode.train.History` (default ``"val_loss"``; lower is better). A
+        history without it is refused when the callback reads it.
     restore_best : bool
 
     Examples
