@@ -539,12 +539,12 @@ SPECS: dict[str, Spec] = {
     "nbcode.landscape.centered_grid": S(lambda: dict(radius=1.0, num=5)),
     "nbcode.landscape.loss_on_grid": S(lambda: dict(model=tiny_model(2), loss_fn=ce(), X=tX(), y=ty(),
                                                     thetas=_torch().zeros(3, 26, dtype=_torch().float64)),
-                                       shapes={"y": "tied", "thetas": "tied"}),
+                                       shapes={"y": "tied"}),  # thetas: any number G of rows
     "nbcode.landscape.losses_at": S(lambda: dict(model=tiny_model(2), loss_fn=ce(), X=tX(), y=ty(),
                                                  theta=_torch().zeros(26, dtype=_torch().float64),
                                                  directions=[_torch().ones(26, dtype=_torch().float64)],
                                                  coeffs=_torch().tensor([[0.0], [1.0]], dtype=_torch().float64)),
-                                    shapes={"y": "tied", "theta": "tied", "coeffs": "tied"}, kinds={"directions": "tensors"}),
+                                    shapes={"y": "tied", "theta": "tied"}, kinds={"directions": "tensors"}),  # coeffs: any G
     "nbcode.landscape.auto_chunk": S(lambda: dict(model=tiny_model(2), X=tX())),
     "nbcode.landscape.slice_1d": S(lambda: dict(model=tiny_model(2), loss_fn=ce(), X=tX(), y=ty(),
                                                 direction=_torch().ones(26, dtype=_torch().float64), alphas=np.array([-1.0, 0.0, 1.0])),
@@ -558,6 +558,10 @@ SPECS: dict[str, Spec] = {
                                                    theta_start=_torch().zeros(26, dtype=_torch().float64),
                                                    alphas=np.array([0.0, 0.5, 1.0])),
                                       shapes={"y": "tied", "theta_start": "tied"}),
+    "nbcode.landscape.permute_hidden": S(lambda: dict(model=tiny_model(2), layer=0, perm=[3, 0, 1, 2])),
+    "nbcode.landscape.rescale_hidden": S(lambda: dict(model=tiny_model(2), layer=0, c=np.array([0.5, 2.0, 1.0, 4.0])),
+                                         shapes={"c": "tied"}),
+    "nbcode.landscape.rescaling_directions": S(lambda: dict(model=tiny_model(2), layer=0)),
     # ---- norm
     "nbcode.norm.normalize": S(lambda: dict(x=nX(6, 2), axes=(0,), eps=1e-5), kinds={"axes": "axes"},
                                shapes={"x": "any"}),  # any ndim: the axes say which are averaged over
@@ -714,14 +718,19 @@ SPECS: dict[str, Spec] = {
     "nbcode.regularize.subgradient_descent": S(lambda: dict(X=nX(6, 2), y=ny(6), alpha=0.5, lr=0.01, steps=3),
                                                shapes={"y": "tied", "w0": "tied"}),
     "nbcode.regularize.lipschitz": S(lambda: dict(X=nX(6, 2))),
-    "nbcode.regularize.dropout_mask": S(lambda: dict(shape=(3, 4), p=0.5, seed=0)),
-    "nbcode.regularize.dropout": S(lambda: dict(x=nX(3, 4), p=0.5, seed=0), shapes={"x": "any"}),
-    "nbcode.regularize.dropout_keep": S(lambda: dict(x=nX(3, 4), keep=0.5, seed=0), shapes={"x": "any"}),
+    # shape () is NumPy's (and torch's) 0-d shape: a valid mask of one entry
+    "nbcode.regularize.dropout_mask": S(lambda: dict(shape=(3, 4), p=0.5, seed=0), accept={"shape": ("empty",)}),
+    # as torch.nn.functional.dropout: any input, empty or with NaN/inf entries (they propagate, as in torch)
+    "nbcode.regularize.dropout": S(lambda: dict(x=nX(3, 4), p=0.5, seed=0), shapes={"x": "any"}, nonfinite=("x",), empty=("x",)),
+    "nbcode.regularize.dropout_keep": S(lambda: dict(x=nX(3, 4), keep=0.5, seed=0), shapes={"x": "any"}, nonfinite=("x",),
+                                        empty=("x",)),
     "nbcode.regularize.dropconnect": S(lambda: dict(x=nX(5, 3), W=nX(2, 3), b=np.array([0.5, -0.5]), seed=0),
                                        shapes={"W": "tied", "b": "tied"}),
     "nbcode.regularize.mask_average": S(lambda: dict(f=np.tanh, x=np.array([1.0, -2.0]), keep=0.5), shapes={"x": "any"}),
     "nbcode.regularize.weight_scaling_gap": S(lambda: dict(f=np.tanh, x=np.array([1.0, -2.0]), keep=0.5), shapes={"x": "any"}),
-    "nbcode.regularize.EarlyStopping": S(lambda: dict(model=tiny_model(2)), kinds={"model": "module"}, accept={"model": ("None",)}),
+    # monitor: any key of a History (checked when the callback reads it), not a fixed set of options
+    "nbcode.regularize.EarlyStopping": S(lambda: dict(model=tiny_model(2)), kinds={"model": "module"},
+                                         accept={"model": ("None",), "monitor": ("unknown",)}),
     "nbcode.regularize.EarlyStopping.__call__": S(lambda: dict(epoch=1, history=_history()), kinds={"history": "object"},
                                                   instance=lambda: __import__("nbcode.regularize", fromlist=["x"]).EarlyStopping(
                                                       patience=2, monitor="val_loss")),
@@ -731,7 +740,7 @@ SPECS: dict[str, Spec] = {
     "nbcode.regularize.l2_factors": S(lambda: dict(lams=np.array([1.0, 4.0]), alpha=0.5)),
     "nbcode.regularize.matching_alpha": S(lambda: dict(lams=np.array([1.0, 4.0]), lr=0.1, steps=3)),
     "nbcode.regularize.clip_by_value": S(lambda: dict(g=np.array([1.0, -2.0]), clip_value=0.5), shapes={"g": "any"},
-                                         nonfinite=("g",)),
+                                         nonfinite=("g",), empty=("g",)),  # as torch's clip_grad_value_: empty is fine
     "nbcode.regularize.clip_by_norm": S(lambda: dict(grads=[np.array([1.0, -2.0]), np.array([[3.0]])], max_norm=1.0),
                                         kinds={"grads": "arrays"}, nonfinite=("grads",), nonfinite_result=True),
     "nbcode.regularize.clipped_descent": S(lambda: dict(grad=lambda w: 2 * w, w0=np.array([1.0, -2.0]), lr=0.1, steps=3,
@@ -740,6 +749,21 @@ SPECS: dict[str, Spec] = {
     "nbcode.regularize.augment_shifts": S(lambda: dict(X=nX(2, 64), y=np.array([0, 1])), shapes={"y": "tied"},
                                           kinds={"shifts": "shifts"}),
     "nbcode.regularize.noisy_least_squares": S(lambda: dict(X=nX(6, 2), y=ny(6), sigma=0.5, copies=3), shapes={"y": "tied"}),
+    "nbcode.regularize.dropout_penalty": S(lambda: dict(X=nX(6, 2), w=np.array([1.0, -1.0]), p=0.5), shapes={"w": "tied"}),
+    "nbcode.regularize.dropout_ridge": S(lambda: dict(X=nX(6, 2), y=ny(6), p=0.5), shapes={"y": "tied"}),
+    "nbcode.regularize.dropout_logistic": S(lambda: dict(X=nX(6, 2), y=np.array([0.0, 1.0, 1.0, 0.0, 1.0, 0.0]), p=0.5),
+                                            shapes={"y": "tied"}),
+    "nbcode.regularize.dropout_sgd": S(lambda: dict(X=nX(6, 2), y=ny(6), p=0.5, lr=0.1, steps=20), shapes={"y": "tied"}),
+    "nbcode.regularize.mask_geometric_mean": S(lambda: dict(logits=lambda z: np.stack([z.sum(axis=-1), -z.sum(axis=-1)], axis=-1),
+                                                            x=np.array([[1.0, -2.0]]), keep=0.5), shapes={"x": "any"}),
+    "nbcode.regularize.mc_average": S(lambda: dict(f=np.tanh, x=np.array([1.0, -2.0]), keep=0.5, samples=3), shapes={"x": "any"}),
+    # class labels are integers (as torch's cross_entropy targets): the "ints" kind, not a float array
+    "nbcode.regularize.smoothed_targets": S(lambda: dict(y=[0, 2, 1], n_classes=3, smoothing=0.1), kinds={"y": "ints"}),
+    "nbcode.regularize.label_smoothing_cross_entropy": S(lambda: dict(logits=nX(3, 3), y=[0, 2, 1], smoothing=0.1),
+                                                         kinds={"y": "ints"}),
+    "nbcode.regularize.smoothed_logit_gap": S(lambda: dict(n_classes=10, smoothing=0.1), nonfinite_result=True),  # inf at 0
+    "nbcode.regularize.weight_noise_descent": S(lambda: dict(grad=lambda w: 2 * w, w0=np.array([1.0, -2.0]), lr=0.1, steps=3,
+                                                             sigma=0.1)),
     # ---- schedules
     "nbcode.schedules.constant_lr": S(lambda: dict(lr=0.5)),
     "nbcode.schedules.step_lr": S(lambda: dict(lr=0.5, step_size=2)),

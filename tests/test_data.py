@@ -39,8 +39,21 @@ def test_digits_tensors() -> None:
 
 
 def test_digits_bad_split() -> None:
-    with pytest.raises(ValueError, match="Invalid split sizes"):
+    with pytest.raises(ValueError, match=r"Invalid val_size: 0.6 with test_size=0.5 \(need val_size \+ test_size < 1\)"):
         load_digits(val_size=0.6, test_size=0.5)
+    with pytest.raises(ValueError, match=r"Invalid test_size: 0.0 \(need 0 < test_size < 1\)"):
+        load_digits(test_size=0.0)
+    with pytest.raises(TypeError, match="Invalid standardize: 'yes'"):
+        load_digits(standardize="yes")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"Invalid seed: -1 \(need 0 <= seed <= 4294967295\)"):
+        load_digits(seed=-1)
+    with pytest.raises(ValueError, match="Invalid dtype: 'int64'"):
+        load_digits().as_tensors("int64")
+
+
+def test_digits_numpy_scalars_give_the_same_split() -> None:
+    a, b = load_digits(), load_digits(val_size=np.float64(0.15), seed=np.int64(0))
+    np.testing.assert_array_equal(a.X_val, b.X_val)
 
 
 @pytest.mark.parametrize("name", TOY_SETS)
@@ -60,12 +73,14 @@ def test_xor_labels_follow_the_quadrants_without_noise() -> None:
 
 
 def test_toy_bad_input() -> None:
-    with pytest.raises(ValueError, match="Unknown toy data set"):
+    with pytest.raises(ValueError, match="Invalid name: 'swiss roll' \\(use one of"):
         toy2d("swiss roll")
-    with pytest.raises(ValueError, match="Invalid noise level"):
+    with pytest.raises(ValueError, match=r"Invalid noise: -0.1 \(need noise >= 0\)"):
         toy2d("moons", noise=-0.1)
-    with pytest.raises(ValueError, match="Invalid number of points"):
+    with pytest.raises(ValueError, match="Invalid number of points: 2"):
         toy2d("moons", 2)
+    with pytest.raises(TypeError, match="Invalid seed: 2.0 \\(need an integer\\)"):
+        toy2d("moons", seed=2.0)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("kappa", [1.0, 10.0, 1e4])
@@ -84,5 +99,21 @@ def test_regression_has_the_promised_spectrum(kappa: float) -> None:
 def test_regression_bad_input() -> None:
     with pytest.raises(ValueError, match="Invalid condition number: 0.5"):
         conditioned_regression(kappa=0.5)
-    with pytest.raises(ValueError, match="Invalid shape"):
+    with pytest.raises(ValueError, match=r"Invalid n: 5 with d=10 \(need n >= d\)"):
         conditioned_regression(5, 10)
+    with pytest.raises(ValueError, match=r"Invalid lam_max: 0.0 \(need lam_max > 0\)"):
+        conditioned_regression(lam_max=0.0)
+    with pytest.raises(ValueError, match=r"Invalid noise: nan"):
+        conditioned_regression(noise=float("nan"))
+    r = conditioned_regression(12, 3)
+    with pytest.raises(ValueError, match=r"Invalid shape of w: \(2,\) \(need \(3,\)\)"):
+        r.loss(np.zeros(2))
+    with pytest.raises(ValueError, match="Invalid w: it contains NaN"):
+        r.grad(np.array([0.0, np.nan, 0.0]))
+
+
+def test_regression_float32_hyperparameters_give_the_float64_problem() -> None:
+    a = conditioned_regression(12, 3, kappa=100.0, lam_max=1.0)
+    b = conditioned_regression(12, 3, kappa=np.float32(100.0), lam_max=np.float32(1.0))
+    np.testing.assert_array_equal(a.X, b.X)
+    assert b.X.dtype == np.float64

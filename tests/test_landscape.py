@@ -143,16 +143,42 @@ def test_bad_inputs(setup):
         centered_grid(1.0, 4)
     with pytest.raises(ValueError, match="Invalid radius"):
         centered_grid(-1.0, 5)
-    with pytest.raises(ValueError, match="Invalid direction"):
+    with pytest.raises(ValueError, match=r"Invalid shape of direction: \(3,\) \(need \(\d+,\), one entry per parameter\)"):
         slice_1d(net, nn.functional.cross_entropy, X, y, torch.zeros(3, dtype=torch.float64), [0.0])
-    with pytest.raises(ValueError, match="Invalid parameter grid"):
+    with pytest.raises(ValueError, match=r"Invalid shape of thetas: \(2, 3\)"):
         loss_on_grid(net, nn.functional.cross_entropy, X, y, torch.zeros(2, 3, dtype=torch.float64))
     with pytest.raises(ValueError, match="Invalid model: ReLU has no parameters"):
         random_direction(nn.ReLU())
     theta = torch.nn.utils.parameters_to_vector(net.parameters()).detach()
     with pytest.raises(ValueError, match="Invalid chunk: 0"):
         loss_on_grid(net, nn.functional.cross_entropy, X, y, theta[None, :], chunk=0)
-    with pytest.raises(ValueError, match="Invalid coefficients: shape \\(3, 1\\) for 2 directions"):
+    with pytest.raises(ValueError, match=r"Invalid shape of coeffs: \(3, 1\) \(need \(G, 2\) for 2 directions\)"):
         losses_at(net, nn.functional.cross_entropy, X, y, theta, [theta, theta], torch.zeros(3, 1))
-    with pytest.raises(ValueError, match="Invalid start point"):
+    with pytest.raises(ValueError, match=r"Invalid shape of theta_start: \(2,\)"):
         interpolate(net, nn.functional.cross_entropy, X, y, torch.zeros(2, dtype=torch.float64), [0.0])
+
+
+def test_bad_data_and_points_are_refused_before_any_evaluation(setup):
+    net, X, y = setup
+    ce = nn.functional.cross_entropy
+    theta = torch.nn.utils.parameters_to_vector(net.parameters()).detach()
+    with pytest.raises(ValueError, match=r"Invalid shape of y: \(\d+,\) \(need one target per row of X"):
+        slice_1d(net, ce, X, y[:-1], theta, [0.0])
+    bad = X.clone()
+    bad[0, 0] = float("nan")
+    with pytest.raises(ValueError, match="Invalid X: it contains NaN or infinity"):
+        slice_1d(net, ce, bad, y, theta, [0.0])
+    with pytest.raises(ValueError, match="Invalid X: it is empty"):
+        auto_chunk(net, X[:0])
+    d = theta.clone()
+    d[-1] = float("inf")
+    with pytest.raises(ValueError, match="Invalid direction: it contains NaN or infinity"):
+        filter_normalize(net, d)
+    with pytest.raises(ValueError, match="Invalid theta: it contains NaN or infinity"):
+        losses_at(net, ce, X, y, d, [theta], torch.zeros(2, 1))
+    with pytest.raises(ValueError, match="Invalid coeffs: it contains NaN or infinity"):
+        losses_at(net, ce, X, y, theta, [theta], torch.tensor([[0.0], [float("nan")]]))
+    with pytest.raises(TypeError, match=r"Invalid directions: None \(need a pair of tensors"):
+        slice_2d(net, ce, X, y, None, [0.0], [0.0])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="Invalid thetas: a tensor of dtype torch.int64"):
+        loss_on_grid(net, ce, X, y, torch.zeros(1, theta.numel(), dtype=torch.long))

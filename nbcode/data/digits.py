@@ -8,7 +8,12 @@ import numpy as np
 from sklearn.datasets import load_digits as _sk_load_digits
 from sklearn.model_selection import train_test_split
 
+from nbcode import _validate
+
 __all__ = ["Split", "load_digits"]
+
+#: The feature dtypes :meth:`Split.as_tensors` takes (names of torch's floating-point dtypes).
+FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
 
 
 @dataclass(frozen=True)
@@ -33,10 +38,11 @@ class Split:
         return int(max(self.y_train.max(), self.y_val.max(), self.y_test.max()) + 1)
 
     def as_tensors(self, dtype: str = "float64") -> dict[str, "object"]:
-        """The six arrays as torch tensors (features in ``dtype``, labels int64)."""
+        """The six arrays as torch tensors (features in ``dtype``, one of ``"float16"``,
+        ``"bfloat16"``, ``"float32"``, ``"float64"``; labels int64)."""
         import torch
 
-        dt = getattr(torch, dtype)
+        dt = getattr(torch, _validate.choice(dtype, "dtype", FLOAT_DTYPES))
         return {
             "X_train": torch.as_tensor(self.X_train, dtype=dt), "y_train": torch.as_tensor(self.y_train),
             "X_val": torch.as_tensor(self.X_val, dtype=dt), "y_val": torch.as_tensor(self.y_val),
@@ -65,8 +71,12 @@ def load_digits(*, val_size: float = 0.15, test_size: float = 0.15, standardize:
     >>> bool(abs(d.X_train.mean()) < 1e-12)
     True
     """
-    if not (0 < val_size < 1 and 0 < test_size < 1 and val_size + test_size < 1):
-        raise ValueError(f"Invalid split sizes: val_size={val_size}, test_size={test_size}")
+    val_size = _validate.probability(val_size, "val_size", allow_zero=False, allow_one=False)
+    test_size = _validate.probability(test_size, "test_size", allow_zero=False, allow_one=False)
+    if val_size + test_size >= 1:
+        raise ValueError(f"Invalid val_size: {val_size} with test_size={test_size} (need val_size + test_size < 1)")
+    standardize = _validate.flag(standardize, "standardize")
+    seed = _validate.count(seed, "seed", high=2**32 - 1)
     X, y = _sk_load_digits(return_X_y=True)
     X = X.astype(np.float64)
     y = y.astype(np.int64)

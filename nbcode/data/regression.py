@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nbcode import _validate
+
 __all__ = ["Regression", "conditioned_regression"]
 
 
@@ -26,10 +28,14 @@ class Regression:
         return self.X.T @ self.X / self.X.shape[0]
 
     def loss(self, w: np.ndarray) -> float:
+        """:math:`L(w)` at a point ``w`` of shape ``(d,)``."""
+        w = _validate.vector(w, "w", size=self.X.shape[1])
         r = self.X @ w - self.y
         return float(0.5 * np.mean(r * r))
 
     def grad(self, w: np.ndarray) -> np.ndarray:
+        """:math:`\\nabla L(w) = X^\\top (Xw - y) / n` at a point ``w`` of shape ``(d,)``."""
+        w = _validate.vector(w, "w", size=self.X.shape[1])
         return self.X.T @ (self.X @ w - self.y) / self.X.shape[0]
 
 
@@ -49,12 +55,14 @@ def conditioned_regression(
     >>> round(float(ev[-1] / ev[0]), 6)
     50.0
     """
-    if not np.isfinite(kappa) or kappa < 1:
-        raise ValueError(f"Invalid condition number: {kappa} (need kappa >= 1)")
-    if d < 1 or n < d:
-        raise ValueError(f"Invalid shape: n={n}, d={d} (need n >= d >= 1)")
-    if lam_max <= 0 or noise < 0:
-        raise ValueError(f"Invalid lam_max={lam_max} or noise={noise}")
+    n = _validate.count(n, "n", low=1)
+    d = _validate.count(d, "d", low=1)
+    if n < d:
+        raise ValueError(f"Invalid n: {n} with d={d} (need n >= d)")
+    kappa = _validate.real(kappa, "condition number", low=1, symbol="kappa")
+    lam_max = _validate.real(lam_max, "lam_max", low=0, low_open=True)
+    noise = _validate.real(noise, "noise", low=0)
+    seed = _validate.count(seed, "seed")
     rng = np.random.default_rng(seed)
     lam = np.geomspace(lam_max / kappa, lam_max, d) if d > 1 else np.array([lam_max])
     U, _ = np.linalg.qr(rng.standard_normal((n, d)))

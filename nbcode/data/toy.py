@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.datasets import make_blobs, make_circles, make_moons
 
+from nbcode import _validate
+
 __all__ = ["toy2d", "TOY_SETS"]
 
 TOY_SETS = ("moons", "circles", "spiral", "xor", "blobs")
@@ -37,6 +39,7 @@ def toy2d(name: str, n: int = 200, *, noise: float = 0.1, seed: int = 0) -> tupl
     noise : float
         Standard deviation of Gaussian noise added to the points (``>= 0``).
     seed : int
+        Between 0 and 2**32 - 1 (scikit-learn's range).
 
     Returns
     -------
@@ -49,12 +52,10 @@ def toy2d(name: str, n: int = 200, *, noise: float = 0.1, seed: int = 0) -> tupl
     >>> X.shape, sorted(set(y.tolist()))
     ((100, 2), [0, 1])
     """
-    if name not in TOY_SETS:
-        raise ValueError(f"Unknown toy data set: {name!r} (choose from {', '.join(TOY_SETS)})")
-    if not isinstance(n, (int, np.integer)) or n < 4:
-        raise ValueError(f"Invalid number of points: {n} (need at least 4)")
-    if not np.isfinite(noise) or noise < 0:
-        raise ValueError(f"Invalid noise level: {noise}")
+    name = _validate.choice(name, "name", TOY_SETS)
+    n = _validate.count(n, "number of points", low=4)
+    noise = _validate.real(noise, "noise", low=0)
+    seed = _validate.count(seed, "seed", high=2**32 - 1)
     rng = np.random.default_rng(seed)
     if name == "moons":
         X, y = make_moons(n, noise=noise, random_state=seed)

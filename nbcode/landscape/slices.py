@@ -37,7 +37,8 @@ def filter_normalize(model: nn.Module, direction: torch.Tensor) -> torch.Tensor:
     >>> torch.allclose(d[:6].reshape(2, 3).norm(dim=1), net.weight.detach().norm(dim=1)), d[6:].tolist()
     (True, [0.0, 0.0])
     """
-    parts = unflatten(model, _validate.tensor(direction, "direction"))
+    _validate.module(model)
+    parts = unflatten(model, _flat_vector(direction, "direction", _n_params(model)))
     out = []
     for (name, p), dp in zip(model.named_parameters(), parts.values()):
         if p.ndim <= 1:
@@ -48,6 +49,18 @@ def filter_normalize(model: nn.Module, direction: torch.Tensor) -> torch.Tensor:
         scale = rows_p.norm(dim=1, keepdim=True) / rows_d.norm(dim=1, keepdim=True).clamp_min(1e-12)
         out.append((rows_d * scale).reshape(-1))
     return torch.cat(out)
+
+
+def _n_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def _flat_vector(v: Any, name: str, size: int) -> torch.Tensor:
+    """A finite floating-point tensor of shape ``(size,)`` (a point or a direction in parameter space)."""
+    _validate.tensor(v, name, floating=True, finite=True)
+    if tuple(v.shape) != (size,):
+        raise ValueError(f"Invalid shape of {name}: {tuple(v.shape)} (need ({size},), one entry per parameter)")
+    return v
 
 
 def random_direction(model: nn.Module, *, seed: int = 0, normalization: str = "filter") -> torch.Tensor:
@@ -111,7 +124,11 @@ def auto_chunk(model: nn.Module, X: torch.Tensor) -> int:
     """Grid points to evaluate at once: as many as fit :data:`ACTIVATION_BUDGET`, at most 64;
     1 (a plain loop) when fewer than :data:`MIN_VMAP_CHUNK` fit."""
     _validate.module(model)
-    _validate.tensor(X, "X")
+    _validate.tensor(X, "X", nonempty=True, finite=True)
+    return _auto_chunk(model, X)
+
+
+def _auto_chunk(model: nn.Module, X: torch.Tensor) -> int:
     chunk = min(64, ACTIVATION_BUDGET // max(1, _activation_size(model, X)))
     return chunk if chunk >= MIN_VMAP_CHUNK else 1
 
@@ -135,15 +152,17 @@ def _evaluate(model: nn.Module, loss_fn: LossFn, y: torch.Tensor, chunks: Iterat
 
 def _chunk_size(model: nn.Module, X: torch.Tensor, chunk: int | None) -> int:
     if chunk is None:
-        return auto_chunk(model, X)
+        return _auto_chunk(model, X)
     return _validate.count(chunk, "chunk", low=1)
 
 
 def _check_data(model: nn.Module, loss_fn: Any, X: Any, y: Any) -> None:
     _validate.module(model)
     _validate.function(loss_fn, "loss_fn")
-    _validate.tensor(X, "X")
-    _validate.tensor(y, "y")
+    _validate.tensor(X, "X", nonempty=True, finite=True)
+    _validate.tensor(y, "y", nonempty=True, finite=True)
+    if X.ndim == 0 or y.ndim == 0 or y.shape[0] != X.shape[0]:
+        raise ValueError(f"Invalid shape of y: {tuple(y.shape)} (need one target per row of X, whose shape is {tuple(X.shape)})")
 
 
 def loss_on_grid(
@@ -162,9 +181,10 @@ def loss_on_grid(
     losses are those of one fixed network function.
     """
     _check_data(model, loss_fn, X, y)
-    _validate.tensor(thetas, "thetas")
-    if thetas.ndim != 2 or thetas.shape[1] != flat_params(model).numel():
-        raise ValueError(f"Invalid parameter grid: shape {tuple(thetas.shape)}")
+    _validate.tensor(thetas, "thetas", floating=True, nonempty=True, finite=True)
+    size = _n_params(model)
+    if thetas.ndim != 2 or thetas.shape[1] != size:
+        raise ValueError(f"Invalid shape of thetas: {tuple(thetas.shape)} (need (G, {size}), one row per point)")
     size = _chunk_size(model, X, chunk)
     chunks = ((thetas[i : i + size], X) for i in range(0, thetas.shape[0], size))
     return _evaluate(model, loss_fn, y, chunks)
@@ -181,16 +201,16 @@ def losses_at(
     The model is left unchanged, as by :func:`loss_on_grid`.
     """
     _check_data(model, loss_fn, X, y)
-    _validate.tensor(theta, "theta")
-    _validate.tensor(coeffs, "coeffs")
+    size = _n_params(model)
+    _flat_vector(theta, "theta", size)
     if not isinstance(directions, (list, tuple)) or len(directions) == 0:
         raise TypeError(f"Invalid directions: {_validate.show(directions)} (need a non-empty list of tensors)")
     for d in directions:
-        _validate.tensor(d, "direction")
-        if d.shape != theta.shape:
-            raise ValueError(f"Invalid direction: expected shape {tuple(theta.shape)}, got {tuple(d.shape)}")
+        _flat_vector(d, "direction", size)
+    _validate.tensor(coeffs, "coeffs", nonempty=True, finite=True)
     if coeffs.ndim != 2 or coeffs.shape[1] != len(directions):
-        raise ValueError(f"Invalid coefficients: shape {tuple(coeffs.shape)} for {len(directions)} directions")
+        raise ValueError(f"Invalid shape of coeffs: {tuple(coeffs.shape)} (need (G, {len(directions)}) for {len(directions)} "
+                         f"direction{'s' if len(directions) != 1 else ''})")
     size = _chunk_size(model, X, chunk)
     coeffs, D = coeffs.to(theta.dtype), torch.stack(directions)
     chunks = ((theta + coeffs[i : i + size] @ D, X) for i in range(0, coeffs.shape[0], size))
@@ -234,6 +254,8 @@ def slice_2d(
     ((3, 3), True)
     """
     theta = flat_params(model)
+    if not isinstance(directions, (list, tuple)) or len(directions) != 2:
+        raise TypeError(f"Invalid directions: {_validate.show(directions)} (need a pair of tensors (d1, d2))")
     a, b = _coefficients(alphas, "alphas", theta.dtype), _coefficients(betas, "betas", theta.dtype)
     B, A = torch.meshgrid(b, a, indexing="ij")
     coeffs = torch.stack([A.reshape(-1), B.reshape(-1)], dim=1)
@@ -245,8 +267,6 @@ def interpolate(
 ) -> np.ndarray:
     """:math:`L((1 - \\alpha)\\,\\theta_0 + \\alpha\\,\\theta^*)`: the straight line from ``theta_start`` (α = 0) to the model (α = 1)."""
     theta = flat_params(model)
-    _validate.tensor(theta_start, "theta_start")
-    if theta_start.shape != theta.shape:
-        raise ValueError(f"Invalid start point: expected shape {tuple(theta.shape)}, got {tuple(theta_start.shape)}")
+    _flat_vector(theta_start, "theta_start", theta.numel())
     return slice_1d(model, loss_fn, X, y, theta - theta_start.to(theta.dtype), _validate.vector(alphas, "alphas") - 1.0)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from typing import Any, Sequence
 
 import numpy as np
@@ -10,6 +11,21 @@ from nbcode.regularize.penalties import _alpha
 from nbcode import _validate
 
 __all__ = ["shift_images", "augment_shifts", "noisy_least_squares"]
+
+
+def _images(X: Any, side: Any) -> tuple[np.ndarray, int]:
+    """Flattened ``side x side`` images as an ``(n, side * side)`` float64 array (one image may be 1-D)."""
+    side = _validate.count(side, "side", low=1)
+    Xa = _validate.array(X, "X")
+    if Xa.ndim == 1:
+        Xa = Xa[None, :]
+    if Xa.ndim != 2 or Xa.shape[1] != side * side:
+        raise ValueError(f"Invalid shape of X: {Xa.shape} (need (n, {side * side}): flattened {side}x{side} images)")
+    return Xa, side
+
+
+def _shift(value: Any, name: str, side: int) -> int:
+    return _validate.count(value, name, low=-(side - 1), high=side - 1)
 
 
 def shift_images(X: Any, dx: int, dy: int, *, side: int = 8, fill: float = 0.0) -> np.ndarray:
@@ -21,11 +37,9 @@ def shift_images(X: Any, dx: int, dy: int, *, side: int = 8, fill: float = 0.0) 
     >>> shift_images(np.arange(4.0)[None, :], 1, 0, side=2).tolist()
     [[0.0, 0.0, 0.0, 2.0]]
     """
-    X = np.atleast_2d(_validate.array(X, "X"))
-    if X.shape[1] != side * side:
-        raise ValueError(f"Invalid image size: {X.shape[1]} features, expected {side}x{side} = {side * side}")
-    if abs(dx) >= side or abs(dy) >= side:
-        raise ValueError(f"Invalid shift: ({dx}, {dy}) (need |dx|, |dy| < {side})")
+    X, side = _images(X, side)
+    dx, dy = _shift(dx, "dx", side), _shift(dy, "dy", side)
+    fill = _validate.real(fill, "fill")
     imgs = X.reshape(-1, side, side)
     out = np.full_like(imgs, fill)
     src_r = slice(max(0, -dy), side - max(0, dy))
@@ -51,11 +65,11 @@ def noisy_least_squares(X: Any, y: Any, sigma: float, *, copies: int = 100, seed
     >>> noisy_least_squares(X, [1.0, 1.0], 0.0, copies=1).round(6).tolist()
     [1.0, 1.0]
     """
-    X = _validate.array(X, "X")
-    y = _validate.array(y, "y")
-    sigma = _alpha(sigma)
+    X = _validate.array(X, "X", ndim=2)
+    y = _validate.vector(y, "y", size=X.shape[0])
+    sigma = _alpha(sigma, "sigma")
     copies = _validate.count(copies, "number of copies", low=1)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(_validate.count(seed, "seed"))
     Xa = np.concatenate([X + sigma * rng.standard_normal(X.shape) for _ in range(copies)])
     ya = np.tile(y, copies)
     return np.asarray(np.linalg.lstsq(Xa, ya, rcond=None)[0])
@@ -73,9 +87,25 @@ def augment_shifts(
     >>> Xa.shape, ya.tolist()
     ((10, 64), [3, 5, 3, 5, 3, 5, 3, 5, 3, 5])
     """
-    X = np.atleast_2d(_validate.array(X, "X"))
-    y = np.asarray(y)
-    if y.shape[0] != X.shape[0]:
-        raise ValueError(f"X and y have different numbers of rows: {X.shape[0]} and {y.shape[0]}")
-    blocks = [X] + [shift_images(X, dx, dy, side=side, fill=fill) for dx, dy in shifts]
-    return np.concatenate(blocks), np.tile(y, len(blocks))
+    X, side = _images(X, side)
+    _validate.array(y, "y", shape=(X.shape[0],))  # checked; the labels keep their dtype
+    pairs = _shift_pairs(shifts, side)
+    fill = _validate.real(fill, "fill")
+    blocks = [X] + [shift_images(X, dx, dy, side=side, fill=fill) for dx, dy in pairs]
+    return np.concatenate(blocks), np.tile(np.asarray(y), len(blocks))
+
+
+def _shift_pairs(shifts: Any, side: int) -> list[tuple[int, int]]:
+    need = f"need a sequence of (dx, dy) pairs of integers with |dx|, |dy| < {side}"
+    if isinstance(shifts, (str, bytes)) or not isinstance(shifts, (Sequence, np.ndarray)):
+        raise TypeError(f"Invalid shifts: {_validate.show(shifts)} ({need})")
+    pairs = []
+    for s in shifts:
+        if isinstance(s, (str, bytes)) or not isinstance(s, (Sequence, np.ndarray)) or len(s) != 2:
+            raise ValueError(f"Invalid shifts: {_validate.show(shifts)} ({need})")
+        if not all(isinstance(v, (numbers.Integral, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in s):
+            raise TypeError(f"Invalid shifts: {_validate.show(shifts)} ({need})")
+        if any(abs(int(v)) >= side for v in s):
+            raise ValueError(f"Invalid shifts: {_validate.show(shifts)} ({need})")
+        pairs.append((int(s[0]), int(s[1])))
+    return pairs

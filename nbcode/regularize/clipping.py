@@ -92,10 +92,12 @@ def clipped_descent(
     lr = _validate.real(lr, "learning rate", low=0, low_open=True)
     steps = _validate.count(steps, "steps")
     threshold = _validate.real(threshold, "threshold", low=0, low_open=True)
-    w = _validate.array(w0, "w0")
+    w = _validate.vector(w0, "w0")
     path = [w.copy()]
     for _ in range(steps):
         g = np.asarray(grad(w), dtype=np.float64)
+        if g.shape != w.shape:
+            raise ValueError(f"Invalid grad: it returned shape {g.shape} at a point of shape {w.shape} (need the same shape)")
         if clip == "value":
             g = clip_by_value(g, threshold)
         elif clip == "norm":

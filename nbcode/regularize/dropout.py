@@ -40,15 +40,16 @@ def _p(p: float) -> float:
 
 
 def _shape(shape: Any) -> tuple[int, ...]:
-    dims = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape) if isinstance(shape, (tuple, list)) else None
-    if dims is None:
-        raise TypeError(f"Invalid shape: {_validate.show(shape)} (need a tuple of integers)")
-    return tuple(_validate.count(d, "shape entry") for d in dims)
+    """An int, or a sequence (tuple, list, NumPy integer array) of ints >= 0, as NumPy takes shapes."""
+    if isinstance(shape, (int, np.integer)) and not isinstance(shape, (bool, np.bool_)):
+        return (_validate.count(shape, "shape"),)
+    return _validate.sizes(shape, "shape", low=0, min_len=0)
 
 
 def dropout_mask(shape: tuple[int, ...], p: float, seed: Seed = None) -> np.ndarray:
     """A 0/1 float mask: each entry is 0 with probability ``p`` (the drop probability), fresh on
-    every call unless ``seed`` is given.
+    every call unless ``seed`` is given. ``shape`` is what NumPy takes: an int, or a tuple, list
+    or integer array of ints >= 0 (``()`` gives a single entry).
 
     Examples
     --------
@@ -145,7 +146,7 @@ def mask_average(f: Callable[[np.ndarray], np.ndarray], x: Any, keep: float) -> 
     x = _validate.array(x, "x")
     d = x.shape[-1]
     if d > 16:
-        raise ValueError(f"Too many units to enumerate: {d} (at most 16)")
+        raise ValueError(f"Invalid shape of x: {x.shape} (need at most 16 units on the last axis: 2**d masks are enumerated)")
     keep = _validate.probability(keep, "keep probability", allow_zero=False)
     total = None
     for bits in itertools.product((0.0, 1.0), repeat=d):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -32,7 +32,8 @@ class EarlyStopping:
     min_delta : float
         An improvement must be larger than this (``>= 0``).
     monitor : str
-        A key of the :class:`nbcode.train.History` (default ``"val_loss"``; lower is better).
+        A key of the :class:`nbcode.train.History` (default ``"val_loss"``; lower is better). A
+        history without it is refused when the callback reads it.
     restore_best : bool
 
     Examples
@@ -52,13 +53,12 @@ class EarlyStopping:
         self, model: Any = None, *, patience: int = 5, min_delta: float = 0.0, monitor: str = "val_loss", restore_best: bool = True
     ) -> None:
         patience = _validate.count(patience, "patience", low=1)
-        if not math.isfinite(min_delta) or min_delta < 0:
-            raise ValueError(f"Invalid min_delta: {min_delta}")
-        self.model = model
+        min_delta = _validate.real(min_delta, "min_delta", low=0)
+        self.model = _validate.optional(_validate.module, model, "model")
         self.patience = patience
-        self.min_delta = float(min_delta)
-        self.monitor = monitor
-        self.restore_best = restore_best
+        self.min_delta = min_delta
+        self.monitor = _validate.text(monitor, "monitor", nonempty=True)
+        self.restore_best = _validate.flag(restore_best, "restore_best")
         self.best_value = math.inf
         self.best_epoch = -1
         self.stopped_epoch: int | None = None
@@ -75,7 +75,8 @@ class EarlyStopping:
     def __call__(self, epoch: int, history: Any) -> bool:
         """Record ``history[monitor]``; return True to stop. The first call also looks at the
         value before training (entry 0)."""
-        values = history[self.monitor]
+        _validate.count(epoch, "epoch")
+        values = self._values(history)
         if self.stopped_epoch is not None:
             return True
         if self.best_epoch < 0:
@@ -94,6 +95,19 @@ class EarlyStopping:
             return True
         return False
 
+    def _values(self, history: Any) -> Any:
+        """``history[monitor]``, checked: a non-empty sequence of numbers."""
+        try:
+            values = history[self.monitor]
+        except KeyError:
+            raise ValueError(f"Invalid history: it has no {self.monitor!r} entry (the monitor)") from None
+        except (TypeError, IndexError):
+            raise TypeError(f"Invalid history: {_validate.show(history)} (need a History, or a dict of lists, "
+                            f"with a {self.monitor!r} entry)") from None
+        if isinstance(values, (str, bytes)) or not isinstance(values, (Sequence, np.ndarray)) or len(values) == 0:
+            raise ValueError(f"Invalid history: its {self.monitor!r} entry is {_validate.show(values)} (need a non-empty list)")
+        return values
+
     def restore(self) -> None:
         """Load the best weights seen into ``model`` (no-op without a model)."""
         if self.model is not None and self._best_state is not None:
@@ -111,10 +125,10 @@ def gd_quadratic_factors(lams: Any, lr: float, steps: int) -> np.ndarray:
     >>> gd_quadratic_factors([1.0], 0.5, 2).tolist()
     [0.75]
     """
-    lams = _validate.array(lams, "lams")
-    if not lr > 0:
-        raise ValueError(f"Invalid learning rate: {lr}")
-    return np.asarray(1.0 - (1.0 - lr * lams) ** int(steps))
+    lams = _validate.vector(lams, "lams")
+    lr = _validate.real(lr, "learning rate", low=0, low_open=True, symbol="lr")
+    steps = _validate.count(steps, "steps")
+    return np.asarray(1.0 - (1.0 - lr * lams) ** steps)
 
 
 def l2_factors(lams: Any, alpha: float) -> np.ndarray:
@@ -126,7 +140,7 @@ def l2_factors(lams: Any, alpha: float) -> np.ndarray:
     >>> l2_factors([1.0, 3.0], 1.0).tolist()
     [0.5, 0.75]
     """
-    lams = _validate.array(lams, "lams")
+    lams = _validate.vector(lams, "lams")
     return np.asarray(lams / (lams + _alpha(alpha)))
 
 
@@ -143,8 +157,8 @@ def matching_alpha(lams: Any, lr: float, steps: int) -> float:
     >>> 0.5 < matching_alpha(lams, 0.1, 100) * 0.1 * 100 < 2.0
     True
     """
+    lams = _validate.vector(lams, "lams")
     f = gd_quadratic_factors(lams, lr, steps)
     grid = np.geomspace(1e-8, 1e4, 4801)
-    lams = _validate.array(lams, "lams")
     err = (((lams[None, :] / (lams[None, :] + grid[:, None])) - f[None, :]) ** 2).sum(axis=1)
     return float(grid[int(np.argmin(err))])

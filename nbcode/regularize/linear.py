@@ -61,10 +61,11 @@ def l2_optimum(H: Any, w_star: Any, alpha: float) -> np.ndarray:
     >>> l2_optimum([[3.0, 0.0], [0.0, 1.0]], [1.0, 1.0], 1.0).tolist()
     [0.75, 0.5]
     """
-    H = _validate.array(H, "H")
+    H = _validate.square_matrix(H, "H", symmetric=True)
+    w_star = _validate.vector(w_star, "w_star", size=H.shape[0])
+    alpha = _alpha(alpha)
     lam, Q = np.linalg.eigh(H)
-    w_star = _validate.array(w_star, "w_star")
-    return np.asarray(Q @ ((lam / (lam + _alpha(alpha))) * (Q.T @ w_star)))
+    return np.asarray(Q @ ((lam / (lam + alpha)) * (Q.T @ w_star)))
 
 
 def l1_optimum_diagonal(lams: Any, w_star: Any, alpha: float) -> np.ndarray:
@@ -77,16 +78,16 @@ def l1_optimum_diagonal(lams: Any, w_star: Any, alpha: float) -> np.ndarray:
     >>> l1_optimum_diagonal([1.0, 2.0], [0.5, -2.0], 1.0).tolist()
     [0.0, -1.5]
     """
-    lams = _validate.array(lams, "lams")
+    lams = _validate.vector(lams, "lams")
     if np.any(lams <= 0):
-        raise ValueError(f"Invalid eigenvalues: {lams} (need all > 0)")
-    w_star = _validate.array(w_star, "w_star")
+        raise ValueError(f"Invalid lams: {_validate.show(lams.tolist())} (need eigenvalues > 0)")
+    w_star = _validate.vector(w_star, "w_star", size=lams.size)
     return np.sign(w_star) * np.maximum(np.abs(w_star) - _alpha(alpha) / lams, 0.0)
 
 
 def lipschitz(X: Any) -> float:
     """:math:`\\lambda_{\\max}(X^\\top X/n)`, the Lipschitz constant of :math:`\\nabla L`."""
-    X = _validate.array(X, "X")
+    X = _validate.array(X, "X", ndim=2)
     return float(np.linalg.eigvalsh(X.T @ X / X.shape[0])[-1])
 
 
@@ -114,16 +115,21 @@ def ista(
     rho = _ratio(l1_ratio)
     a = _alpha(alpha)
     n, d = X.shape
-    eta = 1.0 / lipschitz(X) if lr is None else float(lr)
-    if not eta > 0:
-        raise ValueError(f"Invalid learning rate: {lr}")
+    steps = _validate.count(steps, "steps")
+    if lr is None:
+        lip = lipschitz(X)
+        if not lip > 0:  # X = 0: no default step
+            raise ValueError("Invalid X: X^T X / n is zero (no default lr = 1 / lipschitz(X); pass lr)")
+        eta = 1.0 / lip
+    else:
+        eta = _validate.real(lr, "learning rate", low=0, low_open=True, symbol="lr")
     w = np.zeros(d) if w0 is None else _validate.array(w0, "w0", shape=(d,))
     # the gradient X^T (Xw - y) / n as G w - c with the d x d Gram matrix: d^2 work per step, not nd
     G, c = X.T @ X / n, X.T @ y / n
     t, shrink = eta * a * rho, 1.0 + eta * a * (1.0 - rho)
-    path = np.empty((int(steps) + 1, d))
+    path = np.empty((steps + 1, d))
     path[0] = w
-    for k in range(int(steps)):
+    for k in range(steps):
         z = w - eta * (G @ w - c)
         w = np.sign(z) * np.maximum(np.abs(z) - t, 0.0) / shrink  # prox_elastic_net, inline
         path[k + 1] = w
@@ -142,12 +148,12 @@ def subgradient_descent(X: Any, y: Any, alpha: float, *, lr: float, steps: int =
     """
     X, y = _xy(X, y)
     a = _alpha(alpha)
-    if not lr > 0:
-        raise ValueError(f"Invalid learning rate: {lr}")
+    lr = _validate.real(lr, "learning rate", low=0, low_open=True, symbol="lr")
+    steps = _validate.count(steps, "steps")
     n, d = X.shape
-    w = np.zeros(d) if w0 is None else _validate.array(w0, "w0")
+    w = np.zeros(d) if w0 is None else _validate.array(w0, "w0", shape=(d,))
     path = [w.copy()]
-    for _ in range(int(steps)):
+    for _ in range(steps):
         w = w - lr * (X.T @ (X @ w - y) / n + a * np.sign(w))
         path.append(w.copy())
     return np.array(path)

@@ -28,11 +28,18 @@ def _smoothing(value: Any) -> float:
 
 
 def _labels(y: Any, n: int | None, classes: int) -> np.ndarray:
-    ya = np.asarray(y)
-    if ya.ndim != 1 or ya.dtype.kind not in "iu" or (n is not None and ya.shape[0] != n):
-        raise ValueError(f"Invalid labels: {_validate.show(y)} (need {'a' if n is None else n} integer class label(s) in a 1-D array)")
-    if ya.size and (ya.min() < 0 or ya.max() >= classes):
-        raise ValueError(f"Invalid labels: values from {ya.min()} to {ya.max()} (need 0 <= label < {classes})")
+    """Integer class labels in ``[0, classes)``, a non-empty 1-D array (of length ``n`` if given)."""
+    try:
+        ya = np.asarray(y)
+    except ValueError:  # a ragged list
+        ya = np.asarray(None)
+    if ya.dtype.kind not in "iu":
+        raise TypeError(f"Invalid y: {_validate.show(y)} (need integer class labels, as torch's cross_entropy targets)")
+    if ya.ndim != 1 or ya.size == 0 or (n is not None and ya.shape[0] != n):
+        need = "a non-empty 1-D array" if n is None else f"shape ({n},), one label per row of logits"
+        raise ValueError(f"Invalid shape of y: {ya.shape} (need {need})")
+    if ya.min() < 0 or ya.max() >= classes:
+        raise ValueError(f"Invalid y: labels from {ya.min()} to {ya.max()} (need 0 <= label < {classes})")
     return ya.astype(np.int64)
 
 
@@ -114,6 +121,8 @@ def weight_noise_descent(
     path[0] = w
     for k in range(steps):
         g = np.asarray(grad(w + sigma * rng.standard_normal(w.size)), dtype=np.float64)
+        if g.shape != w.shape:
+            raise ValueError(f"Invalid grad: it returned shape {g.shape} at a point of shape {w.shape} (need the same shape)")
         w = w - lr * g
         path[k + 1] = w
     return path

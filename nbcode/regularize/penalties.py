@@ -25,8 +25,8 @@ __all__ = [
 ]
 
 
-def _alpha(alpha: float) -> float:
-    return _validate.real(alpha, "regularization strength", low=0)
+def _alpha(alpha: float, name: str = "regularization strength") -> float:
+    return _validate.real(alpha, name, low=0)
 
 
 def _ratio(l1_ratio: float) -> float:
@@ -105,7 +105,7 @@ def soft_threshold(z: Any, t: float) -> np.ndarray:
     >>> soft_threshold([3.0, 0.5, -2.0], 1.0).tolist()
     [2.0, 0.0, -1.0]
     """
-    t = _alpha(t)
+    t = _alpha(t, "t")
     z = _validate.array(z, "z")
     return np.sign(z) * np.maximum(np.abs(z) - t, 0.0)
 
@@ -118,7 +118,8 @@ def prox_l2(z: Any, t: float) -> np.ndarray:
     >>> prox_l2([2.0, -4.0], 1.0).tolist()
     [1.0, -2.0]
     """
-    return _validate.array(z, "z") / (1.0 + _alpha(t))
+    t = _alpha(t, "t")
+    return _validate.array(z, "z") / (1.0 + t)
 
 
 def prox_elastic_net(z: Any, t: float, l1_ratio: float = 0.5) -> np.ndarray:
@@ -131,5 +132,5 @@ def prox_elastic_net(z: Any, t: float, l1_ratio: float = 0.5) -> np.ndarray:
     [1.6666666666666667, 0.0]
     """
     rho = _ratio(l1_ratio)
-    t = _alpha(t)
+    t = _alpha(t, "t")
     return soft_threshold(z, t * rho) / (1.0 + t * (1.0 - rho))
