@@ -232,3 +232,8 @@ def test_checkup_progress_flag():
     X, y = _data()
     with pytest.raises(TypeError, match=r"Invalid progress: 'yes' \(need True or False\)"):
         checkup(_net(), [(X, y)], nn.functional.cross_entropy, progress="yes")
+
+
+def test_fmt_huge_integer():
+    with pytest.raises(ValueError, match=r"Invalid x: 1000.* \(need a number within the float range\)"):
+        fmt(10**400)

@@ -105,7 +105,10 @@ def _number(x: Any, name: str) -> float | None:
         return None
     if not _is_number(x):
         raise TypeError(f"Invalid {name}: {show(x)} (need a real number or None)")
-    return float(x)
+    try:
+        return float(x)
+    except OverflowError:  # an integer beyond the float range
+        raise ValueError(f"Invalid {name}: {show(x)} (need a number within the float range)") from None
 
 
 def fmt(x: float | None, digits: int = 3) -> str:
