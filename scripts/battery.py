@@ -356,6 +356,20 @@ def _residual_block() -> Any:
     return ResidualBlock(4, 3)
 
 
+def _monitor_measured() -> Any:
+    """A Monitor that has measured once (what clipping_threshold and report need)."""
+    m = _monitor()
+    m()
+    return m
+
+
+def _checkup_report() -> Any:
+    """A Report from a real (smallest) checkup run: one section, the fast budget."""
+    from nbcode.checkup import checkup
+
+    return checkup(tiny_model(2), _loader(), ce(), progress=False, sections=["initialization"])
+
+
 def _digits_tensors() -> tuple[Any, ...]:
     return (tX(12, 3, 0), ty(12, 2), tX(6, 3, 1), ty(6, 2))
 
@@ -374,14 +388,16 @@ SPECS: dict[str, Spec] = {
                                 kinds={"loader": "object"}),
     "nbcode.checkup.Monitor": S(lambda: (lambda m: dict(model=m, loader=_loader(), loss_fn=ce(), optimizer=torch_sgd(m),
                                                         max_hvp=4))(tiny_model(2)), kinds={"loader": "object"}),
-    "nbcode.checkup.Monitor.clipping_threshold": S(instance=_monitor, nonfinite_result=True),
+    "nbcode.checkup.Monitor.clipping_threshold": S(instance=_monitor_measured, nonfinite_result=True),
     "nbcode.checkup.Monitor.measure": S(instance=_monitor, heavy=True),
-    "nbcode.checkup.Monitor.report": S(instance=_monitor, heavy=True),
+    "nbcode.checkup.Monitor.report": S(instance=_monitor_measured, heavy=True),
+    "nbcode.checkup.Report.html": S(instance=_checkup_report),
     "nbcode.checkup.Report.section": S(lambda: dict(key="curvature"), instance=_report),
-    "nbcode.checkup.Report.save_html": S(lambda: dict(path="/tmp/battery-report.html"), instance=_report,
-                                         kinds={"path": "object"}, heavy=True),
-    "nbcode.checkup.quantity.fmt": S(lambda: dict(x=1.5), nonfinite_result=True, accept={"x": ("None",)}),
-    "nbcode.checkup.quantity.fmt_pm": S(lambda: dict(value=1.5, error=0.1), accept={"value": ("None",), "error": ("None",)}),
+    "nbcode.checkup.Report.save_html": S(lambda: dict(path="/tmp/battery-report.html"), instance=_checkup_report,
+                                         kinds={"path": "object"}, skip=("path",), heavy=True),
+    "nbcode.checkup.quantity.fmt": S(lambda: dict(x=1.5), nonfinite_result=True, accept={"x": ("None", "nan")}),
+    "nbcode.checkup.quantity.fmt_pm": S(lambda: dict(value=1.5, error=0.1), accept={"value": ("None", "nan"),
+                                                                                    "error": ("None", "nan")}),
     "nbcode.checkup.report.Figure": S(lambda: dict(draw=lambda: b"png", alt="a", caption="c")),
     # ---- data
     "nbcode.data.toy2d": S(lambda: dict(name="moons", n=20)),
@@ -456,7 +472,8 @@ SPECS: dict[str, Spec] = {
     "nbcode.hessian.flat_loss": S(lambda: dict(model=tiny_model(2), loss_fn=ce(), X=tX(), y=ty()), shapes={"y": "tied"}),
     "nbcode.hessian.flat_params": S(lambda: dict(model=tiny_model(2))),
     "nbcode.hessian.unflatten": S(lambda: dict(model=tiny_model(2), theta=_torch().zeros(26, dtype=_torch().float64)),
-                                  shapes={"theta": "tied"}),
+                                  shapes={"theta": "tied"}, nonfinite=("theta",)),
+    "nbcode.hessian.gauss_newton": S(lambda: dict(model=tiny_model(2), loss_fn=ce(), X=tX(), y=ty()), shapes={"y": "tied"}),
     "nbcode.hessian.power_iteration": S(lambda: dict(op=np.diag([4.0, 1.0, 0.5]), max_iter=50)),
     "nbcode.hessian.lanczos": S(lambda: dict(op=np.diag([4.0, 1.0, 0.5]), m=2), shapes={"v0": "tied"}),
     "nbcode.hessian.lanczos_topk": S(lambda: dict(op=np.diag([4.0, 1.0, 0.5]), k=1)),
@@ -914,6 +931,8 @@ SPECS: dict[str, Spec] = {
 SKIP_REASONS = {
     "answer": "an exercise's answer may be anything: the judge decides (its refusals are verdicts, not errors)",
     "ex": "register takes an Exercise; its construction is battered instead",
+    "path": "a file to write: any string is a valid (relative) file name, so a battered string would leave a file "
+            "in the working directory; paths that are not str/PathLike are refused (unit test)",
 }
 
 #: Entry points the battery does not call, and why.

@@ -273,7 +273,7 @@ def test_bad_inputs():
         power_iteration(A, tol=-1.0)
     with pytest.raises(ValueError, match="Invalid number of hidden units"):
         tiny_mlp_loss(np.zeros((3, 2)), np.zeros(3), 0)
-    with pytest.raises(ValueError, match="Invalid data"):
+    with pytest.raises(ValueError, match=r"Invalid shape of y: \(4,\) \(need \(3,\)\)"):
         tiny_mlp_loss(np.zeros((3, 2)), np.zeros(4), 2)
     with pytest.raises(ValueError, match="Invalid parameter vectors"):
         tiny_mlp_derivatives(np.zeros((3, 2)), np.zeros(3), 2, np.zeros((1, 5)))

@@ -109,6 +109,7 @@ def checkup(model: nn.Module, loader: Any, loss_fn: Callable[..., torch.Tensor],
     V.function(loss_fn, "loss_fn")
     V.choice(budget, "budget", list(BUDGETS))
     V.count(seed, "seed")
+    V.optional(V.flag, progress, "progress")
     _check_optimizer(optimizer, model)
     if sections is None:
         wanted = set(SECTIONS)

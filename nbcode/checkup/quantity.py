@@ -12,6 +12,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from nbcode._validate import _is_number, count, show
+
 __all__ = ["Cost", "Link", "Quantity", "fmt", "fmt_pm", "BOOK"]
 
 
@@ -97,15 +99,30 @@ def _finite(x: float | None) -> bool:
     return x is not None and math.isfinite(x)
 
 
+def _number(x: Any, name: str) -> float | None:
+    """None, or ``x`` as a float (NaN and infinities included: they mark missing or unbounded values)."""
+    if x is None:
+        return None
+    if not _is_number(x):
+        raise TypeError(f"Invalid {name}: {show(x)} (need a real number or None)")
+    try:
+        return float(x)
+    except OverflowError:  # an integer beyond the float range
+        raise ValueError(f"Invalid {name}: {show(x)} (need a number within the float range)") from None
+
+
 def fmt(x: float | None, digits: int = 3) -> str:
-    """``x`` to ``digits`` significant digits ("–" for missing values).
+    """``x`` to ``digits`` significant digits ("–" for a missing value, None or NaN; "∞" and
+    "−∞" for infinities).
 
     Examples
     --------
     >>> fmt(0.0123456), fmt(None), fmt(12345.6, 2)
     ('0.0123', '–', '1.2e+04')
     """
-    if x is None or (isinstance(x, float) and math.isnan(x)):
+    x = _number(x, "x")
+    digits = count(digits, "digits", low=1)
+    if x is None or math.isnan(x):
         return "–"
     if math.isinf(x):
         return "∞" if x > 0 else "−∞"
@@ -115,6 +132,9 @@ def fmt(x: float | None, digits: int = 3) -> str:
 def fmt_pm(value: float | None, error: float | None) -> str:
     """``value ± error`` with the value rounded to the error's first two significant digits.
 
+    A missing value (None or NaN) shows as "–"; a missing, non-finite or zero error shows the
+    value alone, to four significant digits.
+
     Examples
     --------
     >>> fmt_pm(1.23456, 0.0123)
@@ -122,6 +142,7 @@ def fmt_pm(value: float | None, error: float | None) -> str:
     >>> fmt_pm(3.0, 0.0)
     '3'
     """
+    value, error = _number(value, "value"), _number(error, "error")
     if not _finite(value):
         return fmt(value)
     assert value is not None

@@ -13,10 +13,12 @@ import html
 import io
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from nbcode import _validate as V
 from nbcode.checkup.quantity import Cost, Link, Quantity, fmt
 
 __all__ = ["Section", "Figure", "Report"]
@@ -54,7 +56,8 @@ class Figure:
     displayed costs no plotting)."""
 
     def __init__(self, draw: Callable[[], bytes], alt: str, caption: str) -> None:
-        self._draw, self.alt, self.caption = draw, alt, caption
+        self._draw = V.function(draw, "draw")
+        self.alt, self.caption = V.text(alt, "alt"), V.text(caption, "caption")
         self._png: bytes | None = None
 
     @property
@@ -138,10 +141,11 @@ class Report:
         return [q.key for s in self.sections for q in s.quantities]
 
     def section(self, key: str) -> Section:
+        """The section called ``key`` (e.g. ``"curvature"``)."""
         for s in self.sections:
             if s.key == key:
                 return s
-        raise KeyError(f"Unknown section: {key!r}")
+        raise ValueError(f"Invalid key: {V.show(key)} (use one of {[s.key for s in self.sections]})")
 
     @property
     def cost(self) -> Cost:
@@ -222,6 +226,8 @@ class Report:
 
     def save_html(self, path: str | Path) -> Path:
         """Write one self-contained HTML file (works offline: no script, no network)."""
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"Invalid path: {V.show(path)} (need a str or os.PathLike)")
         p = Path(path)
         doc = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
                f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{_esc(self.title)}</title>"

@@ -26,10 +26,8 @@ def tiny_mlp_loss(X: Any, y: Any, hidden: int) -> tuple[Callable[[torch.Tensor],
     >>> d, float(f(torch.zeros(d, dtype=torch.float64))), tuple(f(torch.zeros(5, d, dtype=torch.float64)).shape)
     (17, 1.0, (5,))
     """
-    Xt = torch.as_tensor(np.asarray(X, dtype=np.float64))
-    yt = torch.as_tensor(np.asarray(y, dtype=np.float64)).reshape(-1)
-    if Xt.ndim != 2 or yt.shape[0] != Xt.shape[0]:
-        raise ValueError(f"Invalid data: X of shape {tuple(Xt.shape)} and y of length {yt.shape[0]}")
+    Xa, ya = _check_data(X, y)
+    Xt, yt = torch.as_tensor(Xa), torch.as_tensor(ya)
     hidden = _validate.count(hidden, "number of hidden units", low=1)
     n_in = Xt.shape[1]
     sizes = [hidden * n_in, hidden, hidden, 1]
@@ -43,6 +41,12 @@ def tiny_mlp_loss(X: Any, y: Any, hidden: int) -> tuple[Callable[[torch.Tensor],
         return loss[0] if w.ndim == 1 else loss
 
     return f, d
+
+
+def _check_data(X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``X`` as an ``(n, p)`` float64 array and ``y`` as a vector of ``n`` targets, both finite."""
+    Xa = _validate.array(X, "X", ndim=2)
+    return Xa, _validate.vector(y, "y", size=Xa.shape[0])
 
 
 def tiny_mlp_derivatives(
@@ -156,13 +160,17 @@ def find_critical_points(
     any index. Returns the points whose :math:`\\|g\\| \\le` ``grad_tol``, with the exact Hessian
     spectrum of each (:cite:`dauphin2014`'s index-versus-loss study in miniature).
     """
+    X, y = _check_data(X, y)
+    hidden = _validate.count(hidden, "number of hidden units", low=1)
     n_inits = _validate.count(n_inits, "number of initializations", low=1)
     seed = _validate.count(seed, "seed")
-    if not gd_steps or any(int(s) != s or s < 0 for s in gd_steps):
-        raise ValueError(f"Invalid gd_steps: {list(gd_steps)}")
-    if not (lr > 0 and np.isfinite(lr)):
-        raise ValueError(f"Invalid learning rate: {lr}")
-    d = int(hidden) * np.asarray(X).shape[1] + 2 * int(hidden) + 1
+    gd_steps = _validate.sizes(gd_steps, "gd_steps", low=0)
+    lr = _validate.real(lr, "learning rate", low=0, low_open=True)
+    init_scale = _validate.real(init_scale, "init_scale", low=0, low_open=True)
+    iters = _validate.count(iters, "iters")
+    damping = _validate.real(damping, "damping", low=0, low_open=True)
+    grad_tol = _validate.real(grad_tol, "grad_tol", low=0, finite=False)  # inf: every end point
+    d = hidden * X.shape[1] + 2 * hidden + 1
 
     def derivatives(W: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         L, g, H = tiny_mlp_derivatives(X, y, hidden, W)

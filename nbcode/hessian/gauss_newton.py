@@ -24,9 +24,8 @@ import torch
 from torch import nn
 from torch.func import grad, jacrev, vjp, vmap
 
-from nbcode import _validate
 from nbcode._torch import stateless
-from nbcode.hessian.operator import flat_params, unflatten
+from nbcode.hessian.operator import _check_data, flat_params, unflatten
 
 __all__ = ["gauss_newton"]
 
@@ -55,10 +54,7 @@ def gauss_newton(
     >>> bool(np.allclose(G, exact_hessian(net, nn.functional.mse_loss, X, Y), atol=1e-12))
     True
     """
-    _validate.module(model)
-    _validate.function(loss_fn, "loss_fn")
-    _validate.tensor(X, "X")
-    _validate.tensor(y, "y")
+    _check_data(model, loss_fn, X, y)
     theta = flat_params(model)
     call = stateless(model)
 

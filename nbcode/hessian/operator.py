@@ -52,10 +52,15 @@ def unflatten(model: nn.Module, theta: torch.Tensor) -> dict[str, torch.Tensor]:
 
 
 def _check_data(model: nn.Module, loss_fn: Any, X: Any, y: Any) -> None:
+    """The model, the loss and the data of every function here: tensors with at least one row,
+    finite entries, and as many targets as inputs."""
     _validate.module(model)
     _validate.function(loss_fn, "loss_fn")
-    _validate.tensor(X, "X")
-    _validate.tensor(y, "y")
+    _validate.tensor(X, "X", nonempty=True, finite=True)
+    _validate.tensor(y, "y", nonempty=True, finite=True)
+    if X.ndim == 0 or y.ndim == 0 or y.shape[0] != X.shape[0]:
+        raise ValueError(f"Invalid y: shape {tuple(y.shape)} for X of shape {tuple(X.shape)} "
+                         "(need one target per row of X)")
 
 
 def flat_loss(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor) -> tuple[Callable[[torch.Tensor], torch.Tensor], torch.Tensor]:
@@ -180,7 +185,7 @@ Operator = HessianOperator | MatrixOperator
 def as_operator(op: Any) -> Operator:
     """``op`` itself if it has ``matvec`` and ``dim``, else a :class:`MatrixOperator` of it."""
     if hasattr(op, "matvec") and hasattr(op, "dim"):
-        if int(op.dim) < 1:
-            raise ValueError(f"Invalid operator dimension: {op.dim}")
+        _validate.function(op.matvec, "operator's matvec")
+        _validate.count(op.dim, "operator dimension", low=1)
         return cast(Operator, op)
-    return MatrixOperator(op)
+    return MatrixOperator(_validate.square_matrix(op, "operator", symmetric=True))

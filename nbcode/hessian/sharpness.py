@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from nbcode import _validate as v
-from nbcode.hessian.operator import HessianOperator
+from nbcode.hessian.operator import HessianOperator, _check_data
 from nbcode.hessian.spectrum import lanczos_topk
 
 __all__ = ["sharpness"]
@@ -45,7 +45,6 @@ def sharpness(
     >>> round(sharpness(net, X, y, nn.functional.mse_loss), 6)   # H = 2 X^T X / 2 = diag(1, 4)
     4.0
     """
-    v.module(model)
-    v.function(loss_fn, "loss_fn")
+    _check_data(model, loss_fn, X, y)
     op = HessianOperator(copy.deepcopy(model).train(), loss_fn, X, y)
     return float(lanczos_topk(op, 1, tol=v.real(tol, "tol", low=0, low_open=True), seed=v.count(seed, "seed")).eigenvalues[0])

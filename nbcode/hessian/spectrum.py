@@ -448,7 +448,7 @@ def gaussian_density(grid: Any, nodes: Any, weights: Any, sigma: float) -> np.nd
     >>> round(float(np.trapezoid(gaussian_density(t, [0.0, 1.0], [0.5, 0.5], 0.3), t)), 6)
     1.0
     """
-    sigma = _validate.real(sigma, "smoothing width", low=0, low_open=True)
+    sigma = _validate.real(sigma, "smoothing width sigma", low=0, low_open=True, symbol="sigma")
     t = _validate.vector(grid, "grid")[:, None]
     th = _validate.vector(nodes, "nodes")[None, :]
     w = _validate.vector(weights, "weights", size=th.shape[1])

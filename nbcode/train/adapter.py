@@ -48,6 +48,13 @@ class NumpyOptimizer:
     def __init__(self, params: Iterable[torch.nn.Parameter], optimizer: Optimizer) -> None:
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"Invalid optimizer: {v.show(optimizer)} (need an nbcode.optim.Optimizer, e.g. nbcode.optim.adam())")
+        if isinstance(params, torch.Tensor) or not isinstance(params, Iterable):
+            raise TypeError(f"Invalid params: {v.show(params)} (need an iterable of torch.nn.Parameter, "
+                            "e.g. model.parameters())")
+        params = list(params)
+        for p in params:
+            if not isinstance(p, torch.Tensor):
+                raise TypeError(f"Invalid params: an entry {v.show(p)} (need torch.nn.Parameter entries)")
         self.params = [p for p in params if p.requires_grad]
         if not self.params:
             raise ValueError("Invalid params: no parameter requires a gradient")
@@ -73,6 +80,8 @@ class NumpyOptimizer:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget the gradients (``None``, or zero tensors when ``set_to_none=False``)."""
+        if set_to_none is not True and set_to_none is not False:
+            v.flag(set_to_none, "set_to_none")
         for p in self.params:
             if set_to_none:
                 p.grad = None
@@ -85,6 +94,7 @@ class NumpyOptimizer:
         """One update of every parameter from its current gradient; returns ``closure()`` if given."""
         loss = None
         if closure is not None:
+            v.function(closure, "closure")
             with torch.enable_grad():
                 loss = closure()
         grads = self._gather(lambda p: p.grad)

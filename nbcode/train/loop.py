@@ -128,23 +128,59 @@ class History:
             self.metrics.setdefault(k, []).append(float(value))
 
     def last(self, key: str) -> float:
+        """The latest value of the metric ``key`` (one of those logged)."""
+        if not isinstance(key, str) or key not in self.metrics:
+            v.choice(v.text(key, "key"), "key", list(self.metrics))
         return self.metrics[key][-1]
 
 
+def _check_data(X: Any, y: Any, names: tuple[str, str] = ("X", "y")) -> None:
+    """Inputs and targets: tensors with at least one row, finite entries, one target per row."""
+    v.tensor(X, names[0], nonempty=True, finite=True)
+    v.tensor(y, names[1], nonempty=True, finite=True)
+    if X.ndim == 0 or y.ndim == 0 or y.shape[0] != X.shape[0]:
+        raise ValueError(f"Invalid {names[1]}: shape {tuple(y.shape)} for {names[0]} of shape {tuple(X.shape)} "
+                         f"(need one target per row of {names[0]})")
+
+
 def accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
-    """Fraction of rows whose arg-max equals the label."""
+    """Fraction of rows whose arg-max equals the label.
+
+    ``logits`` is ``(n, K)`` (finite) and ``y`` holds ``n`` labels.
+
+    Examples
+    --------
+    >>> accuracy(torch.tensor([[2.0, 1.0], [0.0, 3.0]]), torch.tensor([0, 0]))
+    0.5
+    """
+    v.tensor(logits, "logits", ndim=2, nonempty=True, finite=True)
+    v.tensor(y, "y", ndim=1)
+    if y.shape[0] != logits.shape[0]:
+        raise ValueError(f"Invalid y: {y.shape[0]} labels for {logits.shape[0]} rows of logits (need one per row)")
+    return _accuracy(logits, y)
+
+
+def _accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
     return float((logits.argmax(dim=1) == y).double().mean())
 
 
 @torch.no_grad()
 def evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, loss_fn: Callable[..., torch.Tensor]) -> tuple[float, float]:
     """``(loss, accuracy)`` of ``model`` on ``(X, y)`` in eval mode (training mode restored)."""
+    v.module(model)
+    _check_data(X, y)
+    v.function(loss_fn, "loss_fn")
+    return _evaluate(model, X, y, loss_fn)
+
+
+@torch.no_grad()
+def _evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, loss_fn: Callable[..., torch.Tensor]) -> tuple[float, float]:
     was_training = model.training
     model.eval()
     try:
         out = model(X)
         loss = float(loss_fn(out, y))
-        acc = accuracy(out, y) if out.ndim == 2 and out.shape[1] > 1 else math.nan
+        acc = _accuracy(out, y) if out.ndim == 2 and out.shape[1] > 1 else math.nan
     finally:
         model.train(was_training)
     return loss, acc
@@ -232,11 +268,16 @@ def fit(
     if not hasattr(optimizer, "step") or not hasattr(optimizer, "zero_grad"):
         raise TypeError(f"Invalid optimizer: {v.show(optimizer)} (need a torch.optim.Optimizer or an nbcode optimizer)")
     epochs = v.count(epochs, "number of epochs")
-    if not isinstance(X, torch.Tensor) or not isinstance(y, torch.Tensor):
-        raise TypeError(f"Invalid data: X and y must be torch tensors, got {type(X).__name__} and {type(y).__name__}")
+    _check_data(X, y)
     n = X.shape[0]
-    if y.shape[0] != n:
-        raise ValueError(f"X and y have different numbers of rows: {n} and {y.shape[0]}")
+    if val is not None:
+        if not isinstance(val, (tuple, list)) or len(val) != 2:
+            raise TypeError(f"Invalid val: {v.show(val)} (need a pair (X_val, y_val) of tensors)")
+        _check_data(val[0], val[1], ("val[0]", "val[1]"))
+    if scheduler is not None and not callable(getattr(scheduler, "step", None)):
+        raise TypeError(f"Invalid scheduler: {v.show(scheduler)} (need an object with a step() method, "
+                        "e.g. a torch.optim.lr_scheduler)")
+    progress = v.optional(v.flag, progress, "progress")
     bs = n if batch_size is None else batch_size
     bs = v.count(bs, "batch size", low=1, high=n)
     shuffle = v.flag(shuffle, "shuffle")
@@ -257,10 +298,10 @@ def fit(
     stop = len(range(0, n - bs + 1, bs)) * bs if drop_last else n
 
     def record() -> None:
-        tl, ta = evaluate(model, X, y, loss_fn)
+        tl, ta = _evaluate(model, X, y, loss_fn)
         hist.log(train_loss=tl, train_acc=ta, lr=_lr_of(optimizer))
         if val is not None:
-            vl, va = evaluate(model, val[0], val[1], loss_fn)
+            vl, va = _evaluate(model, val[0], val[1], loss_fn)
             hist.log(val_loss=vl, val_acc=va)
 
     record()

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 from nbcode import _validate
+from nbcode.train.loop import _check_data
 
 __all__ = ["RangeTest", "lr_range_test"]
 
@@ -88,16 +89,22 @@ def lr_range_test(
     ----------
     Smith (2017), Cyclical learning rates for training neural networks. WACV.
     """
-    if not (math.isfinite(lr_min) and math.isfinite(lr_max)) or not 0 < lr_min < lr_max:
+    _validate.module(model)
+    if not isinstance(getattr(optimizer, "param_groups", None), list) or not callable(getattr(optimizer, "step", None)):
+        raise TypeError(f"Invalid optimizer: {_validate.show(optimizer)} (need a torch.optim.Optimizer over the "
+                        "model's parameters)")
+    lr_min = _validate.real(lr_min, "lr_min", low=0, low_open=True)
+    lr_max = _validate.real(lr_max, "lr_max", low=0, low_open=True)
+    if not lr_min < lr_max:
         raise ValueError(f"Invalid learning rate range: lr_min={lr_min}, lr_max={lr_max} (need 0 < lr_min < lr_max)")
     num_steps = _validate.count(num_steps, "num_steps", low=2)
     seed = _validate.count(seed, "seed")
-    _validate.tensor(X, "X")
+    _check_data(X, y)
     n = X.shape[0]
     batch_size = _validate.count(batch_size, "batch size", low=1, high=n)
-    if not 0 <= beta < 1:
-        raise ValueError(f"Invalid beta: {beta} (need 0 <= beta < 1)")
-    loss_fn = nn.functional.cross_entropy if loss_fn is None else loss_fn
+    beta = _validate.real(beta, "beta", low=0, high=1, high_open=True)
+    stop_factor = _validate.real(stop_factor, "stop_factor", low=1, low_open=True, finite=False)
+    loss_fn = nn.functional.cross_entropy if loss_fn is None else _validate.function(loss_fn, "loss_fn")
     lrs = np.geomspace(lr_min, lr_max, num_steps)
     gen = torch.Generator()
     gen.manual_seed(seed)
