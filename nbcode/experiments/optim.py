@@ -28,6 +28,7 @@ from torch.func import functional_call, grad, vmap
 
 from nbcode import _validate as v
 from nbcode.data import load_digits
+from nbcode.experiments._checks import counts, inputs_targets, reals
 from nbcode.hessian import HessianOperator, sharpness
 from nbcode.optim import Optimizer, Schedule, adadelta, adagrad, adam, adamw, minimize_lbfgs, newton, rmsprop, rprop, run, sgd
 from nbcode.schedules import cosine_annealing_lr
@@ -99,6 +100,9 @@ def race_optimizer(name: str, surface: Surface, lr: float) -> Optimizer:
         "Newton": lambda: newton(surface.hess),
     }
     v.choice(name, "optimizer name", list(makers))
+    if not isinstance(surface, Surface):
+        raise TypeError(f"Invalid surface: {v.show(surface)} (need an nbcode.surfaces.Surface)")
+    lr = v.real(lr, "learning rate", low=0, low_open=True, symbol="lr")
     return makers[name]()
 
 
@@ -296,9 +300,7 @@ def tuned_comparison(
     epochs = v.count(epochs, "epochs", low=1)
     batch_size = v.count(batch_size, "batch_size", low=1)
     hidden = v.count(hidden, "hidden", low=1)
-    seeds = tuple(v.count(s, "seed") for s in seeds)
-    if not seeds:
-        raise ValueError("Invalid seeds: () (need at least one seed)")
+    seeds = counts(seeds, "seeds", low=0)
     schedule = v.flag(schedule, "schedule")
     t = _digits64()
     X, y = t["X_train"], t["y_train"]
@@ -428,8 +430,7 @@ def gradient_noise_scale(
     (1.0, 9.0, 0.1111111111111111)
     """
     v.module(model)
-    v.tensor(X, "X")
-    v.tensor(y, "y")
+    inputs_targets(X, y, x_ndim=None)
     v.function(loss_fn, "loss_fn")
     if X.shape[0] != y.shape[0] or X.shape[0] < 2:
         raise ValueError(f"Invalid data: {X.shape[0]} inputs and {y.shape[0]} targets (need the same number, at least 2)")
@@ -499,12 +500,12 @@ def batch_size_study(
     max_epochs = v.count(max_epochs, "max_epochs", low=1)
     hidden = v.count(hidden, "hidden", low=1)
     seed = v.count(seed, "seed")
-    marks = sorted((v.real(m, "noise_at loss", low=0, low_open=True) for m in noise_at), reverse=True)
+    marks = sorted(reals(noise_at, "noise_at", what="noise_at loss", nonempty=False, low=0, low_open=True), reverse=True)
     t = _digits64()
     X, y = t["X_train"], t["y_train"]
     Xt, yt = t["X_test"], t["y_test"]
     n = X.shape[0]
-    sizes = [v.count(B, "batch size", low=1, high=n) for B in batch_sizes]
+    sizes = list(counts(batch_sizes, "batch_sizes", high=n))
     ce = nn.functional.cross_entropy
     runs = []
     for B in sizes:
