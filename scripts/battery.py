@@ -359,6 +359,19 @@ def _full_batch_run() -> Any:
     return FullBatchRun(1.0, np.array([3.0, 2.0, 2.5, 1.0]), np.ones(4), np.array([0, 2, 3]), np.array([1.0, 2.1, 1.95]), 9)
 
 
+def _tuned() -> Any:
+    from nbcode.experiments.optim import TunedComparison
+    from nbcode.train import History
+
+    def hist(*losses: float) -> Any:
+        h = History()
+        for x in losses:
+            h.log(val_loss=x, val_acc=1.0 / (1.0 + x))
+        return h
+
+    return TunedComparison({"SGD": {0.5: [hist(2.0, 1.0), hist(2.0, 1.5)], 2.0: [hist(2.0, 0.5), hist(2.0, 0.75)]}}, (0, 1), 4)
+
+
 def _tensor_split() -> Any:
     from nbcode.data import Split
 
@@ -455,6 +468,9 @@ SPECS: dict[str, Spec] = {
     "nbcode.experiments.optim.saddle_escape": S(lambda: dict(paths={"a": np.array([[2.0, 1e-3], [1.0, 0.1], [0.5, 0.7]])}),
                                                 kinds={"paths": "object"}),
     "nbcode.experiments.optim.online_counterexample": S(lambda: dict(opt=_opt_sgd(), steps=5), kinds={"opt": "object"}),
+    "nbcode.experiments.optim.TunedComparison.final": S(lambda: dict(name="SGD", lr=0.5), instance=_tuned),
+    "nbcode.experiments.optim.TunedComparison.best_lr": S(lambda: dict(name="SGD"), instance=_tuned),
+    "nbcode.experiments.optim.TunedComparison.curves": S(lambda: dict(name="SGD", lr=0.5), instance=_tuned),
     "nbcode.experiments.optim.gradient_noise_scale": S(lambda: dict(model=tiny_model(2), X=tX(), y=ty()), shapes={"y": "tied"}),
     # ---- hessian
     "nbcode.hessian.HessianOperator": S(lambda: dict(model=tiny_model(2), loss_fn=ce(), X=tX(), y=ty()), shapes={"y": "tied"}),

@@ -171,3 +171,26 @@ def test_regularize_experiments_refuse_at_the_door() -> None:
         er.augmentation_digits(n_train=-1)
     with pytest.raises(ValueError, match="Invalid X: it is empty"):
         er.mc_dropout_predict(mlp([3, 2], dropout=0.5, seed=0), _X()[:0], 2)
+
+
+def test_tuned_comparison_methods_check_name_rate_and_metric() -> None:
+    from nbcode.train import History
+
+    def hist(*losses: float) -> History:
+        h = History()
+        for x in losses:
+            h.log(val_loss=x, val_acc=1.0 / (1.0 + x))
+        return h
+
+    tc = eo.TunedComparison({"SGD": {0.5: [hist(2.0, 1.0), hist(2.0, 1.5)], 2.0: [hist(2.0, 0.5), hist(2.0, 0.75)]}}, (0, 1), 4)
+    np.testing.assert_array_equal(tc.final("SGD", np.float32(0.5)), [1.0, 1.5])
+    assert tc.best_lr("SGD") == 2.0 and tc.best_lr("SGD", "val_acc") == 2.0
+    assert tc.curves("SGD", 2.0).shape == (2, 2)
+    with pytest.raises(ValueError, match=r"Invalid optimizer name: 'Adam' \(use one of \['SGD'\]\)"):
+        tc.final("Adam", 0.5)
+    with pytest.raises(ValueError, match=r"Invalid learning rate: 1.0 \(use one of \[0.5, 2.0\]\)"):
+        tc.curves("SGD", 1.0)
+    with pytest.raises(TypeError, match=r"Invalid learning rate: None \(need a real number\)"):
+        tc.final("SGD", None)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"Invalid metric: 'train_loss' \(use one of \['val_acc', 'val_loss'\]\)"):
+        tc.best_lr("SGD", "train_loss")

@@ -249,13 +249,27 @@ class TunedComparison:
     seeds: tuple[int, ...]
     steps: int
 
+    def _runs(self, name: str, lr: float, metric: str, *, any_lr: bool = False) -> list[History]:
+        """The histories of ``runs[name][lr]`` (of the first rate with ``any_lr``), checked:
+        ``name`` and ``lr`` must be in :attr:`runs`, ``metric`` recorded by every run."""
+        v.choice(name, "optimizer name", list(self.runs))
+        rates = self.runs[name]
+        if any_lr:
+            lr = next(iter(rates))
+        lr = v.choice(v.real(lr, "learning rate", symbol="lr"), "learning rate", list(rates))
+        hs = rates[lr]
+        v.choice(metric, "metric", sorted(set.intersection(*(set(h.metrics) for h in hs))) if hs else [])
+        return hs
+
     def final(self, name: str, lr: float, metric: str = "val_loss") -> np.ndarray:
         """The last value of ``metric`` of each seed (``inf`` for a loss, 0 for an accuracy, if the run diverged)."""
+        hs = self._runs(name, lr, metric)
         bad = 0.0 if metric.endswith("acc") else math.inf
-        return np.array([h.last(metric) if not h.diverged and math.isfinite(h.last(metric)) else bad for h in self.runs[name][lr]])
+        return np.array([h.last(metric) if not h.diverged and math.isfinite(h.last(metric)) else bad for h in hs])
 
     def best_lr(self, name: str, metric: str = "val_loss") -> float:
         """The learning rate with the lowest mean final ``metric`` over the seeds (the highest for an accuracy)."""
+        self._runs(name, 0.0, metric, any_lr=True)
         lrs = list(self.runs[name])
         means = [float(np.mean(self.final(name, lr, metric))) for lr in lrs]
         # rounded before ranking: a tie (two diverged rates) must not be broken by round-off
@@ -264,7 +278,7 @@ class TunedComparison:
 
     def curves(self, name: str, lr: float, metric: str = "val_loss") -> np.ndarray:
         """``(seeds, epochs + 1)``: the per-epoch ``metric`` of every seed at ``lr`` (NaN after a divergence)."""
-        hs = self.runs[name][lr]
+        hs = self._runs(name, lr, metric)
         n = max(len(h[metric]) for h in hs)
         out = np.full((len(hs), n), np.nan)
         for i, h in enumerate(hs):
