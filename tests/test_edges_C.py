@@ -194,3 +194,26 @@ def test_tuned_comparison_methods_check_name_rate_and_metric() -> None:
         tc.final("SGD", None)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"Invalid metric: 'train_loss' \(use one of \['val_acc', 'val_loss'\]\)"):
         tc.best_lr("SGD", "train_loss")
+
+
+def test_mc_dropout_leaves_batch_norm_alone() -> None:
+    """Only the dropout layers go to training mode: BatchNorm normalizes with its running
+    statistics (which do not move), every module's mode is restored; the same average as by hand
+    with the dropout layers alone in training mode."""
+    net = mlp([3, 8, 2], batch_norm=True, dropout=0.5, seed=0)
+    net.train()
+    net[0].training = False  # a mixed state is restored as it was, module by module
+    X = _X(6, 3)
+    buffers = {k: b.clone() for k, b in net.named_buffers()}
+    modes = [m.training for m in net.modules()]
+    P = er.mc_dropout_predict(net, X, 7, seed=2)
+    assert [m.training for m in net.modules()] == modes
+    assert all(torch.equal(b, buffers[k]) for k, b in net.named_buffers())
+    net.eval()
+    net[3].train()  # the Dropout layer
+    torch.manual_seed(2)
+    with torch.no_grad():
+        ref = sum(torch.softmax(net(X), dim=1) for _ in range(7)).numpy() / 7
+    np.testing.assert_allclose(P, ref, rtol=1e-12)
+    with pytest.raises(ValueError, match=r"Invalid model: it has no dropout layer"):
+        er.mc_dropout_predict(mlp([3, 4, 2], seed=0), X, 2)

@@ -134,11 +134,13 @@ def weight_decay_digits(
 @torch.no_grad()
 def mc_dropout_predict(model: nn.Module, X: torch.Tensor, samples: int, *, seed: int = 0) -> np.ndarray:
     """Monte-Carlo dropout at test time: the class probabilities averaged over ``samples`` forward
-    passes in training mode (every dropout layer draws fresh masks), ``(n, K)``.
+    passes with the dropout layers in training mode (every one draws fresh masks), ``(n, K)``.
 
     The weight-scaling rule is one pass in evaluation mode instead (``model.eval()``); this is
-    the arithmetic mean over the ensemble of thinned networks, estimated by sampling. The global
-    random state and the model's mode are left as they were.
+    the arithmetic mean over the ensemble of thinned networks, estimated by sampling. Only the
+    dropout layers (``torch.nn`` dropout modules) are switched to training mode: a BatchNorm layer
+    keeps using its running statistics, which do not move. The global random state and the mode
+    of every module are left as they were.
 
     Examples
     --------
@@ -151,17 +153,23 @@ def mc_dropout_predict(model: nn.Module, X: torch.Tensor, samples: int, *, seed:
     v.tensor(X, "X", floating=True, finite=True, nonempty=True)
     samples = v.count(samples, "samples", low=1)
     seed = v.count(seed, "seed")
-    was_training = model.training
+    drops = [m for m in model.modules() if isinstance(m, nn.modules.dropout._DropoutNd)]
+    if not drops:
+        raise ValueError("Invalid model: it has no dropout layer (every pass would give the same prediction)")
+    modes = [(m, m.training) for m in model.modules()]
     total = None
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        model.train()
+        model.eval()
+        for m in drops:
+            m.train()
         try:
             for _ in range(samples):
                 probs = torch.softmax(model(X), dim=1).double().numpy()
                 total = probs if total is None else total + probs
         finally:
-            model.train(was_training)
+            for m, mode in modes:
+                m.training = mode
     assert total is not None
     return np.asarray(total / samples)
 
