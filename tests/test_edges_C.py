@@ -217,3 +217,16 @@ def test_mc_dropout_leaves_batch_norm_alone() -> None:
     np.testing.assert_allclose(P, ref, rtol=1e-12)
     with pytest.raises(ValueError, match=r"Invalid model: it has no dropout layer"):
         er.mc_dropout_predict(mlp([3, 4, 2], seed=0), X, 2)
+
+
+def test_gradient_noise_scale_refuses_batch_statistics_and_leaves_the_model() -> None:
+    net = mlp([3, 4, 2], batch_norm=True, seed=0)
+    X, y = _X(), _y()
+    with pytest.raises(ValueError, match=r"Invalid model: a BatchNorm1d layer in training mode .*call model.eval\(\) first"):
+        eo.gradient_noise_scale(net, X, y)
+    with pytest.raises(ValueError, match=r"Invalid model: a Dropout layer in training mode"):
+        eo.gradient_noise_scale(mlp([3, 4, 2], dropout=0.5, seed=0), X, y)
+    net.eval()
+    state = {k: t.clone() for k, t in net.state_dict().items()}
+    s = eo.gradient_noise_scale(net, X, y)
+    assert s.trace_sigma > 0 and all(torch.equal(t, state[k]) for k, t in net.state_dict().items())

@@ -444,6 +444,11 @@ def gradient_noise_scale(
     (1.0, 9.0, 0.1111111111111111)
     """
     v.module(model)
+    noisy = [type(m).__name__ for m in model.modules()
+             if m.training and isinstance(m, (nn.modules.batchnorm._BatchNorm, nn.modules.dropout._DropoutNd))]
+    if noisy:
+        raise ValueError(f"Invalid model: a {noisy[0]} layer in training mode (the per-example gradients need rows treated "
+                         "independently: call model.eval() first)")
     inputs_targets(X, y, x_ndim=None)
     v.function(loss_fn, "loss_fn")
     if X.shape[0] != y.shape[0] or X.shape[0] < 2:
