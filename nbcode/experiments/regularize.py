@@ -55,8 +55,8 @@ def dropout_digits(
     ps: Sequence[float], *, n_train: int = 300, hidden: int = 256, epochs: int = 60, lr: float = 1e-3, seed: int = 0
 ) -> dict[float, DropoutRun]:
     """Train a ``64-hidden-hidden-10`` ReLU MLP with dropout ``p`` on the first ``n_train``
-    training digits (Adam, batch 50) for each ``p``; return per-epoch train and test loss and
-    accuracy (the test set is used as the held-out set), and the model.
+    training digits (Adam, batch 50, so ``n_train >= 50``) for each ``p``; return per-epoch
+    train and test loss and accuracy (the test set is used as the held-out set), and the model.
 
     Examples
     --------
@@ -83,8 +83,8 @@ def dropout_digits(
 def weight_decay_digits(
     alphas: Sequence[float], *, n_train: int = 300, hidden: int = 128, epochs: int = 40, lr: float = 1e-3, seed: int = 0
 ) -> dict[float, dict[str, list[float]]]:
-    """Train a ``64-hidden-hidden-10`` ReLU MLP on the first ``n_train`` training digits (Adam, batch
-    50) with the L2 penalty :math:`\\tfrac{\\alpha}{2}\\sum_l\\|W_l\\|^2` on the weight matrices (not the
+    """Train a ``64-hidden-hidden-10`` ReLU MLP on the first ``n_train >= 50`` training digits (Adam,
+    batch 50) with the L2 penalty :math:`\\tfrac{\\alpha}{2}\\sum_l\\|W_l\\|^2` on the weight matrices (not the
     biases) added to the mean cross-entropy, for each ``alpha``. Returns, after every epoch, the
     unpenalized cross-entropy on the validation digits (``val_loss``) and on the test digits
     (``test_loss``), and the test accuracy (``test_acc``): the validation set chooses, the test set
@@ -189,9 +189,9 @@ class SmoothingRun:
 def label_smoothing_digits(
     smoothings: Sequence[float], *, n_train: int = 300, hidden: int = 128, epochs: int = 60, lr: float = 3e-3, seed: int = 0
 ) -> dict[float, SmoothingRun]:
-    r"""Train a ``64-hidden-10`` ReLU MLP on the first ``n_train`` digits with the cross-entropy
-    against smoothed labels (``label_smoothing``), for each amount of smoothing; the test loss is
-    measured with the plain cross-entropy.
+    r"""Train a ``64-hidden-10`` ReLU MLP on the first ``n_train`` digits (Adam, batch 50, so
+    ``n_train >= 50``) with the cross-entropy against smoothed labels (``label_smoothing``), for
+    each amount of smoothing; the test loss is measured with the plain cross-entropy.
 
     With smoothing :math:`\varepsilon_{\text{ls}}`, a network that fits its training set drives the
     gap between the true logit and each other one towards
@@ -313,7 +313,7 @@ SHIFTS = ((1, 0), (-1, 0), (0, 1), (0, -1))
 def augmentation_digits(
     *, n_train: int = 300, hidden: int = 128, epochs: int = 60, lr: float = 3e-3, seed: int = 0
 ) -> dict[str, dict[str, float]]:
-    """Train a ``64-hidden-10`` ReLU MLP on ``n_train`` digits (pixels scaled to [0, 1]) with and
+    """Train a ``64-hidden-10`` ReLU MLP on ``n_train >= 50`` digits (pixels scaled to [0, 1]; Adam, batch 50) with and
     without one-pixel shift augmentation (:func:`nbcode.regularize.augment_shifts`, 5× the
     data, ``epochs // 5`` epochs so that both runs take the same number of steps). Returns the
     accuracy on the run's own training set (``train_acc``: the 5× set for the augmented run), on
