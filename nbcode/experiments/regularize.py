@@ -161,15 +161,15 @@ def mc_dropout_predict(model: nn.Module, X: torch.Tensor, samples: int, *, seed:
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         model.eval()
-        for m in drops:
-            m.train()
+        for layer in drops:
+            layer.train()
         try:
             for _ in range(samples):
                 probs = torch.softmax(model(X), dim=1).double().numpy()
                 total = probs if total is None else total + probs
         finally:
-            for m, mode in modes:
-                m.training = mode
+            for mod, mode in modes:
+                mod.training = mode
     assert total is not None
     return np.asarray(total / samples)
 
