@@ -374,6 +374,31 @@ def _digits_tensors() -> tuple[Any, ...]:
     return (tX(12, 3, 0), ty(12, 2), tX(6, 3, 1), ty(6, 2))
 
 
+def _dropout_model() -> Any:
+    from nbcode.train import mlp
+
+    return mlp([3, 4, 2], dropout=0.5, seed=0)
+
+
+def _full_batch_run() -> Any:
+    from nbcode.experiments.convergence import FullBatchRun
+
+    return FullBatchRun(1.0, np.array([3.0, 2.0, 2.5, 1.0]), np.ones(4), np.array([0, 2, 3]), np.array([1.0, 2.1, 1.95]), 9)
+
+
+def _tuned() -> Any:
+    from nbcode.experiments.optim import TunedComparison
+    from nbcode.train import History
+
+    def hist(*losses: float) -> Any:
+        h = History()
+        for x in losses:
+            h.log(val_loss=x, val_acc=1.0 / (1.0 + x))
+        return h
+
+    return TunedComparison({"SGD": {0.5: [hist(2.0, 1.0), hist(2.0, 1.5)], 2.0: [hist(2.0, 0.5), hist(2.0, 0.75)]}}, (0, 1), 4)
+
+
 def _tensor_split() -> Any:
     from nbcode.data import Split
 
@@ -454,6 +479,30 @@ SPECS: dict[str, Spec] = {
     "nbcode.experiments.regularize.dropout_digits": S(lambda: dict(ps=[0.5], n_train=60, hidden=4, epochs=1), heavy=True),
     "nbcode.experiments.regularize.playground_run": S(lambda: dict(name="moons", hidden=4, n=20, epochs=1, grid=5), heavy=True),
     "nbcode.experiments.regularize.augmentation_digits": S(lambda: dict(n_train=60, hidden=4, epochs=1), heavy=True),
+    "nbcode.experiments.regularize.weight_decay_digits": S(lambda: dict(alphas=[0.0, 0.1], n_train=50, hidden=4, epochs=1),
+                                                           heavy=True),
+    "nbcode.experiments.regularize.label_smoothing_digits": S(lambda: dict(smoothings=[0.1], n_train=50, hidden=4, epochs=1),
+                                                              heavy=True),
+    "nbcode.experiments.regularize.mc_dropout_predict": S(lambda: dict(model=_dropout_model(), X=tX(), samples=2)),
+    "nbcode.experiments.convergence.half_mse": S(lambda: dict(out=tX(8, 2, 0), target=tX(8, 2, 1)),
+                                                 shapes={"target": "tied"}, nonfinite=("out", "target")),
+    "nbcode.experiments.convergence.edge_summary": S(lambda: dict(run=_full_batch_run(), start=1), kinds={"run": "object"}),
+    "nbcode.experiments.convergence.logistic_run": S(lambda: dict(alpha=0.1, steps=2), heavy=True),
+    "nbcode.experiments.init.train_residual": S(lambda: dict(data=_digits_tensors(), depth=1, width=4, epochs=1, batch_size=6),
+                                                kinds={"data": "tensors"}, heavy=True),
+    "nbcode.experiments.init.lstm_memory": S(lambda: dict(hidden=3, steps=3, batch=2)),
+    "nbcode.experiments.norm.rescaled_sharpness": S(lambda: dict(model=bn_model(), X=tX(), y=ty(), a=2.0), shapes={"y": "tied"}),
+    "nbcode.experiments.norm.norm_mlp": S(lambda: dict(sizes=[3, 4, 2], norm="group", groups=2)),
+    "nbcode.experiments.norm.train_norms": S(lambda: dict(sizes=[3, 4, 2], X=tX(), y=ty(), Xv=tX(6, 3, 1), yv=ty(6), norms=["batch"],
+                                                          batch_sizes=[4], epochs=1, lr_per_example=0.01),
+                                             shapes={"y": "tied", "yv": "tied"}, kinds={"norms": "choices"}, heavy=True),
+    "nbcode.experiments.optim.saddle_escape": S(lambda: dict(paths={"a": np.array([[2.0, 1e-3], [1.0, 0.1], [0.5, 0.7]])}),
+                                                kinds={"paths": "object"}),
+    "nbcode.experiments.optim.online_counterexample": S(lambda: dict(opt=_opt_sgd(), steps=5), kinds={"opt": "object"}),
+    "nbcode.experiments.optim.TunedComparison.final": S(lambda: dict(name="SGD", lr=0.5), instance=_tuned),
+    "nbcode.experiments.optim.TunedComparison.best_lr": S(lambda: dict(name="SGD"), instance=_tuned),
+    "nbcode.experiments.optim.TunedComparison.curves": S(lambda: dict(name="SGD", lr=0.5), instance=_tuned),
+    "nbcode.experiments.optim.gradient_noise_scale": S(lambda: dict(model=tiny_model(2), X=tX(), y=ty()), shapes={"y": "tied"}),
     # ---- hessian
     "nbcode.hessian.HessianOperator": S(lambda: dict(model=tiny_model(2), loss_fn=ce(), X=tX(), y=ty()), shapes={"y": "tied"}),
     "nbcode.hessian.HessianOperator.matvec": S(lambda: dict(v=np.arange(26, dtype=float) % 3),

@@ -31,7 +31,28 @@ __all__ = ["half_mse", "FullBatchRun", "full_batch_run", "EdgeSummary", "edge_su
 
 def half_mse(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """:math:`\\frac1n\\sum_i \\tfrac12\\|f(x_i) - y_i\\|^2`: the squared error summed over the outputs,
-    averaged over the examples (its Hessian in the outputs is :math:`I/n`)."""
+    averaged over the examples (its Hessian in the outputs is :math:`I/n`).
+
+    ``out`` and ``target`` are tensors of the same shape ``(n, k)``, ``n >= 1`` (types and shapes
+    are checked, not the values: a diverged network gives NaN, as torch's ``mse_loss`` does).
+
+    Examples
+    --------
+    >>> half_mse(torch.zeros(2, 3), torch.ones(2, 3)).item()
+    1.5
+    >>> half_mse(torch.zeros(2, 3), torch.ones(3, 2))
+    Traceback (most recent call last):
+        ...
+    ValueError: Invalid target: a tensor of shape (3, 2) (need the shape of out, (2, 3))
+    """
+    if not isinstance(out, torch.Tensor):
+        raise TypeError(f"Invalid out: {v.show(out)} (need a torch.Tensor)")
+    if not isinstance(target, torch.Tensor):
+        raise TypeError(f"Invalid target: {v.show(target)} (need a torch.Tensor)")
+    if out.dim() != 2 or out.shape[0] == 0:
+        raise ValueError(f"Invalid out: a tensor of shape {tuple(out.shape)} (need (n, k) with n >= 1)")
+    if target.shape != out.shape:
+        raise ValueError(f"Invalid target: a tensor of shape {tuple(target.shape)} (need the shape of out, {tuple(out.shape)})")
     return 0.5 * ((out - target) ** 2).sum(dim=1).mean()
 
 

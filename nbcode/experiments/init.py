@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from nbcode import _validate as v
+from nbcode.experiments._checks import split4
 from nbcode.init import init_model_, lstm_forget_bias_, residual_mlp, unit_spread
 from nbcode.train import History, fit, mlp
 
@@ -38,9 +39,15 @@ def train_with_init(
     """Train the MLP ``64 -> width -> ... -> 10`` with ``depth`` weight layers (float64),
     initialized with ``scheme``, by SGD with momentum on ``data = (X_train, y_train, X_val,
     y_val)``; returns the :class:`~nbcode.train.History`."""
-    X, y, Xv, yv = data
+    X, y, Xv, yv = split4(data)
     v.choice(act, "activation", list(ACTIVATIONS))
     depth = v.count(depth, "depth", low=2)
+    width = v.count(width, "width", low=1)
+    epochs = v.count(epochs, "number of epochs")
+    lr = v.real(lr, "learning rate", low=0, low_open=True, symbol="lr")
+    momentum = v.real(momentum, "momentum", low=0)
+    batch_size = v.count(batch_size, "batch size", low=1, high=X.shape[0])
+    seed = v.count(seed, "seed")
     torch.manual_seed(seed)
     model = mlp([X.shape[1]] + [width] * (depth - 1) + [10], ACTIVATIONS[act])
     init_model_(model, scheme, rng=np.random.default_rng(seed), nonlinearity=act)
@@ -60,8 +67,12 @@ def symmetry_run(
 ) -> tuple[History, float]:
     """Train ``64 -> hidden -> 10`` initialized with ``scheme`` (biases 0); returns the history and
     :func:`unit_spread` of the hidden layer after training."""
-    X, y, Xv, yv = data
+    X, y, Xv, yv = split4(data)
     v.choice(act, "activation", list(ACTIVATIONS))
+    hidden = v.count(hidden, "hidden", low=1)
+    epochs = v.count(epochs, "number of epochs")
+    lr = v.real(lr, "learning rate", low=0, low_open=True, symbol="lr")
+    seed = v.count(seed, "seed")
     model = mlp([X.shape[1], hidden, 10], ACTIVATIONS[act])
     init_model_(model, scheme, rng=np.random.default_rng(seed), nonlinearity=act)
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
@@ -94,15 +105,21 @@ def train_residual(
     (``'adam'``, betas (0.9, 0.999)), with a linear warm-up of the learning rate over the first
     ``warmup`` steps (0: none). A run whose loss stops being finite is stopped and marked
     ``diverged`` (:func:`~nbcode.train.fit`)."""
-    X, y, Xv, yv = data
+    X, y, Xv, yv = split4(data)
     v.choice(optimizer, "optimizer", ("sgd", "adam"))
     lr = v.real(lr, "learning rate", low=0, low_open=True, symbol="lr")
+    momentum = v.real(momentum, "momentum", low=0, high=1)
+    width = v.count(width, "width", low=1)
+    zero_init = v.flag(zero_init, "zero_init")
     warmup = v.count(warmup, "warmup")
+    epochs = v.count(epochs, "number of epochs")
+    batch_size = v.count(batch_size, "batch size", low=1, high=X.shape[0])
+    seed = v.count(seed, "seed")
     model = residual_mlp((X.shape[1], width, 10), depth, alpha=alpha, zero_init=zero_init, norm=norm, placement=placement,
                          seed=seed)
     opt: torch.optim.Optimizer
     if optimizer == "sgd":
-        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=v.real(momentum, "momentum", low=0, high=1))
+        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
     else:
         opt = torch.optim.Adam(model.parameters(), lr=lr)
     step_callback = None
@@ -142,7 +159,9 @@ def lstm_memory(hidden: int, steps: int, *, forget_bias: float | None = None, ba
     hidden = v.count(hidden, "hidden", low=1)
     steps = v.count(steps, "steps", low=1)
     batch = v.count(batch, "batch size", low=1)
-    torch.manual_seed(v.count(seed, "seed"))
+    forget_bias = v.optional(v.real, forget_bias, "forget_bias")
+    seed = v.count(seed, "seed")
+    torch.manual_seed(seed)
     cell = nn.LSTMCell(hidden, hidden, dtype=torch.float64)
     if forget_bias is not None:
         lstm_forget_bias_(cell, forget_bias)

@@ -18,6 +18,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from nbcode import _validate as v
+from nbcode.experiments._checks import class_labels, counts, inputs_targets, reals
 from nbcode.hessian import sharpness
 from nbcode.train import fit, mlp
 
@@ -61,6 +62,8 @@ def gd_train(model: nn.Module, X: torch.Tensor, y: torch.Tensor, lr: float, step
     the last. A loss that is not finite or exceeds :data:`DIVERGED` ends the run: it is the last
     value, followed by ``nan``. The model is left in eval mode.
     """
+    v.module(model)
+    inputs_targets(X, y)
     lr = v.real(lr, "learning rate", low=0, low_open=True, symbol="lr")
     steps = v.count(steps, "steps")
     h = fit(model, torch.optim.SGD(model.parameters(), lr=lr), X, y, epochs=steps, shuffle=False, max_loss=DIVERGED,
@@ -82,6 +85,7 @@ def he_init_(model: nn.Module) -> nn.Module:
     >>> bool(1.8 < float(net[0].weight.var() * 64) < 2.2), float(net[2].bias.abs().max())
     (True, 0.0)
     """
+    v.module(model)
     lins = [m for m in model.modules() if isinstance(m, nn.Linear)]
     with torch.no_grad():
         for i, lin in enumerate(lins):
@@ -92,7 +96,6 @@ def he_init_(model: nn.Module) -> nn.Module:
 
 
 def _build(sizes: Sequence[int], bn: bool, init: str, seed: int) -> nn.Module:
-    v.choice(init, "init", ("default", "he"))
     model = mlp(sizes, batch_norm=bn, seed=seed)
     return he_init_(model) if init == "he" else model
 
@@ -102,11 +105,12 @@ def lr_scan(sizes: Sequence[int], X: torch.Tensor, y: torch.Tensor, lrs: Sequenc
     """Train a fresh MLP (``mlp(sizes, batch_norm=bn, seed=seed)``, PyTorch's default initialization,
     or He's rule with ``init='he'``, :func:`he_init_`) with each ``lr``; it *trains* if the final
     loss is below half the initial one."""
+    lrs, steps, seed = _scan_args(sizes, X, y, lrs, bn, steps, seed, init)
     finals, lams, growth, init_loss = [], [], [], math.nan
     for lr in lrs:
         model = _build(sizes, bn, init, seed)
         n0 = _hidden_weight_norm(model)
-        hist = gd_train(model, X, y, float(lr), steps)
+        hist = gd_train(model, X, y, lr, steps)
         init_loss = hist[0]
         finals.append(hist[-1])
         trained = math.isfinite(hist[-1]) and hist[-1] < 0.5 * init_loss
@@ -116,6 +120,17 @@ def lr_scan(sizes: Sequence[int], X: torch.Tensor, y: torch.Tensor, lrs: Sequenc
     ok_all = np.isfinite(f) & (f < 0.5 * init_loss)
     lr_max = float(np.asarray(lrs)[ok_all].max()) if ok_all.any() else math.nan
     return LRScan(np.asarray(lrs, dtype=np.float64), f, np.array(lams), np.array(growth), init_loss, lr_max)
+
+
+def _scan_args(sizes: Sequence[int], X: torch.Tensor, y: torch.Tensor, lrs: Sequence[float], bn: bool, steps: int,
+               seed: int, init: str) -> tuple[list[float], int, int]:
+    """The checks of :func:`lr_scan` (and :func:`compare_bn`): the learning rates as floats, steps, seed."""
+    v.sizes(sizes, "sizes", min_len=2)
+    inputs_targets(X, y)
+    out = reals(lrs, "lrs", what="learning rate in lrs", low=0, low_open=True, symbol="lr")
+    v.flag(bn, "bn")
+    v.choice(init, "init", ("default", "he"))
+    return out, v.count(steps, "steps", low=1), v.count(seed, "seed")
 
 
 def class_skewed_batches(y: np.ndarray, batch_size: int, skew: float, n_batches: int, seed: int = 0) -> list[np.ndarray]:
@@ -130,10 +145,11 @@ def class_skewed_batches(y: np.ndarray, batch_size: int, skew: float, n_batches:
     >>> [sorted(set(np.array([0, 0, 1, 1, 0, 1])[i].tolist())) for i in b]
     [[0], [1]]
     """
-    batch_size = v.count(batch_size, "batch size", low=1)
+    y = class_labels(y)
+    batch_size = v.count(batch_size, "batch size", low=1, high=len(y))
     skew = v.probability(skew, "skew")
     n_batches = v.count(n_batches, "n_batches")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(v.count(seed, "seed"))
     classes = np.unique(y)
     out = []
     for j in range(n_batches):
@@ -153,6 +169,12 @@ def batch_stat_accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batc
     in the first BatchNorm layer: how far the batch mean strays from the running mean, in units
     of the running standard deviation. Running statistics are not changed.
     """
+    v.module(model)
+    inputs_targets(X, y)
+    batch_size = v.count(batch_size, "batch size", low=1, high=X.shape[0])
+    skew = v.probability(skew, "skew")
+    n_batches = v.count(n_batches, "n_batches", low=1)
+    seed = v.count(seed, "seed")
     m = copy.deepcopy(model).train()
     bns = [mod for mod in m.modules() if isinstance(mod, nn.modules.batchnorm._BatchNorm)]
     if not bns:
@@ -178,6 +200,10 @@ def train_sgd(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, batch_size:
               seed: int = 0) -> nn.Module:
     """Plain mini-batch SGD with shuffling and the last partial batch dropped
     (:func:`~nbcode.train.fit`; BatchNorm's running statistics follow); returns the model in eval mode."""
+    v.module(model)
+    inputs_targets(X, y)
+    lr = v.real(lr, "learning rate", low=0, low_open=True, symbol="lr")
+    batch_size = v.count(batch_size, "batch size", low=1, high=X.shape[0])
     fit(model, torch.optim.SGD(model.parameters(), lr=lr), X, y, epochs=epochs, batch_size=batch_size, seed=seed,
         drop_last=True, loss_fn=F.cross_entropy, progress=False)
     return model.eval()
@@ -197,6 +223,7 @@ def compare_bn(sizes: Sequence[int], X: torch.Tensor, y: torch.Tensor, lrs: Sequ
     """The same MLP without and with BatchNorm (PyTorch's default initialization), and with
     ``he_baseline`` a third row, the plain MLP with He's rule (:func:`he_init_`):
     :math:`\\lambda_{\\max}` at initialization and the :func:`lr_scan` of each."""
+    lrs, steps, seed = _scan_args(sizes, X, y, lrs, False, steps, seed, "default")
     rows = [(False, "default"), (True, "default")] + ([(False, "he")] if v.flag(he_baseline, "he_baseline") else [])
     out = []
     for bn, init in rows:
@@ -213,6 +240,8 @@ def rescaled_sharpness(model: nn.Module, X: torch.Tensor, y: torch.Tensor, a: fl
     those weights scales as :math:`1/a^2`: :math:`\\lambda_{\\max}` of a BatchNorm network
     says as much about the arbitrary norm of its weights as about the function.
     """
+    v.module(model)
+    inputs_targets(X, y)
     a = v.real(a, "a", low=0, low_open=True)
     m = copy.deepcopy(model).train()
     mods = list(m.modules())
@@ -243,8 +272,11 @@ def norm_mlp(sizes: Sequence[int], norm: str, *, groups: int = 4, seed: int = 0)
     >>> [type(m).__name__ for m in norm_mlp([4, 8, 2], "group", groups=2)]
     ['Linear', 'GroupNorm', 'ReLU', 'Linear']
     """
+    sizes = v.sizes(sizes, "sizes", min_len=2)
     v.choice(norm, "norm", NORMS)
     groups = v.count(groups, "groups", low=1)
+    if norm == "group" and any(b % groups for b in sizes[1:-1]):
+        raise ValueError(f"Invalid groups: {groups} (need a divisor of every hidden width, got {list(sizes[1:-1])})")
     torch.manual_seed(v.count(seed, "seed"))
     layers: list[nn.Module] = []
     dt = torch.float64
@@ -270,6 +302,17 @@ def train_norms(sizes: Sequence[int], X: torch.Tensor, y: torch.Tensor, Xv: torc
     """Validation accuracy (evaluation mode) of :func:`norm_mlp` for every ``(norm, B)``, each
     trained by :func:`train_sgd` for ``epochs`` epochs with :math:`\\eta = ` ``lr_per_example`` :math:`\\cdot B`
     (the same η per example for every batch size) from the same initialization."""
+    v.sizes(sizes, "sizes", min_len=2)
+    inputs_targets(X, y)
+    inputs_targets(Xv, yv, "Xv", "yv")
+    if not isinstance(norms, (Sequence, np.ndarray)) or isinstance(norms, str) or not len(norms):
+        raise TypeError(f"Invalid norms: {v.show(norms)} (need a non-empty sequence of names from {list(NORMS)})")
+    for name in norms:
+        v.choice(name, "norms", NORMS)
+    batch_sizes = counts(batch_sizes, "batch_sizes", high=X.shape[0])
+    epochs = v.count(epochs, "number of epochs")
+    lr_per_example = v.real(lr_per_example, "lr_per_example", low=0, low_open=True)
+    seed = v.count(seed, "seed")
     out = {}
     for norm in norms:
         for B in batch_sizes:
@@ -285,8 +328,13 @@ def scale_invariance(model: nn.Module, X: torch.Tensor, y: torch.Tensor, a: floa
     With a BatchNorm right after that layer the output does not change and the gradient is
     divided by ``a``: :math:`\\nabla_{aW} L = \\nabla_W L / a`. ``model`` itself is not changed.
     """
+    v.module(model)
+    inputs_targets(X, y)
+    a = v.real(a, "a", low=0, low_open=True)
     m = copy.deepcopy(model).train()
-    first = next(mod for mod in m.modules() if isinstance(mod, nn.Linear))
+    first = next((mod for mod in m.modules() if isinstance(mod, nn.Linear)), None)
+    if first is None:
+        raise ValueError("Invalid model: it has no Linear layer")
 
     def run() -> tuple[torch.Tensor, float]:
         m.zero_grad()

@@ -28,6 +28,7 @@ from torch.func import functional_call, grad, vmap
 
 from nbcode import _validate as v
 from nbcode.data import load_digits
+from nbcode.experiments._checks import counts, inputs_targets, reals
 from nbcode.hessian import HessianOperator, sharpness
 from nbcode.optim import Optimizer, Schedule, adadelta, adagrad, adam, adamw, minimize_lbfgs, newton, rmsprop, rprop, run, sgd
 from nbcode.schedules import cosine_annealing_lr
@@ -99,6 +100,9 @@ def race_optimizer(name: str, surface: Surface, lr: float) -> Optimizer:
         "Newton": lambda: newton(surface.hess),
     }
     v.choice(name, "optimizer name", list(makers))
+    if not isinstance(surface, Surface):
+        raise TypeError(f"Invalid surface: {v.show(surface)} (need an nbcode.surfaces.Surface)")
+    lr = v.real(lr, "learning rate", low=0, low_open=True, symbol="lr")
     return makers[name]()
 
 
@@ -245,13 +249,27 @@ class TunedComparison:
     seeds: tuple[int, ...]
     steps: int
 
+    def _runs(self, name: str, lr: float, metric: str, *, any_lr: bool = False) -> list[History]:
+        """The histories of ``runs[name][lr]`` (of the first rate with ``any_lr``), checked:
+        ``name`` and ``lr`` must be in :attr:`runs`, ``metric`` recorded by every run."""
+        v.choice(name, "optimizer name", list(self.runs))
+        rates = self.runs[name]
+        if any_lr:
+            lr = next(iter(rates))
+        lr = v.choice(v.real(lr, "learning rate", symbol="lr"), "learning rate", list(rates))
+        hs = rates[lr]
+        v.choice(metric, "metric", sorted(set.intersection(*(set(h.metrics) for h in hs))) if hs else [])
+        return hs
+
     def final(self, name: str, lr: float, metric: str = "val_loss") -> np.ndarray:
         """The last value of ``metric`` of each seed (``inf`` for a loss, 0 for an accuracy, if the run diverged)."""
+        hs = self._runs(name, lr, metric)
         bad = 0.0 if metric.endswith("acc") else math.inf
-        return np.array([h.last(metric) if not h.diverged and math.isfinite(h.last(metric)) else bad for h in self.runs[name][lr]])
+        return np.array([h.last(metric) if not h.diverged and math.isfinite(h.last(metric)) else bad for h in hs])
 
     def best_lr(self, name: str, metric: str = "val_loss") -> float:
         """The learning rate with the lowest mean final ``metric`` over the seeds (the highest for an accuracy)."""
+        self._runs(name, 0.0, metric, any_lr=True)
         lrs = list(self.runs[name])
         means = [float(np.mean(self.final(name, lr, metric))) for lr in lrs]
         # rounded before ranking: a tie (two diverged rates) must not be broken by round-off
@@ -260,7 +278,7 @@ class TunedComparison:
 
     def curves(self, name: str, lr: float, metric: str = "val_loss") -> np.ndarray:
         """``(seeds, epochs + 1)``: the per-epoch ``metric`` of every seed at ``lr`` (NaN after a divergence)."""
-        hs = self.runs[name][lr]
+        hs = self._runs(name, lr, metric)
         n = max(len(h[metric]) for h in hs)
         out = np.full((len(hs), n), np.nan)
         for i, h in enumerate(hs):
@@ -296,9 +314,7 @@ def tuned_comparison(
     epochs = v.count(epochs, "epochs", low=1)
     batch_size = v.count(batch_size, "batch_size", low=1)
     hidden = v.count(hidden, "hidden", low=1)
-    seeds = tuple(v.count(s, "seed") for s in seeds)
-    if not seeds:
-        raise ValueError("Invalid seeds: () (need at least one seed)")
+    seeds = counts(seeds, "seeds", low=0)
     schedule = v.flag(schedule, "schedule")
     t = _digits64()
     X, y = t["X_train"], t["y_train"]
@@ -428,8 +444,12 @@ def gradient_noise_scale(
     (1.0, 9.0, 0.1111111111111111)
     """
     v.module(model)
-    v.tensor(X, "X")
-    v.tensor(y, "y")
+    noisy = [type(m).__name__ for m in model.modules()
+             if m.training and isinstance(m, (nn.modules.batchnorm._BatchNorm, nn.modules.dropout._DropoutNd))]
+    if noisy:
+        raise ValueError(f"Invalid model: a {noisy[0]} layer in training mode (the per-example gradients need rows treated "
+                         "independently: call model.eval() first)")
+    inputs_targets(X, y, x_ndim=None)
     v.function(loss_fn, "loss_fn")
     if X.shape[0] != y.shape[0] or X.shape[0] < 2:
         raise ValueError(f"Invalid data: {X.shape[0]} inputs and {y.shape[0]} targets (need the same number, at least 2)")
@@ -499,12 +519,12 @@ def batch_size_study(
     max_epochs = v.count(max_epochs, "max_epochs", low=1)
     hidden = v.count(hidden, "hidden", low=1)
     seed = v.count(seed, "seed")
-    marks = sorted((v.real(m, "noise_at loss", low=0, low_open=True) for m in noise_at), reverse=True)
+    marks = sorted(reals(noise_at, "noise_at", what="noise_at loss", nonempty=False, low=0, low_open=True), reverse=True)
     t = _digits64()
     X, y = t["X_train"], t["y_train"]
     Xt, yt = t["X_test"], t["y_test"]
     n = X.shape[0]
-    sizes = [v.count(B, "batch size", low=1, high=n) for B in batch_sizes]
+    sizes = list(counts(batch_sizes, "batch_sizes", high=n))
     ce = nn.functional.cross_entropy
     runs = []
     for B in sizes:

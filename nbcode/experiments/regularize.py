@@ -16,7 +16,8 @@ import torch
 from torch import nn
 
 from nbcode import _validate as v
-from nbcode.data import load_digits, toy2d
+from nbcode.data import TOY_SETS, load_digits, toy2d
+from nbcode.experiments._checks import reals
 from nbcode.optim import adam
 from nbcode.regularize.augment import augment_shifts, shift_images
 from nbcode.regularize.noise import smoothed_logit_gap
@@ -28,9 +29,13 @@ __all__ = [
 ]
 
 
+#: The mini-batch size of the digits experiments (``n_train`` is at least this).
+BATCH = 50
+
+
 def _digits_tensors(n_train: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     d = load_digits()
-    n_train = v.count(n_train, "n_train", low=1, high=d.X_train.shape[0])
+    n_train = v.count(n_train, "n_train", low=BATCH, high=d.X_train.shape[0])
     return (torch.tensor(d.X_train[:n_train], dtype=torch.float64), torch.tensor(d.y_train[:n_train]),
             torch.tensor(d.X_test, dtype=torch.float64), torch.tensor(d.y_test))
 
@@ -50,8 +55,8 @@ def dropout_digits(
     ps: Sequence[float], *, n_train: int = 300, hidden: int = 256, epochs: int = 60, lr: float = 1e-3, seed: int = 0
 ) -> dict[float, DropoutRun]:
     """Train a ``64-hidden-hidden-10`` ReLU MLP with dropout ``p`` on the first ``n_train``
-    training digits (Adam, batch 50) for each ``p``; return per-epoch train and test loss and
-    accuracy (the test set is used as the held-out set), and the model.
+    training digits (Adam, batch 50, so ``n_train >= 50``) for each ``p``; return per-epoch
+    train and test loss and accuracy (the test set is used as the held-out set), and the model.
 
     Examples
     --------
@@ -59,6 +64,7 @@ def dropout_digits(
     >>> sorted(r[0.0].metrics)
     ['test_acc', 'test_loss', 'train_acc', 'train_loss']
     """
+    ps = reals(ps, "ps", what="dropout probability in ps", low=0, high=1, high_open=True, symbol="p")
     Xtr, ytr, Xte, yte = _digits_tensors(n_train)
     hidden = v.count(hidden, "hidden", low=1)
     epochs = v.count(epochs, "epochs")
@@ -66,10 +72,9 @@ def dropout_digits(
     seed = v.count(seed, "seed")
     out: dict[float, DropoutRun] = {}
     for p in ps:
-        p = v.probability(p, "dropout probability", allow_one=False)
         seed_everything(seed)
         model = mlp([64, hidden, hidden, 10], dropout=p)
-        h = fit(model, adam(lr=lr), Xtr, ytr, epochs=epochs, batch_size=50, val=(Xte, yte), seed=seed, progress=False)
+        h = fit(model, adam(lr=lr), Xtr, ytr, epochs=epochs, batch_size=BATCH, val=(Xte, yte), seed=seed, progress=False)
         out[p] = DropoutRun({"train_loss": h["train_loss"], "train_acc": h["train_acc"], "test_loss": h["val_loss"],
                              "test_acc": h["val_acc"]}, model)
     return out
@@ -78,8 +83,8 @@ def dropout_digits(
 def weight_decay_digits(
     alphas: Sequence[float], *, n_train: int = 300, hidden: int = 128, epochs: int = 40, lr: float = 1e-3, seed: int = 0
 ) -> dict[float, dict[str, list[float]]]:
-    """Train a ``64-hidden-hidden-10`` ReLU MLP on the first ``n_train`` training digits (Adam, batch
-    50) with the L2 penalty :math:`\\tfrac{\\alpha}{2}\\sum_l\\|W_l\\|^2` on the weight matrices (not the
+    """Train a ``64-hidden-hidden-10`` ReLU MLP on the first ``n_train >= 50`` training digits (Adam,
+    batch 50) with the L2 penalty :math:`\\tfrac{\\alpha}{2}\\sum_l\\|W_l\\|^2` on the weight matrices (not the
     biases) added to the mean cross-entropy, for each ``alpha``. Returns, after every epoch, the
     unpenalized cross-entropy on the validation digits (``val_loss``) and on the test digits
     (``test_loss``), and the test accuracy (``test_acc``): the validation set chooses, the test set
@@ -91,6 +96,7 @@ def weight_decay_digits(
     >>> sorted(r[0.1]), len(r[0.1]["val_loss"])
     (['test_acc', 'test_loss', 'val_loss'], 2)
     """
+    alphas = reals(alphas, "alphas", what="alpha in alphas", low=0, symbol="alpha")
     Xtr, ytr, Xte, yte = _digits_tensors(n_train)
     d = load_digits()
     Xva, yva = torch.tensor(d.X_val, dtype=torch.float64), torch.tensor(d.y_val)
@@ -101,7 +107,6 @@ def weight_decay_digits(
     ce = nn.functional.cross_entropy
     out: dict[float, dict[str, list[float]]] = {}
     for a in alphas:
-        a = v.real(a, "alpha", low=0)
         seed_everything(seed)
         model = mlp([64, hidden, hidden, 10])
         weights = [m.weight for m in model.modules() if isinstance(m, nn.Linear)]
@@ -120,7 +125,7 @@ def weight_decay_digits(
             model.train()
             return False
 
-        fit(model, adam(lr=lr), Xtr, ytr, epochs=epochs, batch_size=50, loss_fn=penalized, callback=record, seed=seed,
+        fit(model, adam(lr=lr), Xtr, ytr, epochs=epochs, batch_size=BATCH, loss_fn=penalized, callback=record, seed=seed,
             progress=False)
         out[a] = rec
     return out
@@ -129,11 +134,13 @@ def weight_decay_digits(
 @torch.no_grad()
 def mc_dropout_predict(model: nn.Module, X: torch.Tensor, samples: int, *, seed: int = 0) -> np.ndarray:
     """Monte-Carlo dropout at test time: the class probabilities averaged over ``samples`` forward
-    passes in training mode (every dropout layer draws fresh masks), ``(n, K)``.
+    passes with the dropout layers in training mode (every one draws fresh masks), ``(n, K)``.
 
     The weight-scaling rule is one pass in evaluation mode instead (``model.eval()``); this is
-    the arithmetic mean over the ensemble of thinned networks, estimated by sampling. The global
-    random state and the model's mode are left as they were.
+    the arithmetic mean over the ensemble of thinned networks, estimated by sampling. Only the
+    dropout layers (``torch.nn`` dropout modules) are switched to training mode: a BatchNorm layer
+    keeps using its running statistics, which do not move. The global random state and the mode
+    of every module are left as they were.
 
     Examples
     --------
@@ -143,20 +150,26 @@ def mc_dropout_predict(model: nn.Module, X: torch.Tensor, samples: int, *, seed:
     ((2, 3), True)
     """
     v.module(model)
-    v.tensor(X, "X")
+    v.tensor(X, "X", floating=True, finite=True, nonempty=True)
     samples = v.count(samples, "samples", low=1)
     seed = v.count(seed, "seed")
-    was_training = model.training
+    drops = [m for m in model.modules() if isinstance(m, nn.modules.dropout._DropoutNd)]
+    if not drops:
+        raise ValueError("Invalid model: it has no dropout layer (every pass would give the same prediction)")
+    modes = [(m, m.training) for m in model.modules()]
     total = None
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        model.train()
+        model.eval()
+        for layer in drops:
+            layer.train()
         try:
             for _ in range(samples):
                 probs = torch.softmax(model(X), dim=1).double().numpy()
                 total = probs if total is None else total + probs
         finally:
-            model.train(was_training)
+            for mod, mode in modes:
+                mod.training = mode
     assert total is not None
     return np.asarray(total / samples)
 
@@ -176,9 +189,9 @@ class SmoothingRun:
 def label_smoothing_digits(
     smoothings: Sequence[float], *, n_train: int = 300, hidden: int = 128, epochs: int = 60, lr: float = 3e-3, seed: int = 0
 ) -> dict[float, SmoothingRun]:
-    r"""Train a ``64-hidden-10`` ReLU MLP on the first ``n_train`` digits with the cross-entropy
-    against smoothed labels (``label_smoothing``), for each amount of smoothing; the test loss is
-    measured with the plain cross-entropy.
+    r"""Train a ``64-hidden-10`` ReLU MLP on the first ``n_train`` digits (Adam, batch 50, so
+    ``n_train >= 50``) with the cross-entropy against smoothed labels (``label_smoothing``), for
+    each amount of smoothing; the test loss is measured with the plain cross-entropy.
 
     With smoothing :math:`\varepsilon_{\text{ls}}`, a network that fits its training set drives the
     gap between the true logit and each other one towards
@@ -190,6 +203,7 @@ def label_smoothing_digits(
     >>> r[0.1].gaps.shape, round(r[0.1].target_gap, 4)
     ((50,), 4.5109)
     """
+    smoothings = reals(smoothings, "smoothings", what="label smoothing in smoothings", low=0, high=1, symbol="label smoothing")
     Xtr, ytr, Xte, yte = _digits_tensors(n_train)
     hidden = v.count(hidden, "hidden", low=1)
     epochs = v.count(epochs, "epochs")
@@ -197,11 +211,10 @@ def label_smoothing_digits(
     seed = v.count(seed, "seed")
     out: dict[float, SmoothingRun] = {}
     for eps in smoothings:
-        eps = v.probability(eps, "label smoothing")
         seed_everything(seed)
         model = mlp([64, hidden, 10])
         loss = lambda z, t, e=eps: nn.functional.cross_entropy(z, t, label_smoothing=e)  # noqa: E731
-        h = fit(model, adam(lr=lr), Xtr, ytr, epochs=epochs, batch_size=50, loss_fn=loss, seed=seed, progress=False)
+        h = fit(model, adam(lr=lr), Xtr, ytr, epochs=epochs, batch_size=BATCH, loss_fn=loss, seed=seed, progress=False)
         with torch.no_grad():
             Z = model(Xtr).double().numpy()
             test_loss = float(nn.functional.cross_entropy(model(Xte), yte))
@@ -255,10 +268,15 @@ def playground_run(
     >>> r.prob.shape
     (5, 5)
     """
+    v.choice(name, "name", TOY_SETS)
+    hidden = v.count(hidden, "hidden", low=1)
     a = v.real(weight_decay, "weight_decay", low=0)
     p = v.probability(p, "dropout probability", allow_one=False)
+    n = v.count(n, "number of points", low=4)
+    noise = v.real(noise, "noise", low=0)
     epochs = v.count(epochs, "epochs")
     grid = v.count(grid, "grid", low=2)
+    seed = v.count(seed, "seed")
     X, y = toy2d(name, n, noise=noise, seed=seed)
     X2, y2 = toy2d(name, n, noise=noise, seed=seed + 1000)
     Xtr, ytr = torch.tensor(X, dtype=torch.float64), torch.tensor(y, dtype=torch.float64)
@@ -295,7 +313,7 @@ SHIFTS = ((1, 0), (-1, 0), (0, 1), (0, -1))
 def augmentation_digits(
     *, n_train: int = 300, hidden: int = 128, epochs: int = 60, lr: float = 3e-3, seed: int = 0
 ) -> dict[str, dict[str, float]]:
-    """Train a ``64-hidden-10`` ReLU MLP on ``n_train`` digits (pixels scaled to [0, 1]) with and
+    """Train a ``64-hidden-10`` ReLU MLP on ``n_train >= 50`` digits (pixels scaled to [0, 1]; Adam, batch 50) with and
     without one-pixel shift augmentation (:func:`nbcode.regularize.augment_shifts`, 5× the
     data, ``epochs // 5`` epochs so that both runs take the same number of steps). Returns the
     accuracy on the run's own training set (``train_acc``: the 5× set for the augmented run), on
@@ -309,6 +327,11 @@ def augmentation_digits(
     (['augmented', 'plain'], ['original_train_acc', 'shifted_test_acc', 'test_acc', 'train_acc'])
     """
     d = load_digits()
+    n_train = v.count(n_train, "n_train", low=BATCH, high=d.X_train.shape[0])
+    hidden = v.count(hidden, "hidden", low=1)
+    epochs = v.count(epochs, "epochs")
+    lr = v.real(lr, "learning rate", low=0, low_open=True, symbol="lr")
+    seed = v.count(seed, "seed")
     raw = (d.X_train[:n_train] * d.std + d.mean) / 16.0
     raw_test = (d.X_test * d.std + d.mean) / 16.0
     Xte, yte = torch.tensor(raw_test, dtype=torch.float64), torch.tensor(d.y_test)
@@ -320,7 +343,7 @@ def augmentation_digits(
     for name, (A, b, ep) in {"plain": (raw, d.y_train[:n_train], epochs), "augmented": (Xa, ya, max(1, epochs // 5))}.items():
         seed_everything(seed)
         model = mlp([64, hidden, 10])
-        h = fit(model, adam(lr=lr), torch.tensor(A, dtype=torch.float64), torch.tensor(b), epochs=ep, batch_size=50, seed=seed,
+        h = fit(model, adam(lr=lr), torch.tensor(A, dtype=torch.float64), torch.tensor(b), epochs=ep, batch_size=BATCH, seed=seed,
                 progress=False)
         model.eval()
         with torch.no_grad():
