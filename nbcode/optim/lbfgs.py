@@ -46,23 +46,27 @@ def two_loop(g: Array, old_stps: tuple[Array, ...], old_dirs: tuple[Array, ...],
     [-2.0, -2.0]
     """
     gv = v.vector(g, "g")
-    n = gv.size
-    stps = _pairs(old_stps, "old_stps", n)
-    dirs = _pairs(old_dirs, "old_dirs", n)
-    if not isinstance(ro, (tuple, list, np.ndarray)) or isinstance(ro, np.ndarray) and ro.ndim != 1:
+    stps = _pairs(old_stps, "old_stps")
+    dirs = _pairs(old_dirs, "old_dirs")
+    if not isinstance(ro, (tuple, list)):
         raise TypeError(f"Invalid ro: {v.show(ro)} (need a sequence of numbers)")
     rho = tuple(v.real(r, f"ro[{i}]") for i, r in enumerate(ro))
     if not len(stps) == len(dirs) == len(rho):
         raise ValueError(f"Invalid old_dirs and ro: {len(stps)} steps, {len(dirs)} gradient changes and {len(rho)} values of ro "
                          "(need one of each per pair)")
+    for name, pairs in (("old_stps", stps), ("old_dirs", dirs)):
+        for i, x in enumerate(pairs):
+            if x.shape != gv.shape:
+                raise ValueError(f"Invalid shape of g: {gv.shape} does not match {name}[{i}]: {x.shape} "
+                                 "(need one length for the gradient and every pair)")
     return _two_loop(gv, stps, dirs, rho, v.real(H_diag, "H_diag"))
 
 
-def _pairs(value: Any, name: str, size: int) -> tuple[Array, ...]:
-    """A sequence of vectors of length ``size`` (the history of :func:`two_loop`), as float64 copies."""
+def _pairs(value: Any, name: str) -> tuple[Array, ...]:
+    """A sequence of vectors (the history of :func:`two_loop`), as float64 copies."""
     if not isinstance(value, (tuple, list)):
         raise TypeError(f"Invalid {name}: {v.show(value)} (need a sequence of arrays)")
-    return tuple(v.vector(x, f"{name}[{i}]", size=size) for i, x in enumerate(value))
+    return tuple(v.vector(x, f"{name}[{i}]") for i, x in enumerate(value))
 
 
 def _two_loop(g: Array, old_stps: tuple[Array, ...], old_dirs: tuple[Array, ...], ro: tuple[float, ...], H_diag: float) -> Array:
