@@ -223,3 +223,14 @@ def test_plateau_takes_nan_and_infinite_metrics_like_torch() -> None:
         assert state.lr == opt.param_groups[0]["lr"]
         assert state.num_bad_epochs == ref.num_bad_epochs
         assert state.best == ref.best
+
+
+def test_a_schedule_value_is_checked_on_the_fast_path_too() -> None:
+    at = optim.learning_rate(lambda k: 0.1 - 0.1 * k)
+    assert at(0) == 0.1 and at(1) == 0.0
+    with pytest.raises(ValueError, match=r"Invalid learning rate at step 2: -0.1 \(need lr >= 0\)"):
+        at(2)
+    for bad, kind in ((float("nan"), ValueError), (float("inf"), ValueError), ("0.1", TypeError), (True, TypeError)):
+        with pytest.raises(kind, match=r"Invalid learning rate at step 0"):
+            optim.learning_rate(lambda k, b=bad: b)(0)
+    assert optim.learning_rate(lambda k: np.float32(0.5))(0) == 0.5

@@ -16,6 +16,7 @@ parameters and gradients to float64 (:func:`grads_and_params`), all built on
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, NamedTuple
 
 import numpy as np
@@ -161,7 +162,10 @@ def learning_rate(lr: Any, name: str = "learning rate") -> Schedule:
         def at(step: int) -> float:
             if type(step) is not int or step < 0:  # the common case costs one test (every step)
                 step = v.count(step, "step")
-            return v.real(schedule(step), f"{name} at step {step}", low=0, symbol="lr")
+            value = schedule(step)
+            if type(value) is float and 0.0 <= value < math.inf:  # the common case, checked cheaply
+                return value
+            return v.real(value, f"{name} at step {step}", low=0, symbol="lr")
 
         return at
     value = v.real(lr, name, low=0, symbol="lr")
