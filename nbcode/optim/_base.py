@@ -17,7 +17,7 @@ parameters and gradients to float64 (:func:`grads_and_params`), all built on
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, NamedTuple, NoReturn
 
 import numpy as np
 
@@ -107,7 +107,7 @@ def apply_updates(params: Array, updates: Array) -> Array:
     return w + u
 
 
-def bad_state(state: Any, kind: type) -> None:
+def bad_state(state: Any, kind: type) -> NoReturn:
     """Refuse a ``state`` that is not the ``NamedTuple`` an optimizer's ``init`` returns (called
     by the updates only after a one-line ``type(state) is kind`` test, which costs nothing)."""
     raise TypeError(f"Invalid state: {v.show(state)} (need the {kind.__name__} returned by this optimizer's init)")
