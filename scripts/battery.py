@@ -681,23 +681,24 @@ SPECS: dict[str, Spec] = {
     "nbcode.norm.steps_to_converge": S(lambda: dict(A=np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]), y=np.array([1.0, 0.0, 1.0]),
                                                     lr=0.3, tol=1e-3, max_steps=200), shapes={"y": "tied"}),
     # ---- optim
-    "nbcode.optim.Stepper": S(lambda: dict(opt=_opt_sgd(), params=np.array([1.0, -2.0]))),
+    "nbcode.optim.Stepper": S(lambda: dict(opt=_opt_sgd(), params=np.array([1.0, -2.0])), shapes={"params": "any"}),
     "nbcode.optim.Stepper.step": S(lambda: dict(grads=np.array([0.5, 1.0])), shapes={"grads": "tied"}, nonfinite=("grads",),
                                    instance=lambda: __import__("nbcode.optim", fromlist=["x"]).Stepper(_opt_sgd(), np.array([1.0, -2.0]))),
     "nbcode.optim.Optimizer.update_": S(lambda: dict(grads=np.array([0.5, 1.0]), state=_opt_sgd().init(np.array([1.0, -2.0])),
-                                                     params=np.array([1.0, -2.0])), instance=_opt_sgd, nonfinite=("grads",), inplace=("params",),
+                                                     params=np.array([1.0, -2.0])), instance=_opt_sgd, nonfinite=("grads", "params"), inplace=("params",),
                                         shapes={"grads": "tied"}, kinds={"state": "object"}),
     "nbcode.optim.apply_updates": S(lambda: dict(params=np.array([1.0, -2.0]), updates=np.array([0.5, 1.0])),
                                     shapes={"updates": "tied"}),
-    "nbcode.optim.learning_rate": S(lambda: dict(lr=0.5), kinds={"lr": "real"}),
-    "nbcode.optim.run": S(lambda: dict(opt=_opt_sgd(), grad=lambda w: 2 * w, w0=np.array([1.0, -2.0]), steps=3)),
-    "nbcode.optim.iterate": S(lambda: dict(opt=_opt_sgd(), grad=lambda w: 2 * w, w0=np.array([1.0, -2.0]))),
+    "nbcode.optim.learning_rate": S(lambda: dict(lr=0.5), kinds={"lr": "real", "name": "text"}),
+    "nbcode.optim.run": S(lambda: dict(opt=_opt_sgd(), grad=lambda w: 2 * w, w0=np.array([1.0, -2.0]), steps=3),
+                          shapes={"w0": "any"}),
+    "nbcode.optim.iterate": S(lambda: dict(opt=_opt_sgd(), grad=lambda w: 2 * w, w0=np.array([1.0, -2.0])), shapes={"w0": "any"}),
     "nbcode.optim.gd_path": S(lambda: dict(loss=_surface(), w0=np.array([1.0, -2.0]), lr=0.001, steps=3), shapes={"w0": "tied"}),
     "nbcode.optim.newton_path": S(lambda: dict(loss=_surface(), w0=np.array([1.0, -2.0]), steps=3), shapes={"w0": "tied"}),
     "nbcode.optim.momentum_ma": S(lambda: dict(lr=0.1, momentum=0.5)),
     "nbcode.optim.momentum_velocity": S(lambda: dict(lr=0.1, momentum=0.5)),
     "nbcode.optim.nesterov_lookahead_path": S(lambda: dict(grad=lambda w: 2 * w, w0=np.array([1.0, -2.0]), lr=0.1, momentum=0.5,
-                                                           steps=3)),
+                                                           steps=3), shapes={"w0": "any"}),
     "nbcode.optim.newton": S(lambda: dict(hess=lambda w: 2 * np.eye(np.size(w)))),
     "nbcode.optim.two_loop": S(_lbfgs_two_loop, kinds={"old_stps": "arrays", "old_dirs": "arrays", "ro": "reals"},
                                shapes={"g": "tied"}),
@@ -705,6 +706,8 @@ SPECS: dict[str, Spec] = {
                                                   max_iter=5)),
     "nbcode.optim.iteration_matrix": S(lambda: dict(lr=0.1, momentum=0.5, lam=2.0)),
     "nbcode.optim.heavy_ball_rate": S(lambda: dict(lr=0.1, momentum=0.5, lams=np.array([1.0, 4.0]))),
+    "nbcode.optim.nesterov_rate": S(lambda: dict(lr=0.1, momentum=0.5, lams=np.array([1.0, 4.0]))),
+    "nbcode.optim.optimal_nesterov": S(lambda: dict(lam_min=1.0, lam_max=4.0)),
     "nbcode.optim.optimal_heavy_ball": S(lambda: dict(lam_min=1.0, lam_max=4.0)),
     "nbcode.optim.heavy_ball_path": S(lambda: dict(lr=0.1, momentum=0.5, lams=np.array([1.0, 4.0]), w0=np.array([1.0, -2.0]), steps=3),
                                       shapes={"w0": "tied"}),
@@ -833,7 +836,7 @@ SPECS: dict[str, Spec] = {
     # ---- schedules
     "nbcode.schedules.constant_lr": S(lambda: dict(lr=0.5)),
     "nbcode.schedules.step_lr": S(lambda: dict(lr=0.5, step_size=2)),
-    "nbcode.schedules.multistep_lr": S(lambda: dict(lr=0.5, milestones=[2, 4])),
+    "nbcode.schedules.multistep_lr": S(lambda: dict(lr=0.5, milestones=[2, 4]), empty=("milestones",)),
     "nbcode.schedules.exponential_lr": S(lambda: dict(lr=0.5, gamma=0.5)),
     "nbcode.schedules.inverse_time_lr": S(lambda: dict(lr=0.5)),
     "nbcode.schedules.inverse_power_lr": S(lambda: dict(lr=0.5, power=0.5)),
@@ -1843,7 +1846,17 @@ def _crash(runner: Runner, current: list[Any], why: str) -> Outcome:
 # ---------------------------------------------------------------------------------------------
 
 #: (entry pattern, argument, input label pattern) -> reason. Patterns are regular expressions.
-ALLOW: dict[tuple[str, str, str], str] = {}
+ALLOW: dict[tuple[str, str, str], str] = {
+    # ---- optim, schedules (group E)
+    (r"nbcode\.optim\.\w+\(\)\.update", "params", r"(nan|inf) entry"):
+        "a diverged run's parameters are NaN/inf: like torch.optim, an update takes them (init refuses them); "
+        "refusing would stop a training sweep at a diverged learning rate and cost a pass over every parameter per step",
+    (r"nbcode\.schedules\.reduce_lr_on_plateau\(\)\.init", "lr", "0"):
+        "the result's inf is the state's best, which starts at +inf (mode 'min'), as torch's ReduceLROnPlateau",
+    (r"nbcode\.schedules\.reduce_lr_on_plateau\(\)\.update", "metric", r"nan|-?inf"):
+        "a diverged run's loss: NaN counts as a bad epoch and an infinite metric is compared, as in torch's "
+        "ReduceLROnPlateau (the inf in the result is the state's best)",
+}
 
 
 def allowed(o: Outcome) -> str | None:

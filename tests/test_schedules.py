@@ -179,7 +179,7 @@ def test_plateau_matches_torch(kwargs):
         (lambda: S.linear_lr(0.1, start_factor=0.0), "Invalid start_factor: 0.0"),
         (lambda: S.linear_lr(0.1, end_factor=2.0), "Invalid end_factor: 2.0"),
         (lambda: S.linear_decay(0.1, 0.001, 0), "Invalid tau: 0"),
-        (lambda: S.warmup(S.constant_lr(0.1), 0), "Invalid total_iters: 0"),
+        (lambda: S.warmup(S.constant_lr(0.1), 0), "Invalid warmup_iters: 0"),
         (lambda: S.inverse_power_lr(0.1, -1.0), "Invalid power: -1.0"),
         (lambda: S.inverse_time_lr(0.1, 0.0), "Invalid decay_rate: 0.0"),
         (lambda: S.constant_lr(0.1)(-1), "Invalid step: -1"),

@@ -16,7 +16,8 @@ parameters and gradients to float64 (:func:`grads_and_params`), all built on
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+import math
+from typing import Any, Callable, NamedTuple, NoReturn
 
 import numpy as np
 
@@ -85,8 +86,31 @@ def check_params(params: Any) -> None:
 
 
 def apply_updates(params: Array, updates: Array) -> Array:
-    """``params + updates`` (a new array; nothing is modified in place)."""
-    return np.asarray(params, dtype=float) + updates
+    """``params + updates`` (a new float64 array; nothing is modified in place).
+
+    Both must be finite arrays of real numbers of one shape (the path runners add the updates
+    themselves, without these checks, and apply their divergence rule instead).
+
+    Examples
+    --------
+    >>> apply_updates([1.0, 2.0], np.array([0.5, -1.0])).tolist()
+    [1.5, 1.0]
+    >>> apply_updates([1.0, 2.0], [0.5])
+    Traceback (most recent call last):
+        ...
+    ValueError: Invalid shape of updates: (1,) (need the shape of params, (2,))
+    """
+    w = v.array(params, "params")
+    u = v.array(updates, "updates", copy=False)
+    if u.shape != w.shape:
+        raise ValueError(f"Invalid shape of updates: {u.shape} (need the shape of params, {w.shape})")
+    return w + u
+
+
+def bad_state(state: Any, kind: type) -> NoReturn:
+    """Refuse a ``state`` that is not the ``NamedTuple`` an optimizer's ``init`` returns (called
+    by the updates only after a one-line ``type(state) is kind`` test, which costs nothing)."""
+    raise TypeError(f"Invalid state: {v.show(state)} (need the {kind.__name__} returned by this optimizer's init)")
 
 
 def as_params(params: Any, name: str = "parameters") -> Array:
@@ -122,20 +146,36 @@ def learning_rate(lr: Any, name: str = "learning rate") -> Schedule:
     0.1
     >>> learning_rate(lambda k: 1.0 / (k + 1))(3)
     0.25
+    >>> learning_rate(0.1)(-1)
+    Traceback (most recent call last):
+        ...
+    ValueError: Invalid step: -1 (need step >= 0)
     >>> learning_rate(-1)
     Traceback (most recent call last):
         ...
     ValueError: Invalid learning rate: -1 (need lr >= 0)
     """
+    v.text(name, "name")
     if callable(lr):
         schedule = lr
 
         def at(step: int) -> float:
-            return v.real(schedule(step), f"{name} at step {step}", low=0, symbol="lr")
+            if type(step) is not int or step < 0:  # the common case costs one test (every step)
+                step = v.count(step, "step")
+            value = schedule(step)
+            if type(value) is float and 0.0 <= value < math.inf:  # the common case, checked cheaply
+                return value
+            return v.real(value, f"{name} at step {step}", low=0, symbol="lr")
 
         return at
     value = v.real(lr, name, low=0, symbol="lr")
-    return lambda step: value
+
+    def constant(step: int) -> float:
+        if type(step) is not int or step < 0:
+            v.count(step, "step")
+        return value
+
+    return constant
 
 
 def hyper(value: Any, name: str, symbol: str, **bounds: Any) -> float:
@@ -221,6 +261,6 @@ class Stepper:
         if g.shape != self.params.shape:
             raise ValueError(f"Invalid shape of grads: {g.shape} (need the shape of the parameters, {self.params.shape})")
         updates, self.state = self.opt.update(g, self.state, self.params)
-        self.params = apply_updates(self.params, updates)
+        self.params = self.params + updates  # unchecked: a NaN gradient gives NaN parameters, as in torch
         return self.params
 

@@ -8,6 +8,7 @@ import numpy as np
 
 from nbcode.optim import _kernels
 from nbcode.optim._base import (
+    bad_state,
     check_params,
     Array,
     Optimizer,
@@ -108,6 +109,8 @@ def adam(
         return AdamState(0, z, z.copy(), z.copy() if amsgrad else None)
 
     def update(grads: Array, state: AdamState, params: Array) -> tuple[Array, AdamState]:
+        if type(state) is not AdamState:  # one test per step; the message names the argument
+            bad_state(state, AdamState)
         grads, params = grads_and_params(grads, params)
         k = state.step + 1
         lr = lr_at(state.step)
@@ -126,6 +129,8 @@ def adam(
         return shrunk(step, shrink), AdamState(k, m, v, vmax)
 
     def inplace(grads: Array, state: AdamState, params: Array) -> AdamState:
+        if type(state) is not AdamState:  # one test per step; the message names the argument
+            bad_state(state, AdamState)
         _kernels.adam_(params, grads, state.exp_avg, state.exp_avg_sq, state.max_exp_avg_sq, step=state.step + 1,
                        lr=lr_at(state.step), betas=(b1, b2), eps=eps, weight_decay=weight_decay, decoupled=decoupled,
                        bias_correction=bias_correction, engine=engine)
@@ -192,6 +197,8 @@ def adamax(lr: float | Schedule = 2e-3, betas: tuple[float, float] = (0.9, 0.999
         return AdamaxState(0, np.zeros(np.shape(params)), np.zeros(np.shape(params)))
 
     def update(grads: Array, state: AdamaxState, params: Array) -> tuple[Array, AdamaxState]:
+        if type(state) is not AdamaxState:  # one test per step; the message names the argument
+            bad_state(state, AdamaxState)
         grads, params = grads_and_params(grads, params)
         k = state.step + 1
         g, _ = decay(grads, params, weight_decay, 0.0)  # L2 (as torch's Adamax)
@@ -254,6 +261,8 @@ def nadam(
         return NAdamState(0, 1.0, np.zeros(np.shape(params)), np.zeros(np.shape(params)))
 
     def update(grads: Array, state: NAdamState, params: Array) -> tuple[Array, NAdamState]:
+        if type(state) is not NAdamState:  # one test per step; the message names the argument
+            bad_state(state, NAdamState)
         grads, params = grads_and_params(grads, params)
         k = state.step + 1
         lr = lr_at(state.step)

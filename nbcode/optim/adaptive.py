@@ -8,6 +8,7 @@ import numpy as np
 
 from nbcode.optim import _kernels
 from nbcode.optim._base import (
+    bad_state,
     check_params,
     Array,
     Optimizer,
@@ -58,6 +59,8 @@ def adagrad(lr: float | Schedule = 1e-2, lr_decay: float = 0.0, weight_decay: fl
         return AdagradState(0, np.full(np.shape(params), acc0))
 
     def update(grads: Array, state: AdagradState, params: Array) -> tuple[Array, AdagradState]:
+        if type(state) is not AdagradState:  # one test per step; the message names the argument
+            bad_state(state, AdagradState)
         grads, params = grads_and_params(grads, params)
         k = state.step + 1
         g, _ = decay(grads, params, weight_decay, 0.0)  # L2, as torch's Adagrad
@@ -124,6 +127,8 @@ def rmsprop(
         return RMSpropState(0, z, z.copy() if momentum > 0 else None, z.copy() if centered else None)
 
     def update(grads: Array, state: RMSpropState, params: Array) -> tuple[Array, RMSpropState]:
+        if type(state) is not RMSpropState:  # one test per step; the message names the argument
+            bad_state(state, RMSpropState)
         grads, params = grads_and_params(grads, params)
         g, _ = decay(grads, params, weight_decay, 0.0)  # L2, as torch's RMSprop
         s = alpha * state.square_avg + (1 - alpha) * g * g
@@ -145,6 +150,8 @@ def rmsprop(
         return step, RMSpropState(state.step + 1, s, buf, m)
 
     def inplace(grads: Array, state: RMSpropState, params: Array) -> RMSpropState:
+        if type(state) is not RMSpropState:  # one test per step; the message names the argument
+            bad_state(state, RMSpropState)
         _kernels.rmsprop_(params, grads, state.square_avg, state.grad_avg, state.momentum_buffer, lr=lr_at(state.step),
                           alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum, engine=engine)
         return state._replace(step=state.step + 1)
@@ -192,6 +199,8 @@ def adadelta(lr: float | Schedule = 1.0, rho: float = 0.9, eps: float = 1e-6, we
         return AdadeltaState(0, np.zeros(np.shape(params)), np.zeros(np.shape(params)))
 
     def update(grads: Array, state: AdadeltaState, params: Array) -> tuple[Array, AdadeltaState]:
+        if type(state) is not AdadeltaState:  # one test per step; the message names the argument
+            bad_state(state, AdadeltaState)
         grads, params = grads_and_params(grads, params)
         g, _ = decay(grads, params, weight_decay, 0.0)  # L2, as torch's Adadelta
         s = rho * state.square_avg + (1 - rho) * g * g

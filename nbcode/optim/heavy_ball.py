@@ -46,6 +46,14 @@ __all__ = [
 ]
 
 
+def _eigenvalues(lams: Any) -> np.ndarray:
+    """The eigenvalues of a diagonal quadratic: a non-empty 1-D float64 array (a number is one)."""
+    lam = v.array(lams, "lams")
+    if lam.ndim > 1:
+        raise ValueError(f"Invalid shape of lams: {lam.shape} (need a vector of eigenvalues)")
+    return lam.reshape(-1)
+
+
 def iteration_matrix(lr: float, momentum: float, lam: float) -> np.ndarray:
     """:math:`T(\\lambda)` of the heavy ball (PyTorch convention) for one eigenvalue.
 
@@ -67,7 +75,7 @@ def heavy_ball_rate(lr: float, momentum: float, lams: Any) -> float:
     0.5
     """
     lr, momentum = v.real(lr, "learning rate", symbol="lr"), v.real(momentum, "momentum")
-    lams = v.array(lams, "lams")
+    lams = _eigenvalues(lams)
     return max(float(np.max(np.abs(np.linalg.eigvals(iteration_matrix(lr, momentum, float(lam)))))) for lam in np.ravel(lams))
 
 
@@ -91,13 +99,11 @@ def nesterov_rate(lr: float, momentum: float, lams: Any) -> float:
     lr = v.real(lr, "learning rate", low=0, low_open=True, symbol="lr")
     beta = v.real(momentum, "momentum", low=0, high=1, high_open=True)
     rates = []
-    for lam in np.ravel(np.asarray(lams, dtype=float)):
+    for lam in _eigenvalues(lams):
         c = 1.0 - lr * float(lam)
         a, b = (1.0 + beta) * c, beta * c
         root = cmath.sqrt(complex(a * a - 4.0 * b))
         rates.append(max(abs((a + root) / 2.0), abs((a - root) / 2.0)))
-    if not rates:
-        raise ValueError("Invalid lams: empty (need at least one eigenvalue)")
     return float(max(rates))
 
 
@@ -112,7 +118,7 @@ def rate_grid(lrs: Any, betas: Any, lams: Any) -> np.ndarray:
     >>> bool(np.isclose(R[1, 0], heavy_ball_rate(0.5, 0.5, [1.0, 2.0])))
     True
     """
-    lrs, betas, lams = v.vector(lrs, "lrs"), v.vector(betas, "betas"), v.array(lams, "lams")
+    lrs, betas, lams = v.vector(lrs, "lrs"), v.vector(betas, "betas"), _eigenvalues(lams)
     E, B = np.meshgrid(lrs, betas)
     R = np.zeros_like(E)
     for lam in np.ravel(lams):
@@ -173,6 +179,7 @@ def optimal_nesterov(lam_min: float, lam_max: float) -> tuple[float, float, floa
     >>> round(lr, 4), round(beta, 4), round(r, 4), round(nesterov_rate(lr, beta, [0.01, 1.0]), 4)
     (1.3289, 0.7933, 0.8847, 0.8847)
     """
+    lam_min, lam_max = v.real(lam_min, "lam_min"), v.real(lam_max, "lam_max")
     if not 0 < lam_min <= lam_max:
         raise ValueError(f"Invalid eigenvalues: lam_min={lam_min}, lam_max={lam_max} (need 0 < lam_min <= lam_max)")
     q = math.sqrt(3.0 * lam_max / lam_min + 1.0)
@@ -191,7 +198,10 @@ def heavy_ball_path(lr: float, momentum: float, lams: Any, w0: Any, steps: int) 
     [1.0, 0.5, 0.25, 0.125]
     """
     lam = v.vector(lams, "lams")
-    w = v.array(w0, "w0") * np.ones_like(lam)
+    w = v.array(w0, "w0")
+    if w.ndim != 0 and w.shape != lam.shape:
+        raise ValueError(f"Invalid shape of w0: {w.shape} (need a number, or one entry per eigenvalue: {lam.shape})")
+    w = w * np.ones_like(lam)
     return run(sgd(lr=lr, momentum=momentum), lambda x: lam * x, w, steps, max_norm=math.inf)
 
 

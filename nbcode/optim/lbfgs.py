@@ -7,7 +7,7 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 
 from nbcode import _validate as v
-from nbcode.optim._base import Array, Optimizer, as_params, grads_and_params, hyper, check_params
+from nbcode.optim._base import Array, Optimizer, grads_and_params, hyper, check_params, bad_state
 
 __all__ = ["LBFGSState", "lbfgs", "two_loop", "minimize_lbfgs", "LBFGSResult"]
 
@@ -45,6 +45,32 @@ def two_loop(g: Array, old_stps: tuple[Array, ...], old_dirs: tuple[Array, ...],
     >>> two_loop(np.array([2.0, 8.0]), s, y, ro, 0.25).tolist()   # = -H^{-1} g
     [-2.0, -2.0]
     """
+    gv = v.vector(g, "g")
+    stps = _pairs(old_stps, "old_stps")
+    dirs = _pairs(old_dirs, "old_dirs")
+    if not isinstance(ro, (tuple, list)):
+        raise TypeError(f"Invalid ro: {v.show(ro)} (need a sequence of numbers)")
+    rho = tuple(v.real(r, f"ro[{i}]") for i, r in enumerate(ro))
+    if not len(stps) == len(dirs) == len(rho):
+        raise ValueError(f"Invalid old_dirs and ro: {len(stps)} steps, {len(dirs)} gradient changes and {len(rho)} values of ro "
+                         "(need one of each per pair)")
+    for name, pairs in (("old_stps", stps), ("old_dirs", dirs)):
+        for i, x in enumerate(pairs):
+            if x.shape != gv.shape:
+                raise ValueError(f"Invalid shape of g: {gv.shape} does not match {name}[{i}]: {x.shape} "
+                                 "(need one length for the gradient and every pair)")
+    return _two_loop(gv, stps, dirs, rho, v.real(H_diag, "H_diag"))
+
+
+def _pairs(value: Any, name: str) -> tuple[Array, ...]:
+    """A sequence of vectors (the history of :func:`two_loop`), as float64 copies."""
+    if not isinstance(value, (tuple, list)):
+        raise TypeError(f"Invalid {name}: {v.show(value)} (need a sequence of arrays)")
+    return tuple(v.vector(x, f"{name}[{i}]") for i, x in enumerate(value))
+
+
+def _two_loop(g: Array, old_stps: tuple[Array, ...], old_dirs: tuple[Array, ...], ro: tuple[float, ...], H_diag: float) -> Array:
+    """:func:`two_loop` on checked arguments (every step of :func:`lbfgs` calls it)."""
     q = -g
     al = [0.0] * len(old_stps)
     for i in range(len(old_stps) - 1, -1, -1):
@@ -77,7 +103,7 @@ def _direction(g: Array, state: LBFGSState, lr: float, history_size: int) -> LBF
                 dirs, stps, ro = dirs[1:], stps[1:], ro[1:]
             dirs, stps, ro = dirs + (y,), stps + (s,), ro + (1.0 / ys,)
             H_diag = ys / float(y @ y)
-        d = two_loop(g, stps, dirs, ro, H_diag)
+        d = _two_loop(g, stps, dirs, ro, H_diag)
     t = min(1.0, 1.0 / float(np.abs(g).sum())) * lr if n_iter == 1 else lr
     return LBFGSState(n_iter, d, t, dirs, stps, ro, H_diag, g.copy())
 
@@ -116,6 +142,8 @@ def lbfgs(lr: float = 1.0, history_size: int = 100, tolerance_grad: float = 1e-7
         return LBFGSState(0, None, lr, (), (), (), 1.0, None)
 
     def update(grads: Array, state: LBFGSState, params: Array) -> tuple[Array, LBFGSState]:
+        if type(state) is not LBFGSState:  # one test per step; the message names the argument
+            bad_state(state, LBFGSState)
         grads, _ = grads_and_params(grads, params)
         g = grads.ravel()
         if float(np.abs(g).max()) <= tolerance_grad:
@@ -167,7 +195,10 @@ def minimize_lbfgs(
     history_size = v.count(history_size, "history_size", low=1)
     max_iter = v.count(max_iter, "max_iter")
     tolerance_grad = hyper(tolerance_grad, "tolerance_grad value", "tolerance_grad", low=0)
-    w = as_params(x0).ravel()
+    w = v.array(x0, "x0")
+    if w.ndim > 1:
+        raise ValueError(f"Invalid shape of x0: {w.shape} (need a vector)")
+    w = w.ravel()
     state = LBFGSState(0, None, lr, (), (), (), 1.0, None)
     path = [w.copy()]
     f = float(fun(w))

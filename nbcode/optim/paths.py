@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from nbcode import _validate as v
-from nbcode.optim._base import Array, Optimizer, Schedule, apply_updates, as_params
+from nbcode.optim._base import Array, Optimizer, Schedule
 from nbcode.optim.second_order import newton
 from nbcode.optim.sgd import sgd
 
@@ -76,10 +76,18 @@ def iterate(
     if not isinstance(opt, Optimizer):
         raise TypeError(f"Invalid optimizer: {v.show(opt)} (need an nbcode.optim.Optimizer)")
     v.function(grad, "grad")
-    w = as_params(w0, "starting point")
+    w = v.array(w0, "starting point")
     max_norm = v.real(max_norm, "max_norm", low=0, low_open=True, finite=False)
     noise = v.real(noise, "noise", low=0)
-    rng = np.random.default_rng(v.count(seed, "seed")) if noise > 0 else None
+    seed = v.count(seed, "seed")
+    rng = np.random.default_rng(seed) if noise > 0 else None
+    return _iterates(opt, grad, w, max_norm, noise, rng)
+
+
+def _iterates(opt: Optimizer, grad: Callable[[Array], Any], w: Array, max_norm: float, noise: float,
+              rng: np.random.Generator | None) -> Iterator[Array]:
+    """The loop of :func:`iterate`, on checked arguments (a generator: nothing runs until the
+    first iterate is asked for, so the checks stay in :func:`iterate`)."""
     state = opt.init(w)
     yield w
     while True:
@@ -87,7 +95,7 @@ def iterate(
             updates, state = opt.update(np.asarray(grad(w), dtype=np.float64), state, w)
         except _UNDEFINED_STEP:
             return
-        w = apply_updates(w, updates)
+        w = w + updates  # apply_updates without its checks: the divergence rule below judges w
         if rng is not None:
             w = w + noise * rng.standard_normal(w.shape)
         flat = w.reshape(-1)
@@ -114,10 +122,10 @@ def run(
     [nan]
     """
     steps = v.count(steps, "steps")
-    shape = as_params(w0, "starting point").shape
-    path = np.full((steps + 1,) + shape, np.nan)
+    iterates = iterate(opt, grad, w0, max_norm=max_norm, noise=noise, seed=seed)  # checks the arguments
+    path = np.full((steps + 1,) + np.shape(w0), np.nan)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a diverging run is expected to overflow
-        for k, w in zip(range(steps + 1), iterate(opt, grad, w0, max_norm=max_norm, noise=noise, seed=seed)):
+        for k, w in zip(range(steps + 1), iterates):
             path[k] = w
     return path
 

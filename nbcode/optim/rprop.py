@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from nbcode.optim._base import Array, Optimizer, grads_and_params, hyper, pair, check_params
+from nbcode.optim._base import Array, Optimizer, grads_and_params, hyper, pair, check_params, bad_state
 
 __all__ = ["RpropState", "rprop", "RpropBacktrackState", "rprop_backtrack"]
 
@@ -81,6 +81,8 @@ def rprop(lr: float = 1e-2, etas: tuple[float, float] = (0.5, 1.2), step_sizes: 
         return RpropState(0, np.zeros(np.shape(params)), np.full(np.shape(params), lr))
 
     def update(grads: Array, state: RpropState, params: Array) -> tuple[Array, RpropState]:
+        if type(state) is not RpropState:  # one test per step; the message names the argument
+            bad_state(state, RpropState)
         grads, _ = grads_and_params(grads, params)
         s, step_size = _step_sizes(grads, state.prev, state.step_size, (eta_minus, eta_plus), (lo, hi))
         g = np.where(s < 0, 0.0, grads)
@@ -120,6 +122,8 @@ def rprop_backtrack(lr: float = 1e-2, etas: tuple[float, float] = (0.5, 1.2), st
         return RpropBacktrackState(0, z, np.full(np.shape(params), lr), z.copy())
 
     def update(grads: Array, state: RpropBacktrackState, params: Array) -> tuple[Array, RpropBacktrackState]:
+        if type(state) is not RpropBacktrackState:  # one test per step; the message names the argument
+            bad_state(state, RpropBacktrackState)
         grads, _ = grads_and_params(grads, params)
         s, step_size = _step_sizes(grads, state.prev, state.step_size, (eta_minus, eta_plus), (lo, hi))
         du = np.where(s < 0, -state.prev_update, -_sign(grads) * step_size)

@@ -7,7 +7,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from nbcode import _validate as v
-from nbcode.optim._base import Array, Optimizer, Schedule, grads_and_params, hyper, learning_rate, check_params
+from nbcode.optim._base import Array, Optimizer, Schedule, grads_and_params, hyper, learning_rate, check_params, bad_state
 
 __all__ = ["NewtonState", "newton", "QuickpropState", "quickprop"]
 
@@ -59,6 +59,8 @@ def newton(hess: Callable[[Array], Array], lr: float | Schedule = 1.0, damping: 
         return NewtonState(0)
 
     def update(grads: Array, state: NewtonState, params: Array) -> tuple[Array, NewtonState]:
+        if type(state) is not NewtonState:  # one test per step; the message names the argument
+            bad_state(state, NewtonState)
         grads, params = grads_and_params(grads, params)
         H = np.asarray(hess(params), dtype=float)
         if H.size != grads.size * grads.size:
@@ -125,6 +127,8 @@ def quickprop(lr: float | Schedule = 1e-2, mu: float = 1.75) -> Optimizer:
         return QuickpropState(0, np.zeros(np.shape(params)), np.zeros(np.shape(params)))
 
     def update(grads: Array, state: QuickpropState, params: Array) -> tuple[Array, QuickpropState]:
+        if type(state) is not QuickpropState:  # one test per step; the message names the argument
+            bad_state(state, QuickpropState)
         grads, _ = grads_and_params(grads, params)
         lr = lr_at(state.step)
         denom = state.prev_grad - grads

@@ -9,11 +9,11 @@ import numpy as np
 from nbcode import _validate as v
 from nbcode.optim import _kernels
 from nbcode.optim._base import (
+    bad_state,
     check_params,
     Array,
     Optimizer,
     Schedule,
-    as_params,
     flag,
     grads_and_params,
     hyper,
@@ -110,6 +110,8 @@ def sgd(
         return SGDState(0, None)
 
     def update(grads: Array, state: SGDState, params: Array) -> tuple[Array, SGDState]:
+        if type(state) is not SGDState:  # one test per step; the message names the argument
+            bad_state(state, SGDState)
         grads, params = grads_and_params(grads, params)
         g, _ = decay(grads, params, weight_decay, 0.0)  # L2 (torch's SGD has no decoupled decay)
         buf = state.momentum_buffer
@@ -119,6 +121,8 @@ def sgd(
         return -lr_at(state.step) * g, SGDState(state.step + 1, buf)
 
     def inplace(grads: Array, state: SGDState, params: Array) -> SGDState:
+        if type(state) is not SGDState:  # one test per step; the message names the argument
+            bad_state(state, SGDState)
         _kernels.sgd_(params, grads, state.momentum_buffer, lr=lr_at(state.step), momentum=momentum, dampening=dampening,
                       weight_decay=weight_decay, nesterov=nesterov, first_step=state.step == 0, engine=engine)
         return SGDState(state.step + 1, state.momentum_buffer)
@@ -155,6 +159,8 @@ def momentum_ma(lr: float | Schedule, momentum: float) -> Optimizer:
         return MomentumMAState(0, np.zeros(np.shape(params)))
 
     def update(grads: Array, state: MomentumMAState, params: Array) -> tuple[Array, MomentumMAState]:
+        if type(state) is not MomentumMAState:  # one test per step; the message names the argument
+            bad_state(state, MomentumMAState)
         grads, _ = grads_and_params(grads, params)
         m = beta * state.v + (1 - beta) * grads
         return -lr_at(state.step) * m, MomentumMAState(state.step + 1, m)
@@ -200,6 +206,8 @@ def momentum_velocity(lr: float | Schedule, momentum: float) -> Optimizer:
         return VelocityState(0, np.zeros(np.shape(params)))
 
     def update(grads: Array, state: VelocityState, params: Array) -> tuple[Array, VelocityState]:
+        if type(state) is not VelocityState:  # one test per step; the message names the argument
+            bad_state(state, VelocityState)
         grads, _ = grads_and_params(grads, params)
         vel = beta * state.v - lr_at(state.step) * grads
         return vel, VelocityState(state.step + 1, vel)
@@ -221,7 +229,7 @@ def nesterov_lookahead_path(grad: Callable[[Array], Array], w0: Any, lr: float, 
 
     Returns
     -------
-    w, lookahead : arrays of shape ``(steps + 1, d)``.
+    w, lookahead : arrays of shape ``(steps + 1,) + w0.shape``.
 
     Examples
     --------
@@ -234,7 +242,7 @@ def nesterov_lookahead_path(grad: Callable[[Array], Array], w0: Any, lr: float, 
     lr = hyper(lr, "learning rate", "lr", low=0)
     momentum = hyper(momentum, "momentum value", "momentum", low=0)
     steps = v.count(steps, "steps")
-    w = as_params(w0)
+    w = v.array(w0, "w0")
     vel = np.zeros_like(w)
     ws, looks = [w.copy()], [w.copy()]
     for _ in range(steps):

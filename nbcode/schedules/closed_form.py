@@ -98,6 +98,8 @@ def multistep_lr(lr: float, milestones: Sequence[int], gamma: float = 0.1) -> Sc
     [1.0, 1.0, 0.1, 0.1, 0.01, 0.01]
     """
     lr, gamma = _check_lr(lr), _check_factor(gamma, "gamma")
+    if isinstance(milestones, (str, bytes)) or not isinstance(milestones, (Sequence, np.ndarray)):
+        raise TypeError(f"Invalid milestones: {v.show(milestones)} (need a sequence of integers)")
     ms = sorted(_check_period(m, "milestone") for m in milestones)
 
     def schedule(k: int) -> float:
@@ -215,6 +217,8 @@ def warmup(schedule: Schedule, warmup_iters: int, start_factor: float = 0.1) -> 
     >>> [round(s(k), 2) for k in range(6)]
     [0.2, 0.4, 0.6, 0.8, 1.0, 1.0]
     """
+    v.function(schedule, "schedule")
+    warmup_iters = _check_period(warmup_iters, "warmup_iters")
     factor = linear_lr(1.0, start_factor, 1.0, warmup_iters)
 
     def warmed(k: int) -> float:
@@ -347,11 +351,11 @@ def one_cycle_lr(
     """
     max_lr = _check_lr(max_lr, "max_lr")
     total_steps = _check_period(total_steps, "total_steps")
-    if not isinstance(pct_start, float) or not 0 <= pct_start <= 1:
-        raise ValueError(f"Invalid pct_start: {pct_start} (need a float between 0 and 1)")
+    pct_start = v.real(pct_start, "pct_start", low=0, high=1)
     v.choice(anneal_strategy, "anneal_strategy", ("cos", "linear"))
     div_factor = _check_factor(div_factor, "div_factor")
     final_div_factor = _check_factor(final_div_factor, "final_div_factor")
+    three_phase = v.flag(three_phase, "three_phase")
     initial = max_lr / div_factor
     final = initial / final_div_factor
     if three_phase:
@@ -390,6 +394,7 @@ def schedule_values(schedule: Schedule, steps: int) -> np.ndarray:
     >>> schedule_values(exponential_lr(1.0, 0.5), 3).tolist()
     [1.0, 0.5, 0.25]
     """
+    v.function(schedule, "schedule")
     steps = _check_period(steps, "number of steps")
     return np.array([schedule(k) for k in range(steps)], dtype=float)
 
@@ -407,5 +412,5 @@ def robbins_monro_sums(schedule: Schedule, steps: int) -> tuple[float, float]:
     >>> round(s1, 2), round(s2, 4)  # ln K + 0.577..., pi^2/6 - 1/K
     (9.79, 1.6448)
     """
-    eta = schedule_values(schedule, steps)
+    eta = schedule_values(schedule, steps)  # checks both arguments
     return float(eta.sum()), float(np.sum(eta * eta))

@@ -15,9 +15,16 @@ from __future__ import annotations
 
 import math
 from typing import Callable, NamedTuple
+
+import numpy as np
+
 from nbcode import _validate
 
 __all__ = ["PlateauState", "Plateau", "reduce_lr_on_plateau"]
+
+
+def _is_nan(x: object) -> bool:
+    return isinstance(x, (float, np.floating)) and math.isnan(x)
 
 
 class PlateauState(NamedTuple):
@@ -63,17 +70,24 @@ def reduce_lr_on_plateau(
     threshold : float
     threshold_mode : {'rel', 'abs'}
     min_lr, eps : float
+        Non-negative.
+
+    Notes
+    -----
+    The state's ``best`` starts at :math:`+\\infty` (``'min'``) or :math:`-\\infty` (``'max'``),
+    as in torch. ``update`` takes a metric that is a real number, infinite or NaN (a diverged
+    run): a NaN metric is never an improvement, so it counts as a bad epoch, as in torch.
     """
     if mode not in ("min", "max"):
         raise ValueError(f"Invalid mode: {mode!r} (use 'min' or 'max')")
     if threshold_mode not in ("rel", "abs"):
         raise ValueError(f"Invalid threshold_mode: {threshold_mode!r} (use 'rel' or 'abs')")
-    if not math.isfinite(factor) or not 0 < factor < 1:
-        raise ValueError(f"Invalid factor: {factor} (need 0 < factor < 1)")
+    factor = _validate.real(factor, "factor", low=0, high=1, low_open=True, high_open=True)
     patience = _validate.count(patience, "patience")
+    threshold = _validate.real(threshold, "threshold")
     cooldown = _validate.count(cooldown, "cooldown")
-    if not math.isfinite(min_lr) or min_lr < 0:
-        raise ValueError(f"Invalid min_lr: {min_lr}")
+    min_lr = _validate.real(min_lr, "min_lr", low=0)
+    eps = _validate.real(eps, "eps", low=0)
 
     def is_better(a: float, best: float) -> bool:
         if mode == "min" and threshold_mode == "rel":
@@ -85,13 +99,15 @@ def reduce_lr_on_plateau(
         return a > best + threshold
 
     def init(lr: float) -> PlateauState:
-        if not math.isfinite(lr) or lr < 0:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        return PlateauState(float(lr), math.inf if mode == "min" else -math.inf, 0, 0)
+        lr = _validate.real(lr, "learning rate", low=0, symbol="lr")
+        return PlateauState(lr, math.inf if mode == "min" else -math.inf, 0, 0)
 
     def update(metric: float, state: PlateauState) -> PlateauState:
+        if type(state) is not PlateauState:
+            raise TypeError(f"Invalid state: {_validate.show(state)} (need the PlateauState returned by init or update)")
         lr, best, bad, cool = state
-        current = float(metric)
+        # a NaN metric (a diverged run) is not an improvement: a bad epoch, as in torch
+        current = math.nan if _is_nan(metric) else _validate.real(metric, "metric", finite=False)
         if is_better(current, best):
             best, bad = current, 0
         else:
