@@ -1848,7 +1848,7 @@ def _crash(runner: Runner, current: list[Any], why: str) -> Outcome:
 #: (entry pattern, argument, input label pattern) -> reason. Patterns are regular expressions.
 ALLOW: dict[tuple[str, str, str], str] = {
     # ---- optim, schedules (group E)
-    (r"nbcode\.optim\.\w+\(\)\.update", "params", r"(nan|inf) entry"):
+    (r"nbcode\.(optim\.\w+|experiments\.optim\.race_optimizer)\(\)\.update", "params", r"(nan|inf) entry"):
         "a diverged run's parameters are NaN/inf: like torch.optim, an update takes them (init refuses them); "
         "refusing would stop a training sweep at a diverged learning rate and cost a pass over every parameter per step",
     (r"nbcode\.schedules\.reduce_lr_on_plateau\(\)\.init", "lr", "0"):
