@@ -1130,6 +1130,7 @@ def _class_entries(cls: type, name: str, out: list[Entry], excluded: dict[str, s
         if an.startswith("_") and an != "__call__":
             continue
         raw = inspect.getattr_static(cls, an, None)
+        bound_first = isinstance(raw, classmethod)  # cls is supplied by the call, not by the battery
         if isinstance(raw, (staticmethod, classmethod)):
             raw = raw.__func__
         if not inspect.isfunction(raw) or not str(getattr(raw, "__module__", "")).startswith("nbcode"):
@@ -1141,6 +1142,8 @@ def _class_entries(cls: type, name: str, out: list[Entry], excluded: dict[str, s
             excluded[mname] = EXCLUDED[mname]
             continue
         params = _signature(raw)
+        if bound_first and params:
+            params = dict(list(params.items())[1:])
         spec = _spec_for(mname, params)
         if spec.instance is None and name in RECORDS:
             spec = dataclasses.replace(spec, instance=RECORDS[name])
