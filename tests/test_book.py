@@ -3,6 +3,7 @@ and the regression suite itself (a changed stored output must make nbval fail)."
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -44,6 +45,50 @@ def test_notebook_is_committed_executed_in_order(path: Path) -> None:
                 assert kb <= MAX_SWEEP_KB, (f"{path.name}, code cell {code.index(c)}: a sweep of {kb:.0f} KB "
                                             f"(budget {MAX_SWEEP_KB} KB; fewer frames or coarser sliders)")
     assert path.stat().st_size < 5_000_000, "keep a chapter under 5 MB"
+
+
+def _bound_at_top_level(tree: ast.Module) -> set[str]:
+    """Names a cell (re)binds when it runs: assignments and loop targets outside functions,
+    definitions, imports."""
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+            continue
+        for n in ast.walk(node):
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+                names.add(n.id)
+            elif isinstance(n, (ast.Import, ast.ImportFrom)):
+                names.update((a.asname or a.name).split(".")[0] for a in n.names)
+    return names
+
+
+def _globals_read(fn: ast.FunctionDef) -> set[str]:
+    """Names a function reads but never binds itself (its globals; nested scopes merged)."""
+    bound = {a.arg for a in ast.walk(fn) if isinstance(a, ast.arg)}
+    read = set()
+    for n in ast.walk(fn):
+        if isinstance(n, ast.Name):
+            (bound if isinstance(n.ctx, ast.Store) else read).add(n.id)
+        elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n is not fn:
+            bound.add(n.name)
+    return read - bound
+
+
+@pytest.mark.parametrize("path", toc_notebooks(ROOT), ids=lambda p: p.name)
+def test_functions_do_not_read_globals_that_later_cells_rebind(path: Path) -> None:
+    """A sweep's drawing function runs again whenever a slider moves, possibly after the reader
+    has run the whole notebook: a global it reads must not be rebound by a later cell."""
+    nb = nbformat.read(path, as_version=4)
+    cells = [(i, ast.parse(c.source)) for i, c in enumerate(nb.cells)
+             if c.cell_type == "code" and not c.source.lstrip().startswith(("%", "!"))]
+    clashes = []
+    for k, (i, tree) in enumerate(cells):
+        for fn in (n for n in tree.body if isinstance(n, ast.FunctionDef)):
+            for j, later in cells[k + 1:]:
+                for name in sorted(_globals_read(fn) & _bound_at_top_level(later)):
+                    clashes.append(f"cell {i}: {fn.name}() reads {name!r}, which cell {j} rebinds")
+    assert not clashes, f"{path.name}:\n" + "\n".join(clashes)
 
 
 def test_strict_html_build() -> None:
