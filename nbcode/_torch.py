@@ -30,7 +30,7 @@ from torch import nn
 from torch.func import functional_call
 from torch.nn.modules.batchnorm import _NormBase
 
-__all__ = ["call_buffers", "stateless", "fixed_rng"]
+__all__ = ["call_buffers", "stateless", "fixed_rng", "check_fit"]
 
 _RUNNING = ("running_mean", "running_var", "num_batches_tracked")
 
@@ -112,3 +112,65 @@ def stateless(model: nn.Module) -> Callable[[Mapping[str, torch.Tensor], Any], A
             return functional_call(model, tensors, (X,), strict=False)
 
     return call
+
+
+def check_fit(model: nn.Module, X: torch.Tensor, y: torch.Tensor | None = None,
+              loss_fn: Callable[..., Any] | None = None, *, x_name: str = "X", y_name: str = "y") -> None:
+    """Refuse data that does not fit ``model`` (and ``loss_fn``), before any computation, with an
+    error that names the argument instead of torch's message from deep inside a layer.
+
+    Checks, in order: ``X`` has the dtype of the model's floating parameters (no silent float32
+    against float64); the model runs on the first two rows (in eval mode, without gradients, the
+    mode of every module restored: nothing changes); integer labels lie in ``0 .. K-1`` for a
+    model with ``K`` outputs; float targets have the output's shape (torch's MSE would broadcast
+    ``(n, 1)`` against ``(n, K)`` with only a warning); ``loss_fn`` gives a scalar.
+
+    >>> import torch
+    >>> net = torch.nn.Linear(3, 2).double()
+    >>> check_fit(net, torch.zeros(4, 5, dtype=torch.float64))
+    Traceback (most recent call last):
+        ...
+    ValueError: Invalid X: the model cannot take it (mat1 and mat2 shapes cannot be multiplied (2x5 and 3x2))
+    >>> check_fit(net, torch.zeros(4, 3, dtype=torch.float64), torch.tensor([0, 1, 2, 1]))
+    Traceback (most recent call last):
+        ...
+    ValueError: Invalid y: labels 0 .. 2 for a model with 2 outputs (need 0 <= y < 2)
+    """
+    dtypes = {p.dtype for p in model.parameters() if p.is_floating_point()}
+    if X.is_floating_point() and dtypes and X.dtype not in dtypes:
+        want = " or ".join(sorted(str(d) for d in dtypes))
+        raise TypeError(f"Invalid {x_name}: dtype {X.dtype} (the model's parameters are {want}; "
+                        f"convert one of them, e.g. {x_name}.to({next(iter(dtypes))}))")
+    modes = [(m, m.training) for m in model.modules()]
+    try:
+        model.eval()
+        with torch.no_grad():
+            try:
+                out = model(X[:2])
+            except (RuntimeError, IndexError, TypeError, ValueError) as e:
+                raise ValueError(f"Invalid {x_name}: the model cannot take it ({str(e).splitlines()[0]})") from None
+            if y is None or not isinstance(out, torch.Tensor):
+                return
+            if not y.is_floating_point() and not y.is_complex() and out.dim() == 2 and y.dim() == 1:
+                K = out.shape[1]
+                lo, hi = int(y.min()), int(y.max())
+                if lo < 0 or hi >= K:
+                    raise ValueError(f"Invalid {y_name}: labels {lo} .. {hi} for a model with {K} outputs "
+                                     f"(need 0 <= {y_name} < {K})")
+            elif y.is_floating_point() and y.dim() == out.dim() and tuple(y.shape[1:]) != tuple(out.shape[1:]):
+                raise ValueError(f"Invalid shape of {y_name}: {tuple(y.shape)} for model outputs of shape "
+                                 f"{tuple(out.shape[1:])} per example (need ({y.shape[0]}, "
+                                 f"{', '.join(map(str, out.shape[1:]))}))")
+            if loss_fn is not None:
+                try:
+                    loss = loss_fn(out, y[:2])
+                except (RuntimeError, IndexError, TypeError, ValueError) as e:
+                    raise ValueError(f"Invalid {y_name}: the loss cannot take it with the model's output "
+                                     f"({str(e).splitlines()[0]})") from None
+                if not isinstance(loss, torch.Tensor) or loss.dim() != 0:
+                    shape = tuple(loss.shape) if isinstance(loss, torch.Tensor) else type(loss).__name__
+                    raise TypeError(f"Invalid loss_fn: it returned {shape} (need a scalar tensor: "
+                                    "reduction='mean' or 'sum')")
+    finally:
+        for m, training in modes:
+            m.training = training
