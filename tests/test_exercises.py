@@ -12,7 +12,7 @@ def test_number_answer() -> None:
     judge = NumberAnswer(0.25, rtol=1e-3)
     assert judge(0.25)[0] and judge(np.float64(0.2501))[0]
     assert not judge(0.26)[0]
-    assert judge("x") == (False, "expected a number, got str")
+    assert judge("x") == (False, "give a number, not a string")
     assert not judge(float("nan"))[0]
     with pytest.raises(ValueError, match="Invalid tolerance"):
         NumberAnswer(1.0, rtol=-1)

@@ -11,7 +11,9 @@ solution passes).
 
 from __future__ import annotations
 
+import copy
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -48,14 +50,81 @@ class NumberAnswer:
         self.value, self.rtol, self.atol = value, rtol, atol
 
     def __call__(self, answer: Any) -> tuple[bool, str]:
-        try:
-            x = float(answer)
-        except (TypeError, ValueError):
-            return False, f"expected a number, got {type(answer).__name__}"
-        if not math.isfinite(x):
-            return False, f"expected a finite number, got {x}"
+        x, problem = _as_number(answer)
+        if x is None:
+            return False, problem
         ok = math.isclose(x, self.value, rel_tol=self.rtol, abs_tol=self.atol)
         return ok, "" if ok else "the number is not right"
+
+
+def _as_number(answer: Any) -> tuple[float | None, str]:
+    """``(float(answer), "")`` for a finite real number, else ``(None, what is wrong)``.
+
+    Strings, booleans and complex numbers are not number answers (``float("0.25")`` would
+    parse one, ``float(np.complex128(...))`` would drop the imaginary part).
+
+    Examples
+    --------
+    >>> _as_number(0.25)
+    (0.25, '')
+    >>> _as_number("0.25")
+    (None, 'give a number, not a string')
+    >>> _as_number(10**400)
+    (None, 'expected a finite number, got an integer too large for a float')
+    """
+    if isinstance(answer, (str, bytes, bytearray)):
+        return None, "give a number, not a string"
+    if isinstance(answer, (bool, np.bool_)):
+        return None, "give a number, not True/False"
+    if _is_complex(answer):
+        return None, f"expected a real number, got a complex number ({type(answer).__name__})"
+    if type(answer).__module__.startswith("torch") and hasattr(answer, "detach"):
+        answer = answer.detach()  # a tensor that requires grad: judge its value
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", np.exceptions.ComplexWarning)
+            x = float(answer)
+    except np.exceptions.ComplexWarning:
+        return None, f"expected a real number, got a complex number ({type(answer).__name__})"
+    except OverflowError:
+        return None, "expected a finite number, got an integer too large for a float"
+    except Exception:  # TypeError, ValueError, torch's RuntimeError for a tensor of several elements, ...
+        return None, f"expected a number, got {type(answer).__name__}"
+    if not math.isfinite(x):
+        return None, f"expected a finite number, got {x}"
+    return x, ""
+
+
+def _is_complex(x: Any) -> bool:
+    """Whether ``x`` is a complex scalar or an array/tensor of complex dtype (never raises)."""
+    if isinstance(x, (complex, np.complexfloating)):
+        return True
+    is_complex = getattr(x, "is_complex", None)  # torch.Tensor
+    if callable(is_complex) and type(x).__module__.startswith("torch"):
+        try:
+            return bool(is_complex())
+        except Exception:
+            return False
+    dtype = getattr(x, "dtype", None)
+    return isinstance(dtype, np.dtype) and dtype.kind == "c"
+
+
+def _same(a: Any, b: Any) -> bool:
+    """``a == b`` as one truth value; False when the comparison is not a single bool (arrays)."""
+    try:
+        eq = a == b
+        return bool(eq) if isinstance(eq, (bool, np.bool_)) else False
+    except Exception:
+        return False
+
+
+def _as_array(x: Any) -> np.ndarray:
+    """``x`` as a float64 array; a torch tensor is detached first (raises for what is not numbers)."""
+    if type(x).__module__.startswith("torch") and hasattr(x, "detach"):
+        x = x.detach().cpu().numpy()
+    if _is_complex(x):
+        raise TypeError("complex")
+    return np.asarray(x, dtype=float)
 
 
 class ChoiceAnswer:
@@ -64,7 +133,7 @@ class ChoiceAnswer:
     def __init__(self, value: Any, options: Sequence[Any]) -> None:
         if isinstance(options, (str, bytes)) or not isinstance(options, Sequence) or not options:
             raise TypeError(f"Invalid options: {_validate.show(options)} (need a non-empty list of options)")
-        if value not in options:
+        if not any(_same(value, o) for o in options):
             raise ValueError(f"Invalid choice answer: value={value!r} is not among the options {list(options)}")
         self.value, self.options = value, list(options)
 
@@ -72,9 +141,9 @@ class ChoiceAnswer:
         norm = (lambda a: a.strip().lower()) if isinstance(self.value, str) else (lambda a: a)
         if isinstance(self.value, str) and not isinstance(answer, str):
             return False, f"answer with one of {self.options}"
-        if norm(answer) not in [norm(o) for o in self.options]:
+        if not any(_same(norm(answer), norm(o)) for o in self.options):
             return False, f"answer with one of {self.options}"
-        ok = norm(answer) == norm(self.value)
+        ok = _same(norm(answer), norm(self.value))
         return ok, "" if ok else "that is not the right option"
 
 
@@ -99,9 +168,10 @@ class FunctionAnswer:
         if not callable(answer):
             return False, f"expected a function, got {type(answer).__name__}"
         for args in self.cases:
-            want = self.reference(*args)
+            # copies: a function that writes into its input must not change the stored case
+            want = self.reference(*copy.deepcopy(args))
             try:
-                got = answer(*args)
+                got = answer(*copy.deepcopy(args))
             except Exception as e:  # the reader's code may fail in any way; report it
                 return False, f"your function raised {type(e).__name__}: {e} for input {_short(args)}"
             if got is None:  # the unanswered stub: say what to do, not what the answer is
@@ -111,9 +181,11 @@ class FunctionAnswer:
             if got is not None and shapes is not None and shapes[0] != shapes[1]:
                 # np.allclose broadcasts: a row (1, n) would match a vector (n,)
                 return False, f"for input {_short(args)} it returned shape {shapes[0]}, expected shape {shapes[1]}"
+            if _is_complex(got) and not _is_complex(want):
+                return False, f"for input {_short(args)} it returned complex values {_short(got)}, expected real ones {_short(want)}"
             try:
-                same = got is not None and np.allclose(np.asarray(got, dtype=float), np.asarray(want, dtype=float), rtol=self.rtol, atol=self.atol)
-            except (TypeError, ValueError):
+                same = got is not None and np.allclose(_as_array(got), _as_array(want), rtol=self.rtol, atol=self.atol)
+            except Exception:  # not numbers (objects, ragged lists, a too large int, ...)
                 same = False
             if not same:
                 return False, f"for input {_short(args)} it returned {_short(got)}, expected {_short(want)}"

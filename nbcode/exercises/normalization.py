@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nbcode.exercises.core import ChoiceAnswer, Exercise, FunctionAnswer, NumberAnswer, register
+from nbcode.exercises.core import ChoiceAnswer, Exercise, FunctionAnswer, NumberAnswer, _as_number, register
 import math
 from typing import Any
 
@@ -84,12 +84,17 @@ register(
 )
 
 def _judge_keras_port(answer: Any) -> tuple[bool, str]:
+    if isinstance(answer, (str, bytes, bytearray)):
+        return False, "expected a pair (momentum, eps) of numbers, not a string"
     try:
-        momentum, eps = (float(a) for a in answer)
-    except (TypeError, ValueError):
+        pair = list(answer)
+    except Exception:
         return False, "expected a pair (momentum, eps) of numbers"
-    if not (math.isfinite(momentum) and math.isfinite(eps)):
-        return False, "expected finite numbers"
+    if len(pair) != 2:
+        return False, "expected a pair (momentum, eps) of numbers"
+    (momentum, problem_m), (eps, problem_e) = _as_number(pair[0]), _as_number(pair[1])
+    if momentum is None or eps is None:
+        return False, f"expected a pair (momentum, eps) of numbers: {problem_m or problem_e}"
     ok_m, ok_e = math.isclose(momentum, 0.01, rel_tol=1e-9), math.isclose(eps, 1e-3, rel_tol=1e-9)
     if ok_m and ok_e:
         return True, ""
