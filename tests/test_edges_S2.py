@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -70,3 +72,68 @@ def test_choice_answer_with_array_is_not_an_option() -> None:
     ok, detail = ChoiceAnswer(2, [1, 2, 3])(np.array([2, 3]))
     assert not ok and "one of" in detail
     assert ChoiceAnswer(2, [1, 2, 3])(np.int64(2))[0]
+
+
+# --- 2. quantizer and sweeps: finite data beyond the float range, subnormal spans ----------------
+
+from nbcode.plot.quantize import Quantizer, snap  # noqa: E402
+from nbcode.sweep import Choice, Plot, Slider, sweep  # noqa: E402
+
+
+@pytest.mark.parametrize("lo, hi", [(-1e308, 1.7e308), (-1.7976931348623157e308, 1.7976931348623157e308)])
+def test_quantizer_span_beyond_float_range(lo: float, hi: float) -> None:
+    q = Quantizer.for_axis([lo, hi], False)
+    assert q.key == (1, 305, False)
+    out = snap([lo, 0.0, hi], q)
+    assert np.all(np.isfinite(out)) and out[1] == 0.0
+    np.testing.assert_allclose(out[[0, 2]], [lo, hi], rtol=1e-3)
+    assert q.number(hi) is not None and np.isfinite(q.number(hi))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("data", [[1e-320, 2e-320], [0.0, 1e-310], [5e-324, 5e-324], [1e-306, 1e-306]])
+def test_quantizer_subnormal_span_is_degenerate(data: list[float]) -> None:
+    q = Quantizer.for_axis(data, False)
+    assert q.key == (1, -3, False)
+    assert snap(data, q).tolist() == [0.0, 0.0]
+
+
+def test_quantizer_unchanged_near_the_edge() -> None:
+    """The smallest spans that worked before keep their step (no figure moves)."""
+    q = Quantizer.for_axis([2.5881824180185456e-302, 2.5881824180185456e-302], False)
+    assert q.key == (2, -306, False)
+
+
+def _diverging(lr: float) -> Plot:
+    p = Plot()
+    p[0].plot([0, 1, 2], [1.0, -1e308 * lr, 1.7e308 * lr])
+    return p
+
+
+def test_sweep_html_with_data_beyond_float_range() -> None:
+    s = sweep(_diverging, lr=Slider(0.5, 1.0, num=2))
+    assert "nbcode-sweep-data" in s.to_html()
+
+
+def test_sweep_html_with_huge_limits_and_subnormal_data() -> None:
+    def lim(lr: float) -> Plot:
+        p = Plot()
+        p[0].plot([0, 1], [0, lr]).set(ylim=(-1e308, 1e308))
+        return p
+
+    def tiny(lr: float) -> Plot:
+        p = Plot()
+        p[0].plot([0, 1], [1e-320 * lr, 2e-320])
+        return p
+
+    assert "nbcode-sweep-data" in sweep(lim, lr=Slider(0.5, 1.0, num=2)).to_html()
+    s = sweep(tiny, lr=Slider(0.5, 1.0, num=2))
+    assert "nbcode-sweep-data" in s.to_html()
+    assert s.render_png(lr=1.0)[:4] == b"\x89PNG"
+
+
+def test_render_error_names_the_frame() -> None:
+    s = sweep(_diverging, lr=Slider(0.5, 1.0, num=2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # matplotlib's own overflow warnings
+        with pytest.raises(RuntimeError, match=r"frame at lr=1\.0 .*largest float"):
+            s.render_png(lr=1.0)

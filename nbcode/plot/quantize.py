@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 from decimal import Decimal
 from typing import Any, Iterable
 
@@ -30,6 +31,9 @@ CLAMP_SPANS = 100.0
 # (0.0375, 2.5, ...) on one machine and to within round-off on another are never on an edge.
 # Zero still maps to count 0; a value is off by at most 0.56 of a step.
 _SHIFT = 0.5 + (math.sqrt(5.0) - 1.0) / 20.0
+# Steps below 10**_MIN_E cannot be counted (10.0**-e overflows): such tiny spans are treated as zero.
+_MIN_E = -308
+_MAX = sys.float_info.max
 
 
 def _finite(values: Iterable[float], log: bool, name: str = "data") -> list[float]:
@@ -73,8 +77,11 @@ class Quantizer:
         span = hi - lo
         if not span > 0:
             span = abs(lo) * 0.1 or 1.0
+        span = min(span, _MAX)  # an axis wider than the float range (hi - lo = inf)
         target = span / STEPS
         e = int(math.floor(math.log10(target)))
+        if e < _MIN_E:  # a (sub)normal span near 1e-308: 10**-e would overflow; a degenerate axis at 0
+            span, target, e = 1.0, 1.0 / STEPS, -3
         m = 1
         for cand in (5, 2):  # the largest of 1, 2, 5 times 10^e that still gives STEPS steps
             if cand * 10.0**e <= target * (1 + 1e-12):
@@ -123,7 +130,7 @@ class Quantizer:
         if isinstance(k, (bool, np.bool_)) or not isinstance(k, numbers.Integral):
             raise TypeError(f"Invalid k: {k!r} (need an integer)")
         k = int(k)
-        t = float(Decimal(k * self.m).scaleb(self.e))
+        t = min(max(float(Decimal(k * self.m).scaleb(self.e)), -_MAX), _MAX)  # a step past the float range
         return float(format(10.0**t, ".6g")) if self.log else t
 
     def counts(self, values: Any) -> tuple[int | None, ...]:
@@ -162,7 +169,11 @@ def snap(values: Any, q: Quantizer) -> np.ndarray:
     scaled = t * 10.0**-q.e if q.e <= 0 else t / 10.0**q.e
     k = np.floor(scaled / q.m + _SHIFT) * q.m
     # k * 10^e as the float nearest to the decimal (10^|e| is exact): the same as Quantizer.value
-    t = k / 10.0**-q.e if q.e <= 0 else k * 10.0**q.e
+    if q.e <= 0:
+        t = k / 10.0**-q.e
+    else:
+        with np.errstate(over="ignore"):  # a step past the float range (an axis as wide as it)
+            t = np.minimum(np.maximum(k * 10.0**q.e, -_MAX), _MAX)
     if q.log:
         a[ok] = [float(format(10.0**v, ".6g")) for v in t.tolist()]
     else:

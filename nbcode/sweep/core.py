@@ -17,6 +17,7 @@ Makefile sets ``NBCODE_SWEEP=static`` for the book build and the tests.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import html
 import inspect
@@ -121,8 +122,7 @@ class Sweep:
         try:
             p = self.draw(**params)
         except Exception as e:
-            at = ", ".join(f"{k}={v!r}" for k, v in params.items())
-            raise RuntimeError(f"the sweep's drawing function {_name(self.draw)} failed at {at}: {type(e).__name__}: {e}") from e
+            raise RuntimeError(f"the sweep's drawing function {_name(self.draw)} failed at {_at(params)}: {type(e).__name__}: {e}") from e
         if not isinstance(p, Plot):
             raise TypeError(f"a sweep's drawing function must return an nbcode.sweep.Plot, got {type(p).__name__}")
         return p
@@ -132,7 +132,9 @@ class Sweep:
         """Every frame of the grid, as the JSON document the HTML renderer reads."""
         pool = FramePool()
         for params in self.grid():
-            pool.add(self.frame(**params))
+            plot = self.frame(**params)
+            with _rendering(params):
+                pool.add(plot)
         controls = [
             {"name": name, "label": c.label or name, "labels": c.labels, "kind": "slider" if isinstance(c, Slider) else "choice"}
             for name, c in self.controls.items()
@@ -191,16 +193,20 @@ class Sweep:
     # -- live ---------------------------------------------------------------------------------
     def render_png(self, **params: Any) -> bytes:
         """One frame drawn by matplotlib, as PNG bytes (what a live slider move costs)."""
-        fig = self.frame(**params).to_matplotlib(fast=True)
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", pil_kwargs={"compress_level": 1})
+        plot = self.frame(**params)
+        with _rendering(params, plot):
+            fig = plot.to_matplotlib(fast=True)
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png", pil_kwargs={"compress_level": 1})
         return buf.getvalue()
 
     def frame_json(self, **params: Any) -> str:
         """One frame as a self-contained sweep document with one grid position (what a live
         move sends to the widget)."""
         pool = FramePool()
-        pool.add(self.frame(**params))
+        plot = self.frame(**params)
+        with _rendering(params):
+            pool.add(plot)
         return pool.to_json([])
 
     def widget(self) -> Any:
@@ -260,6 +266,38 @@ class Sweep:
             bundle: dict[str, Any] = w._repr_mimebundle_(include=include, exclude=exclude)
             return bundle
         return {"text/html": self.to_html(), "text/plain": repr(self)}
+
+
+def _at(params: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in params.items())
+
+
+def _too_wide(plot: Plot) -> str:
+    """A hint when a panel's finite data span more than the float range (matplotlib cannot draw
+    such an axis: its length is infinite)."""
+    for i, ax in enumerate(plot.axes):
+        for which in ("x", "y"):
+            lim = getattr(ax, f"{which}lim")
+            vals = [np.asarray(lim, dtype=float)] if lim is not None else [getattr(ln, which) for ln in ax.lines]
+            fin = [v[np.isfinite(v)] for v in vals]
+            fin = [v for v in fin if v.size]
+            if fin:
+                with np.errstate(over="ignore"):
+                    span = max(float(v.max()) for v in fin) - min(float(v.min()) for v in fin)
+                if not np.isfinite(span):
+                    return (f" (panel {i}'s {which} axis spans more than the largest float, 1.8e308: "
+                            "clip or rescale the data, e.g. stop a diverging run earlier)")
+    return ""
+
+
+@contextlib.contextmanager
+def _rendering(params: dict[str, Any], plot: Plot | None = None) -> Iterator[None]:
+    """Name the frame's control values in an error raised while its Plot is encoded or drawn."""
+    try:
+        yield
+    except Exception as e:
+        hint = _too_wide(plot) if plot is not None else ""
+        raise RuntimeError(f"the sweep's frame at {_at(params)} could not be drawn: {type(e).__name__}: {e}{hint}") from e
 
 
 def _name(draw: Callable[..., Any]) -> str:
