@@ -137,3 +137,62 @@ def test_render_error_names_the_frame() -> None:
         warnings.simplefilter("ignore", RuntimeWarning)  # matplotlib's own overflow warnings
         with pytest.raises(RuntimeError, match=r"frame at lr=1\.0 .*largest float"):
             s.render_png(lr=1.0)
+
+
+# --- 3. a bad format spec is refused when the slider is made --------------------------------------
+
+from nbcode.sweep import Sweep  # noqa: E402
+
+
+def test_slider_bad_fmt_refused_at_construction() -> None:
+    with pytest.raises(ValueError, match=r"Invalid fmt: 'd' .*Unknown format code"):
+        Slider(0.1, 1, num=3, fmt="d")
+    assert Slider(1, 5, num=5, integer=True, fmt="d").labels == ["1", "2", "3", "4", "5"]  # fmt unused
+    assert Slider(0.0, 1.0, num=5, fmt=".2f").labels[1] == "0.25"
+
+
+# --- 4. a control named like sweep's own keywords -------------------------------------------------
+
+def _titled(title: float, max_frames: float = 1.0, max_bytes: float = 1.0) -> Plot:
+    p = Plot()
+    p[0].plot([0, 1], [0, title * max_frames * max_bytes])
+    return p
+
+
+@pytest.mark.parametrize("name", ["title", "max_frames", "max_bytes"])
+def test_control_named_like_sweep_keyword(name: str) -> None:
+    kw = {name: Slider(0.1, 1.0, num=3)}
+    if name != "title":
+        kw["title"] = Slider(0.1, 1.0, num=3)  # type: ignore[assignment]
+    with pytest.raises(TypeError, match=r"sweep's own keyword.*Sweep\(_titled, \{"):
+        sweep(_titled, **kw)  # type: ignore[arg-type]
+
+
+def test_controls_as_a_dict_avoid_the_collision() -> None:
+    s = Sweep(_titled, {"title": Slider(0.1, 1.0, num=3), "max_frames": Choice([1.0, 2.0])})
+    assert s.initial() == {"title": 0.55, "max_frames": 1.0}
+    assert "nbcode-sweep-data" in s.to_html()
+
+
+# --- 5. slider labels tell the values apart -------------------------------------------------------
+
+def test_slider_default_labels_get_enough_digits() -> None:
+    assert Slider(values=[1.0001, 1.0002, 1.0003]).labels == ["1.0001", "1.0002", "1.0003"]
+    assert Slider(values=[1.0, 1.0 + 2**-52]).labels == ["1", "1.0000000000000002"]
+    assert Slider(0.1, 1.0, num=3).labels == ["0.1", "0.55", "1"]  # distinct at '.3g': unchanged
+
+
+def test_slider_explicit_fmt_with_equal_labels_refused() -> None:
+    with pytest.raises(ValueError, match=r"Invalid fmt: '\.0f' gives several slider values the same label"):
+        Slider(0.1, 1.0, num=3, fmt=".0f")
+
+
+# --- 6. Choice options compared safely ------------------------------------------------------------
+
+def test_choice_of_arrays() -> None:
+    c = Choice([np.array([1, 2]), np.array([3, 4])], value=np.array([3, 4]))
+    assert c.index == 1
+    with pytest.raises(ValueError, match="not one of the options"):
+        Choice([np.array([1, 2])], value=np.array([1, 2, 3]))
+    assert Choice([1, 2, 3], value=np.int64(3)).index == 2
+    assert Choice([("a", 1.0), ("b", 2.0)], value=2).index == 1

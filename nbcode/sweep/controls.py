@@ -17,6 +17,27 @@ def _fmt_number(v: float, fmt: str | None) -> str:
     return format(v, ".3g")
 
 
+def _label_format(grid: np.ndarray, fmt: str | None) -> str | None:
+    """Check that ``fmt`` formats the slider's values into distinct labels (when the sweep is
+    made, not when it is shown). With no ``fmt``, the default ``'.3g'``, or as many significant
+    digits as it takes to tell the values apart; returns the format to use when ``fmt`` is None."""
+    try:
+        labels = [_fmt_number(v, fmt) for v in grid]
+    except Exception as e:  # ValueError (unknown code), TypeError, ...
+        raise ValueError(f"Invalid fmt: {fmt!r} (need a format spec for a float, e.g. '.2f' or '.3g'; "
+                         f"format(x, {fmt!r}) fails: {e})") from None
+    if len(set(labels)) == len(labels):
+        return None
+    if fmt is None:
+        for digits in range(4, 18):  # 17 significant digits tell any two floats apart
+            auto = f".{digits}g"
+            if len({_fmt_number(v, auto) for v in grid}) == grid.size:
+                return auto
+    same = next(lbl for i, lbl in enumerate(labels) if lbl in labels[:i])
+    raise ValueError(f"Invalid fmt: {fmt!r} gives several slider values the same label {same!r} "
+                     "(use more digits, e.g. fmt='.6g')")
+
+
 class Slider:
     """A slider over a grid of values.
 
@@ -37,7 +58,9 @@ class Slider:
     label : str, optional
         Shown beside the slider (default: the parameter's name).
     fmt : str, optional
-        Format spec of the displayed value, e.g. ``'.2f'`` (default ``'.3g'``).
+        Format spec of the displayed value, e.g. ``'.2f'`` (default ``'.3g'``, with more
+        significant digits if that is what it takes to tell the values apart). A spec that
+        does not format a float, or gives two values the same label, is refused.
     integer : bool
         Pass values to the drawing function as ``int``.
     play : bool
@@ -110,10 +133,14 @@ class Slider:
         self.fmt = fmt
         self.label = label
         self.index = int(np.argmin(np.abs(grid - value))) if value is not None else (grid.size - 1) // 2
+        self._auto_fmt: str | None = None
+        if not integer:  # integer labels are str(int(v)): distinct, and fmt is not used
+            self._auto_fmt = _label_format(grid, fmt)
 
     @property
     def labels(self) -> list[str]:
-        return [str(int(v)) if self.integer else _fmt_number(v, self.fmt) for v in self.values]
+        fmt = self.fmt if self.fmt is not None else self._auto_fmt
+        return [str(int(v)) if self.integer else _fmt_number(v, fmt) for v in self.values]
 
     def python_value(self, i: int) -> Any:
         """The value at grid position ``i`` (``0 <= i < len(self)``)."""
@@ -125,6 +152,20 @@ class Slider:
 
     def __len__(self) -> int:
         return int(self.values.size)
+
+
+def _same_option(a: Any, b: Any) -> bool:
+    """Whether option ``a`` is ``b``: the same object, equal arrays (same shape and entries),
+    or ``a == b`` when that is one truth value (never "the truth value of an array is ambiguous")."""
+    if a is b:
+        return True
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape and bool(np.array_equal(a, b))
+    try:
+        eq = a == b
+    except Exception:
+        return False
+    return bool(eq) if isinstance(eq, (bool, np.bool_)) else False
 
 
 class Choice:
@@ -151,7 +192,7 @@ class Choice:
         if value is None:
             self.index = 0
         else:
-            matches = [i for i, v in enumerate(self._values) if v == value]
+            matches = [i for i, v in enumerate(self._values) if _same_option(v, value)]
             if not matches:
                 raise ValueError(f"Invalid initial choice: value={value!r} is not one of the options")
             self.index = matches[0]

@@ -59,7 +59,11 @@ def sweep_mode() -> str:
 
 
 class Sweep:
-    """A drawing function with its controls. Create it with :func:`sweep`."""
+    """A drawing function with its controls, a dict ``{parameter name: Slider or Choice}``.
+
+    Usually created with :func:`sweep`; call ``Sweep(draw, {...})`` directly when a parameter of
+    ``draw`` is named like one of sweep's own keywords (``title``, ``max_frames``, ``max_bytes``).
+    """
 
     def __init__(
         self,
@@ -339,7 +343,9 @@ def sweep(draw: Callable[..., Plot], *, title: str = "", max_frames: int = 2500,
     max_bytes : int
         Refuse a static sweep whose frames exceed this many bytes (page weight).
     **controls : Slider or Choice
-        The parameters to vary.
+        The parameters to vary. A parameter of ``draw`` named ``title``, ``max_frames`` or
+        ``max_bytes`` cannot be given here (those are this function's own keywords): pass the
+        controls as a dict instead, ``Sweep(draw, {"title": Choice([...])})``.
 
     Returns
     -------
@@ -359,4 +365,11 @@ def sweep(draw: Callable[..., Plot], *, title: str = "", max_frames: int = 2500,
     >>> s.initial()
     {'eta': 0.5}
     """
+    for own, v in (("title", title), ("max_frames", max_frames), ("max_bytes", max_bytes)):
+        if isinstance(v, (Slider, Choice)):
+            raise TypeError(
+                f"Invalid control {own!r}: {own!r} is sweep's own keyword, so a control cannot be passed under that name; "
+                f"rename the parameter of {_name(draw)}, or pass the controls as a dict: "
+                f"Sweep({_name(draw)}, {{{own!r}: {type(v).__name__}(...)}})"
+            )
     return Sweep(draw, controls, title=title, max_frames=max_frames, max_bytes=max_bytes)
