@@ -22,7 +22,7 @@ from nbcode.checkup._init import initialization
 from nbcode.checkup._noise import noise
 from nbcode.checkup._norm import normalization
 from nbcode.checkup._objective import Objective
-from nbcode.checkup._rates import rates
+from nbcode.checkup._rates import largest_lr, rates
 from nbcode.checkup.quantity import Cost, fmt
 from nbcode.checkup.report import Figure, Report, Section, png
 
@@ -320,7 +320,7 @@ def _range_png(rr: Any, q: Any, optimizer: Any) -> bytes:
     ax.plot(lrs, sm, color="#3182bd", label="smoothed")
     ax.axvline(rr.eta_star, color="#e6550d", ls="--", label="predicted stable limit η*")
     if optimizer is not None:
-        ax.axvline(float(optimizer.param_groups[0]["lr"]), color="#31a354", ls=":", label="optimizer's η")
+        ax.axvline(largest_lr(optimizer), color="#31a354", ls=":", label="optimizer's η")
     ax.set(xscale="log", xlabel="learning rate η (grows every step)", ylabel="training loss", title="range test")
     top = np.nanmax(sm[: max(1, len(sm) // 2)]) if len(sm) else 1.0
     ax.set_ylim(0, 1.6 * top if np.isfinite(top) and top > 0 else None)

@@ -1,0 +1,50 @@
+"""Issue #16, second round (group T): defects of nbcode.train and nbcode.checkup found by an audit."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from nbcode.checkup import Monitor, checkup
+from nbcode.train import NumpyOptimizer, evaluate, fit, lr_range_test, mlp
+
+ce, mse = F.cross_entropy, F.mse_loss
+
+
+def _net() -> nn.Sequential:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3)).double()
+
+
+def _data() -> list[tuple[torch.Tensor, torch.Tensor]]:
+    g = torch.Generator().manual_seed(1)
+    return [(torch.randn(32, 4, dtype=torch.float64, generator=g), torch.randint(0, 3, (32,), generator=g))]
+
+
+# 1. every parameter group's learning rate counts
+def test_rate_judged_at_the_largest_group_lr() -> None:
+    net, data = _net(), _data()
+    opt = torch.optim.SGD([{"params": net[0].parameters(), "lr": 0.01}, {"params": net[2].parameters(), "lr": 50.0}])
+    q = checkup(net, data, ce, opt, progress=False, sections=["rate"])["rate.stable"]
+    assert q.extra["lr"] == 50.0 and q.verdict == "warning"
+    assert "parameter groups" in q.note
+    # reversed order: the same verdict
+    opt2 = torch.optim.SGD([{"params": net[2].parameters(), "lr": 50.0}, {"params": net[0].parameters(), "lr": 0.01}])
+    assert checkup(net, data, ce, opt2, progress=False, sections=["rate"])["rate.stable"].verdict == "warning"
+    # one group: unchanged, no note about groups
+    q1 = checkup(net, data, ce, torch.optim.SGD(net.parameters(), lr=0.01), progress=False, sections=["rate"])["rate.stable"]
+    assert q1.verdict == "ok" and "groups" not in q1.note
+
+
+def test_monitor_uses_the_largest_group_lr() -> None:
+    net, data = _net(), _data()
+    opt = torch.optim.SGD([{"params": net[0].parameters(), "lr": 0.01}, {"params": net[2].parameters(), "lr": 50.0}])
+    mon = Monitor(net, data, ce, opt)
+    mon()
+    rec = mon.records[0]
+    assert rec["lr"] == 50.0
+    assert rec["limit"] == pytest.approx(2.0 / 50.0)
