@@ -48,3 +48,19 @@ def test_monitor_uses_the_largest_group_lr() -> None:
     rec = mon.records[0]
     assert rec["lr"] == 50.0
     assert rec["limit"] == pytest.approx(2.0 / 50.0)
+
+
+# 2. accuracy only for integer labels
+def test_fit_and_evaluate_on_a_regression_with_several_outputs() -> None:
+    net = mlp([3, 4, 2], seed=0)
+    X, Y = torch.randn(6, 3, dtype=torch.float64), torch.randn(6, 2, dtype=torch.float64)
+    h = fit(net, torch.optim.SGD(net.parameters(), lr=0.1), X, Y, epochs=1, progress=False)
+    assert all(math.isnan(a) for a in h["train_acc"])
+    assert h["train_loss"][-1] == pytest.approx(float(mse(net(X), Y)))
+    net2 = mlp([3, 4, 2], seed=0)
+    loss, acc = evaluate(net2, X[:2], Y[:2], mse)  # n == K: no meaningless 0.0
+    assert math.isnan(acc) and loss == pytest.approx(float(mse(net2(X[:2]), Y[:2])))
+    # labels still give the accuracy
+    y = torch.tensor([0, 1, 1, 0, 1, 0])
+    _, acc = evaluate(net2, X, y, ce)
+    assert acc == float((net2(X).argmax(1) == y).double().mean())

@@ -160,13 +160,22 @@ def accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
     return _accuracy(logits, y)
 
 
+def _labels(out: torch.Tensor, y: torch.Tensor) -> bool:
+    """Accuracy means something: class scores ``(n, K)``, ``K > 1``, against ``n`` integer labels."""
+    return (out.ndim == 2 and out.shape[1] > 1 and y.ndim == 1 and y.shape[0] == out.shape[0]
+            and not y.is_floating_point() and not y.is_complex() and y.dtype != torch.bool)
+
+
 def _accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
     return float((logits.argmax(dim=1) == y).double().mean())
 
 
 @torch.no_grad()
 def evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, loss_fn: Callable[..., torch.Tensor]) -> tuple[float, float]:
-    """``(loss, accuracy)`` of ``model`` on ``(X, y)`` in eval mode (training mode restored)."""
+    """``(loss, accuracy)`` of ``model`` on ``(X, y)`` in eval mode (every module's mode restored).
+
+    The accuracy is that of the arg-max against integer labels ``y`` (one per row) for a model with
+    two or more outputs; NaN otherwise (regression targets, one output)."""
     v.module(model)
     _check_data(X, y)
     v.function(loss_fn, "loss_fn")
@@ -180,7 +189,7 @@ def _evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, loss_fn: Calla
     try:
         out = model(X)
         loss = float(loss_fn(out, y))
-        acc = _accuracy(out, y) if out.ndim == 2 and out.shape[1] > 1 else math.nan
+        acc = _accuracy(out, y) if _labels(out, y) else math.nan
     finally:
         model.train(was_training)
     return loss, acc
@@ -260,7 +269,7 @@ def fit(
     -------
     History
         ``train_loss`` and ``train_acc`` (and ``val_loss``, ``val_acc``) per epoch, entry 0 before
-        training, and ``lr`` per epoch; ``batch_loss`` per update.
+        training (accuracy NaN unless ``y`` holds integer labels for a model with several outputs), and ``lr`` per epoch; ``batch_loss`` per update.
     """
     v.module(model)
     if isinstance(optimizer, Optimizer):
