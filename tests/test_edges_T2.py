@@ -64,3 +64,47 @@ def test_fit_and_evaluate_on_a_regression_with_several_outputs() -> None:
     y = torch.tensor([0, 1, 1, 0, 1, 0])
     _, acc = evaluate(net2, X, y, ce)
     assert acc == float((net2(X).argmax(1) == y).double().mean())
+
+
+# 3. NumpyOptimizer's rate is read-only; lr_range_test refuses it
+def _numpy_opt(net: nn.Module) -> NumpyOptimizer:
+    from nbcode.optim import sgd
+
+    return NumpyOptimizer(net.parameters(), sgd(lr=0.1))
+
+
+def test_numpy_optimizer_lr_is_read_only() -> None:
+    net = mlp([3, 4, 2], seed=0)
+    opt = _numpy_opt(net)
+    assert opt.param_groups[0]["lr"] == 0.1
+    with pytest.raises(TypeError, match="read|schedule"):
+        opt.param_groups[0]["lr"] = 5.0
+    with pytest.raises(TypeError, match="schedule"):
+        opt.param_groups[0].update(lr=5.0)
+    assert opt.param_groups[0]["lr"] == 0.1
+    X = torch.randn(8, 3, dtype=torch.float64)
+    net(X).sum().backward()
+    opt.step()  # the adapter itself still records the rate
+    assert opt.param_groups[0]["lr"] == 0.1 and opt.state.step == 1
+
+
+def test_lr_range_test_refuses_a_numpy_optimizer() -> None:
+    net = mlp([3, 4, 2], seed=0)
+    X, y = torch.randn(8, 3, dtype=torch.float64), torch.tensor([0, 1] * 4)
+    before = [p.detach().clone() for p in net.parameters()]
+    with pytest.raises(TypeError, match="NumpyOptimizer"):
+        lr_range_test(net, _numpy_opt(net), X, y, batch_size=4, num_steps=5)
+    assert all(torch.equal(a, b) for a, b in zip(before, net.parameters()))
+
+
+def test_fit_with_a_scheduler_writing_a_numpy_optimizer_lr_is_refused() -> None:
+    net = mlp([3, 4, 2], seed=0)
+    X, y = torch.randn(8, 3, dtype=torch.float64), torch.tensor([0, 1] * 4)
+    opt = _numpy_opt(net)
+
+    class Halve:
+        def step(self) -> None:
+            opt.param_groups[0]["lr"] *= 0.5
+
+    with pytest.raises(TypeError, match="schedule"):
+        fit(net, opt, X, y, epochs=2, scheduler=Halve(), progress=False)

@@ -286,6 +286,9 @@ def fit(
     if scheduler is not None and not callable(getattr(scheduler, "step", None)):
         raise TypeError(f"Invalid scheduler: {v.show(scheduler)} (need an object with a step() method, "
                         "e.g. a torch.optim.lr_scheduler)")
+    if scheduler is not None and isinstance(optimizer, NumpyOptimizer) and getattr(scheduler, "optimizer", None) is optimizer:
+        raise TypeError("Invalid scheduler: it drives a NumpyOptimizer, whose rate is its nbcode optimizer's schedule "
+                        "(give that optimizer lr=<a schedule from nbcode.schedules> instead)")
     progress = v.optional(v.flag, progress, "progress")
     bs = n if batch_size is None else batch_size
     bs = v.count(bs, "batch size", low=1, high=n)

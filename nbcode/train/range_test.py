@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 from nbcode import _validate
+from nbcode.train.adapter import NumpyOptimizer
 from nbcode.train.loop import _check_data
 
 __all__ = ["RangeTest", "lr_range_test"]
@@ -93,6 +94,9 @@ def lr_range_test(
     if not isinstance(getattr(optimizer, "param_groups", None), list) or not callable(getattr(optimizer, "step", None)):
         raise TypeError(f"Invalid optimizer: {_validate.show(optimizer)} (need a torch.optim.Optimizer over the "
                         "model's parameters)")
+    if isinstance(optimizer, NumpyOptimizer):
+        raise TypeError("Invalid optimizer: a NumpyOptimizer (its rate is its nbcode optimizer's schedule and cannot be "
+                        "overwritten step by step; use a torch.optim optimizer, e.g. torch.optim.SGD(model.parameters(), lr=1.0))")
     lr_min = _validate.real(lr_min, "lr_min", low=0, low_open=True)
     lr_max = _validate.real(lr_max, "lr_max", low=0, low_open=True)
     if not lr_min < lr_max:
