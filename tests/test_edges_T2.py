@@ -108,3 +108,35 @@ def test_fit_with_a_scheduler_writing_a_numpy_optimizer_lr_is_refused() -> None:
 
     with pytest.raises(TypeError, match="schedule"):
         fit(net, opt, X, y, epochs=2, scheduler=Halve(), progress=False)
+
+
+# 4. stored batches are copies
+def test_checkup_copies_the_batches_of_a_loader_refilling_one_buffer() -> None:
+    net = nn.Linear(3, 1).double()
+    torch.manual_seed(0)
+    Xs = [torch.randn(16, 3, dtype=torch.float64) * s for s in (1.0, 3.0)]
+    ys = [torch.randn(16, 1, dtype=torch.float64) for _ in Xs]
+    buf_x, buf_y = torch.empty(16, 3, dtype=torch.float64), torch.empty(16, 1, dtype=torch.float64)
+
+    def loader():  # one preallocated buffer, refilled for each batch
+        for x, y in zip(Xs, ys):
+            buf_x.copy_(x), buf_y.copy_(y)
+            yield buf_x, buf_y
+
+    lam = checkup(net, loader(), mse, progress=False, sections=["curvature"])["curvature.lambda_max"].value
+    X = torch.cat(Xs)
+    # exact Hessian of the mean-squared error of a linear model over all rows: (2/n) [X 1]^T [X 1]
+    A = torch.cat([X, torch.ones(32, 1, dtype=torch.float64)], 1)
+    exact = float(torch.linalg.eigvalsh(2 * A.T @ A / 32)[-1])
+    assert lam == pytest.approx(exact, rel=1e-3)
+
+
+def test_monitor_does_not_follow_later_changes_of_the_callers_tensors() -> None:
+    torch.manual_seed(0)
+    net = nn.Linear(3, 1).double()
+    X, y = torch.randn(32, 3, dtype=torch.float64), torch.randn(32, 1, dtype=torch.float64)
+    mon = Monitor(net, [(X, y)], mse, torch.optim.SGD(net.parameters(), lr=0.1))
+    mon()
+    X.mul_(10)
+    mon()
+    assert mon.records[1]["sharpness"] == pytest.approx(mon.records[0]["sharpness"], rel=1e-6)

@@ -36,9 +36,11 @@ class Batch:
 
 
 def to_device(obj: Any, device: torch.device) -> Any:
-    """Tensors inside ``obj`` (tuples, lists, dicts) moved to ``device``."""
+    """Copies of the tensors inside ``obj`` (tuples, lists, dicts) on ``device``: always copies, so a
+    loader that refills one buffer in place (or a caller who changes a tensor later) does not change
+    the stored batches."""
     if isinstance(obj, torch.Tensor):
-        return obj.to(device)
+        return obj.to(device, copy=True)
     if isinstance(obj, dict):
         return {k: to_device(v, device) for k, v in obj.items()}
     if isinstance(obj, (tuple, list)):
