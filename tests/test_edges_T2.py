@@ -56,10 +56,10 @@ def test_fit_and_evaluate_on_a_regression_with_several_outputs() -> None:
     X, Y = torch.randn(6, 3, dtype=torch.float64), torch.randn(6, 2, dtype=torch.float64)
     h = fit(net, torch.optim.SGD(net.parameters(), lr=0.1), X, Y, epochs=1, progress=False)
     assert all(math.isnan(a) for a in h["train_acc"])
-    assert h["train_loss"][-1] == pytest.approx(float(mse(net(X), Y)))
+    assert h["train_loss"][-1] == pytest.approx(float(mse(net(X).detach(), Y)))
     net2 = mlp([3, 4, 2], seed=0)
     loss, acc = evaluate(net2, X[:2], Y[:2], mse)  # n == K: no meaningless 0.0
-    assert math.isnan(acc) and loss == pytest.approx(float(mse(net2(X[:2]), Y[:2])))
+    assert math.isnan(acc) and loss == pytest.approx(float(mse(net2(X[:2]).detach(), Y[:2])))
     # labels still give the accuracy
     y = torch.tensor([0, 1, 1, 0, 1, 0])
     _, acc = evaluate(net2, X, y, ce)
@@ -140,3 +140,16 @@ def test_monitor_does_not_follow_later_changes_of_the_callers_tensors() -> None:
     X.mul_(10)
     mon()
     assert mon.records[1]["sharpness"] == pytest.approx(mon.records[0]["sharpness"], rel=1e-6)
+
+
+# 5. evaluate restores the mode of every module
+def test_evaluate_restores_each_modules_mode() -> None:
+    net = mlp([3, 4, 2], batch_norm=True, dropout=0.2, seed=0)
+    net.train()
+    net[1].eval()  # a frozen BatchNorm
+    modes = [m.training for m in net.modules()]
+    X, y = torch.randn(8, 3, dtype=torch.float64), torch.tensor([0, 1] * 4)
+    loss, _ = evaluate(net, X, y, ce)
+    assert [m.training for m in net.modules()] == modes
+    net.eval()
+    assert loss == float(ce(net(X).detach(), y))

@@ -184,14 +184,15 @@ def evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, loss_fn: Callab
 
 @torch.no_grad()
 def _evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, loss_fn: Callable[..., torch.Tensor]) -> tuple[float, float]:
-    was_training = model.training
+    modes = [(m, m.training) for m in model.modules()]
     model.eval()
     try:
         out = model(X)
         loss = float(loss_fn(out, y))
         acc = _accuracy(out, y) if _labels(out, y) else math.nan
     finally:
-        model.train(was_training)
+        for m, training in modes:
+            m.training = training
     return loss, acc
 
 
