@@ -153,3 +153,54 @@ def test_evaluate_restores_each_modules_mode() -> None:
     assert [m.training for m in net.modules()] == modes
     net.eval()
     assert loss == float(ce(net(X).detach(), y))
+
+
+# 6, 7. data that does not fit the model, a loss with reduction='none', batches of one row with BatchNorm
+_MISFITS = {
+    "features": lambda X, y: (torch.randn(X.shape[0], 5, dtype=torch.float64), y, ce, ValueError, "the model cannot take it"),
+    "float32": lambda X, y: (X.float(), y, ce, TypeError, "dtype torch.float32"),
+    "labels": lambda X, y: (X, y + 3, ce, ValueError, "labels 3"),
+    "float targets for ce": lambda X, y: (X, torch.rand(X.shape[0], dtype=torch.float64), ce, ValueError, "loss cannot take it"),
+    "reduction none": lambda X, y: (X, y, lambda o, t: F.cross_entropy(o, t, reduction="none"), TypeError, "scalar"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_MISFITS))
+def test_misfit_refused_at_the_door(case: str) -> None:
+    net = mlp([4, 5, 3], seed=0)
+    X0, y0 = torch.randn(10, 4, dtype=torch.float64), torch.randint(0, 3, (10,))
+    X, y, loss, err, msg = _MISFITS[case](X0, y0)
+    before = [p.detach().clone() for p in net.parameters()]
+    with pytest.raises(err, match=msg):
+        fit(net, torch.optim.SGD(net.parameters(), lr=0.1), X, y, loss_fn=loss, epochs=1, progress=False)
+    with pytest.raises(err, match=msg):
+        fit(net, torch.optim.SGD(net.parameters(), lr=0.1), X0, y0, loss_fn=loss if case == "reduction none" else ce,
+            val=(X, y), epochs=1, progress=False)
+    with pytest.raises(err, match=msg):
+        evaluate(net, X, y, loss)
+    with pytest.raises(err, match=msg):
+        lr_range_test(net, torch.optim.SGD(net.parameters(), lr=0.1), X, y, loss_fn=loss, batch_size=4, num_steps=5)
+    with pytest.raises(err, match=msg):
+        checkup(net, [(X, y)], loss, progress=False)
+    with pytest.raises(err, match=msg):
+        Monitor(net, [(X, y)], loss, torch.optim.SGD(net.parameters(), lr=0.1))
+    assert all(torch.equal(a, b) for a, b in zip(before, net.parameters()))
+
+
+def test_batch_norm_with_batches_of_one_row_refused_by_name() -> None:
+    net = mlp([4, 5, 3], batch_norm=True, seed=0)
+    X, y = torch.randn(10, 4, dtype=torch.float64), torch.randint(0, 3, (10,))
+    with pytest.raises(ValueError, match="Invalid batch size: 1 "):
+        fit(net, torch.optim.SGD(net.parameters(), lr=0.1), X, y, batch_size=1, epochs=1, progress=False)
+    with pytest.raises(ValueError, match="Invalid batch size: 1 "):
+        fit(net, torch.optim.SGD(net.parameters(), lr=0.1), X[:1], y[:1], epochs=1, progress=False)
+    with pytest.raises(ValueError, match="Invalid batch size: 1 "):
+        lr_range_test(net, torch.optim.SGD(net.parameters(), lr=0.1), X, y, batch_size=1, num_steps=5)
+    with pytest.raises(ValueError, match="Invalid batch 1: one row"):
+        checkup(net, [(X[:9], y[:9]), (X[9:], y[9:])], ce, progress=False)
+    # BatchNorm2d normalizes one image over its pixels: a batch of one is fine, as in torch
+    torch.manual_seed(0)
+    cnn = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.Flatten(), nn.Linear(32, 3)).double()
+    h = fit(cnn, torch.optim.SGD(cnn.parameters(), lr=0.01), torch.randn(5, 1, 6, 6, dtype=torch.float64),
+            torch.randint(0, 3, (5,)), batch_size=2, epochs=1, progress=False)
+    assert h.steps == 3

@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from nbcode import _validate as V
 from nbcode.checkup._curvature import curvature
-from nbcode.checkup._data import as_batches
+from nbcode.checkup._data import as_batches, check_batches
 from nbcode.checkup._guard import objective_modes, preserved
 from nbcode.checkup._init import initialization
 from nbcode.checkup._noise import noise
@@ -137,6 +137,7 @@ def checkup(model: nn.Module, loader: Any, loss_fn: Callable[..., torch.Tensor],
         # level-1, where waking threads costs more than it saves (and one thread sums in one order)
         with preserved(model, optimizer), objective_modes(model), threadpool_limits(limits=1, user_api="blas"):
             batches = as_batches(loader, batch_fn, device)
+            check_batches(model, batches, loss_fn)
             obj = Objective(model, batches, loss_fn, cost)
 
             def timed(section: Section, start: Cost, t: float) -> None:

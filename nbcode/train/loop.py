@@ -19,6 +19,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from nbcode import _validate as v
+from nbcode._torch import check_fit, fixed_rng, stateless
 from nbcode.optim import Optimizer
 from nbcode.train.adapter import NumpyOptimizer
 
@@ -143,6 +144,32 @@ def _check_data(X: Any, y: Any, names: tuple[str, str] = ("X", "y")) -> None:
                          f"(need one target per row of {names[0]})")
 
 
+def _check_fit(model: nn.Module, X: torch.Tensor, y: torch.Tensor, loss_fn: Callable[..., Any] | None,
+               names: tuple[str, str] = ("X", "y")) -> None:
+    """Data that does not fit the model (or a loss that is not a scalar) refused by name, before
+    anything is computed; nothing changes (modes restored, the random state untouched)."""
+    with fixed_rng():
+        check_fit(model, X, y, loss_fn, x_name=names[0], y_name=names[1])
+
+
+def _one_row_fails(model: nn.Module, X: torch.Tensor) -> bool:
+    """True when the model cannot run on a mini-batch of one row in training mode (BatchNorm over a
+    single value per channel), found by calling it without side effects."""
+    if not _has_batch_norm(model):
+        return False
+    modes = [(m, m.training) for m in model.modules()]
+    try:
+        model.train()
+        with torch.no_grad():
+            stateless(model)(dict(model.named_parameters()), X[:1])
+    except ValueError as e:
+        return "more than 1 value per channel" in str(e)
+    finally:
+        for m, training in modes:
+            m.training = training
+    return False
+
+
 def accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
     """Fraction of rows whose arg-max equals the label.
 
@@ -179,6 +206,7 @@ def evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, loss_fn: Callab
     v.module(model)
     _check_data(X, y)
     v.function(loss_fn, "loss_fn")
+    _check_fit(model, X, y, loss_fn)
     return _evaluate(model, X, y, loss_fn)
 
 
@@ -296,12 +324,18 @@ def fit(
     shuffle = v.flag(shuffle, "shuffle")
     drop_last = v.flag(drop_last, "drop_last")
     max_loss = v.real(max_loss, "max_loss", finite=False)
-    if not drop_last and n % bs == 1 and n > 1 and _has_batch_norm(model):
-        raise ValueError(f"Invalid batch size: {bs} leaves a last mini-batch of one row, which BatchNorm cannot "
-                         "normalize in training mode (use drop_last=True or another batch_size)")
     if loss_fn is None:
         loss_fn = nn.functional.cross_entropy if not torch.is_floating_point(y) else nn.functional.mse_loss
     v.function(loss_fn, "loss_fn")
+    _check_fit(model, X, y, loss_fn)
+    if val is not None:
+        _check_fit(model, val[0], val[1], loss_fn, ("val[0]", "val[1]"))
+    if (bs == 1 or (not drop_last and n % bs == 1)) and _one_row_fails(model, X):
+        if bs == 1:
+            raise ValueError("Invalid batch size: 1 gives mini-batches of one row, which BatchNorm cannot normalize "
+                             "in training mode (use a batch_size of 2 or more)")
+        raise ValueError(f"Invalid batch size: {bs} leaves a last mini-batch of one row, which BatchNorm cannot "
+                         "normalize in training mode (use drop_last=True or another batch_size)")
     for name, f in (("callback", callback), ("step_callback", step_callback)):
         if f is not None:
             v.function(f, name)

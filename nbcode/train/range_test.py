@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from nbcode import _validate
 from nbcode.train.adapter import NumpyOptimizer
-from nbcode.train.loop import _check_data
+from nbcode.train.loop import _check_data, _check_fit, _one_row_fails
 
 __all__ = ["RangeTest", "lr_range_test"]
 
@@ -109,6 +109,10 @@ def lr_range_test(
     beta = _validate.real(beta, "beta", low=0, high=1, high_open=True)
     stop_factor = _validate.real(stop_factor, "stop_factor", low=1, low_open=True, finite=False)
     loss_fn = nn.functional.cross_entropy if loss_fn is None else _validate.function(loss_fn, "loss_fn")
+    _check_fit(model, X, y, loss_fn)
+    if batch_size == 1 and _one_row_fails(model, X):
+        raise ValueError("Invalid batch size: 1 gives mini-batches of one row, which BatchNorm cannot normalize in "
+                         "training mode (use a batch_size of 2 or more)")
     lrs = np.geomspace(lr_min, lr_max, num_steps)
     gen = torch.Generator()
     gen.manual_seed(seed)
