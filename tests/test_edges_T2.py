@@ -204,3 +204,17 @@ def test_batch_norm_with_batches_of_one_row_refused_by_name() -> None:
     h = fit(cnn, torch.optim.SGD(cnn.parameters(), lr=0.01), torch.randn(5, 1, 6, 6, dtype=torch.float64),
             torch.randint(0, 3, (5,)), batch_size=2, epochs=1, progress=False)
     assert h.steps == 3
+
+
+# 8. LBFGS: its step needs a closure
+def test_lbfgs_checkup_skips_the_range_test_and_fit_refuses() -> None:
+    net, data = _net(), _data()
+    opt = torch.optim.LBFGS(net.parameters(), lr=0.5)
+    rep = checkup(net, data, ce, opt, progress=False, sections=["rate"])
+    assert rep["rate.range_test"].verdict == "not applicable" and "closure" in rep["rate.range_test"].note
+    assert rep["rate.stable"].extra == {} or "lr" not in rep["rate.stable"].extra  # "other": the plain GD limit
+    X, y = data[0]
+    with pytest.raises(TypeError, match="closure"):
+        fit(net, opt, X, y, epochs=1, progress=False)
+    with pytest.raises(TypeError, match="closure"):
+        lr_range_test(net, opt, X, y, batch_size=8, num_steps=5)

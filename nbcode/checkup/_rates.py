@@ -32,6 +32,7 @@ try:  # the range test lives in nbcode.train after "One home per concept", in nb
     from nbcode.train import lr_range_test
 except ImportError:  # pragma: no cover
     from nbcode.schedules import lr_range_test  # type: ignore[attr-defined,no-redef]
+from nbcode.train.adapter import needs_closure
 
 __all__ = ["RateResult", "rates", "optimizer_kind", "stable_lr", "largest_lr", "groups_note"]
 
@@ -207,6 +208,10 @@ def _range_test(obj: Objective, optimizer: Any, res: RateResult, settings: dict[
     q = Quantity("rate.range_test", "learning-rate range test (on copies)", link=BOOK["range_test"])
     if not stackable(obj.batches):
         q.verdict, q.note = "not applicable", "The batches are not plain tensors, so rows cannot be redrawn."
+        return q
+    if optimizer is not None and needs_closure(optimizer):
+        q.verdict, q.note = "not applicable", (f"{type(optimizer).__name__}'s step needs a closure (several evaluations "
+                                               "per step): a range test of one mini-batch step per rate does not apply.")
         return q
     if not (math.isfinite(res.eta_star) and res.eta_star > 0):
         q.verdict, q.note = "not applicable", "No positive curvature to centre the range on."

@@ -19,6 +19,18 @@ from nbcode.optim import Optimizer
 __all__ = ["NumpyOptimizer"]
 
 
+def needs_closure(optimizer: Any) -> bool:
+    """True when ``optimizer.step`` has a required ``closure`` argument (``torch.optim.LBFGS``): a loop
+    that calls ``step()`` after ``backward()`` cannot drive it."""
+    import inspect
+
+    try:
+        p = inspect.signature(optimizer.step).parameters.get("closure")
+    except (TypeError, ValueError, AttributeError):
+        return False
+    return p is not None and p.default is inspect.Parameter.empty
+
+
 class _Group(dict):  # type: ignore[type-arg]
     """A parameter group whose ``lr`` is read-only: the rate is the nbcode optimizer's schedule,
     baked into its update, so a write (a scheduler, a range test) would be silently ignored."""

@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 from nbcode import _validate as v
 from nbcode._torch import check_fit, fixed_rng, stateless
 from nbcode.optim import Optimizer
-from nbcode.train.adapter import NumpyOptimizer
+from nbcode.train.adapter import NumpyOptimizer, needs_closure
 
 __all__ = ["History", "fit", "evaluate", "accuracy", "mlp", "seed_everything"]
 
@@ -305,6 +305,9 @@ def fit(
         optimizer = NumpyOptimizer(model.parameters(), optimizer)
     if not hasattr(optimizer, "step") or not hasattr(optimizer, "zero_grad"):
         raise TypeError(f"Invalid optimizer: {v.show(optimizer)} (need a torch.optim.Optimizer or an nbcode optimizer)")
+    if needs_closure(optimizer):
+        raise TypeError(f"Invalid optimizer: {type(optimizer).__name__}, whose step needs a closure (fit calls step() after "
+                        "backward(); use a loop that calls optimizer.step(closure), or nbcode.optim.lbfgs through NumpyOptimizer)")
     epochs = v.count(epochs, "number of epochs")
     _check_data(X, y)
     n = X.shape[0]
