@@ -218,3 +218,14 @@ def test_lbfgs_checkup_skips_the_range_test_and_fit_refuses() -> None:
         fit(net, opt, X, y, epochs=1, progress=False)
     with pytest.raises(TypeError, match="closure"):
         lr_range_test(net, opt, X, y, batch_size=8, num_steps=5)
+
+
+# 9. an optimizer over another model's parameters
+def test_optimizer_over_another_model_refused() -> None:
+    net, other = mlp([4, 5, 3], seed=0), mlp([4, 5, 3], seed=1)
+    X, y = torch.randn(10, 4, dtype=torch.float64), torch.randint(0, 3, (10,))
+    for opt in (torch.optim.SGD(other.parameters(), lr=0.1), _numpy_opt(other)):
+        with pytest.raises(ValueError, match="none of its parameters belong to the model"):
+            fit(net, opt, X, y, epochs=1, progress=False)
+    with pytest.raises(ValueError, match="none of its parameters belong to the model"):
+        lr_range_test(net, torch.optim.SGD(other.parameters(), lr=0.1), X, y, batch_size=4, num_steps=5)

@@ -152,6 +152,17 @@ def _check_fit(model: nn.Module, X: torch.Tensor, y: torch.Tensor, loss_fn: Call
         check_fit(model, X, y, loss_fn, x_name=names[0], y_name=names[1])
 
 
+def _check_owner(optimizer: Any, model: nn.Module) -> None:
+    """Refuse an optimizer none of whose parameters belong to ``model`` (training would change nothing)."""
+    groups = getattr(optimizer, "param_groups", None)
+    if not isinstance(groups, list):
+        return
+    mine = {id(p) for p in model.parameters()}
+    if not any(id(p) in mine for g in groups if isinstance(g, dict) for p in g.get("params", [])):
+        raise ValueError("Invalid optimizer: none of its parameters belong to the model (build it from "
+                         "model.parameters())")
+
+
 def _one_row_fails(model: nn.Module, X: torch.Tensor) -> bool:
     """True when the model cannot run on a mini-batch of one row in training mode (BatchNorm over a
     single value per channel), found by calling it without side effects."""
@@ -305,6 +316,7 @@ def fit(
         optimizer = NumpyOptimizer(model.parameters(), optimizer)
     if not hasattr(optimizer, "step") or not hasattr(optimizer, "zero_grad"):
         raise TypeError(f"Invalid optimizer: {v.show(optimizer)} (need a torch.optim.Optimizer or an nbcode optimizer)")
+    _check_owner(optimizer, model)
     if needs_closure(optimizer):
         raise TypeError(f"Invalid optimizer: {type(optimizer).__name__}, whose step needs a closure (fit calls step() after "
                         "backward(); use a loop that calls optimizer.step(closure), or nbcode.optim.lbfgs through NumpyOptimizer)")

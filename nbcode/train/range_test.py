@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from nbcode import _validate
 from nbcode.train.adapter import NumpyOptimizer, needs_closure
-from nbcode.train.loop import _check_data, _check_fit, _one_row_fails
+from nbcode.train.loop import _check_data, _check_fit, _check_owner, _one_row_fails
 
 __all__ = ["RangeTest", "lr_range_test"]
 
@@ -94,6 +94,7 @@ def lr_range_test(
     if not isinstance(getattr(optimizer, "param_groups", None), list) or not callable(getattr(optimizer, "step", None)):
         raise TypeError(f"Invalid optimizer: {_validate.show(optimizer)} (need a torch.optim.Optimizer over the "
                         "model's parameters)")
+    _check_owner(optimizer, model)
     if needs_closure(optimizer):
         raise TypeError(f"Invalid optimizer: {type(optimizer).__name__}, whose step needs a closure (the range test takes "
                         "one step() per mini-batch; use a torch.optim optimizer such as SGD or Adam)")
