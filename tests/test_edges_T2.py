@@ -229,3 +229,28 @@ def test_optimizer_over_another_model_refused() -> None:
             fit(net, opt, X, y, epochs=1, progress=False)
     with pytest.raises(ValueError, match="none of its parameters belong to the model"):
         lr_range_test(net, torch.optim.SGD(other.parameters(), lr=0.1), X, y, batch_size=4, num_steps=5)
+
+
+# 10. the stopping rule with a loss that can be negative
+def test_range_test_runs_on_with_a_negative_loss() -> None:
+    torch.manual_seed(0)
+    net = nn.Linear(3, 1).double()
+    X, y = torch.randn(64, 3, dtype=torch.float64), torch.randn(64, 1, dtype=torch.float64)
+
+    def shifted(out: torch.Tensor, t: torch.Tensor) -> torch.Tensor:  # MSE - 100: the same problem, negative values
+        return mse(out, t) - 100.0
+
+    rt = lr_range_test(net, torch.optim.SGD(net.parameters(), lr=0.1), X, y, loss_fn=shifted, lr_min=1e-4, lr_max=1e-2,
+                       num_steps=20, batch_size=16)
+    assert len(rt.lrs) == 20  # small rates: the loss only falls, nothing diverges
+    # the reference rule, written out: stop once s > best + (stop_factor - 1)|best| (= stop_factor * best for best > 0)
+    best = rt.smoothed[0]
+    for s in rt.smoothed:
+        best = min(best, s)
+        assert not s > best + 3 * abs(best)
+    # a positive loss: Smith's rule, unchanged
+    torch.manual_seed(0)
+    net2 = nn.Linear(3, 1).double()
+    rt2 = lr_range_test(net2, torch.optim.SGD(net2.parameters(), lr=0.1), X, y, loss_fn=mse, lr_min=1e-2, lr_max=100.0,
+                        num_steps=40, batch_size=16)
+    assert len(rt2.lrs) < 40 and rt2.smoothed[-1] > 4 * rt2.smoothed.min()

@@ -65,7 +65,10 @@ def lr_range_test(
     """Train ``model`` for ``num_steps`` mini-batches with a geometrically growing rate.
 
     The run stops early once the smoothed loss exceeds ``stop_factor`` times its best value or
-    becomes non-finite (the arrays are then shorter). ``model`` and ``optimizer`` are modified:
+    becomes non-finite (the arrays are then shorter). For a loss that can be negative the rule is
+    read as a rise above the best of more than ``(stop_factor - 1) |best|`` (the same rule for a
+    positive best; the literal ``s > stop_factor * best``, which fastai's and torch-lr-finder's
+    finders use, would stop at the first step once the best is negative). ``model`` and ``optimizer`` are modified:
     pass fresh ones.
 
     Parameters
@@ -83,6 +86,7 @@ def lr_range_test(
     beta : float
         Smoothing of the moving average.
     stop_factor : float
+        Divergence threshold, ``> 1`` (``inf``: never stop early).
     seed : int
         Seeds the order of the examples.
 
@@ -143,7 +147,7 @@ def lr_range_test(
         losses.append(value)
         smoothed.append(s)
         best = min(best, s)
-        if s > stop_factor * best:
+        if s > (stop_factor * best if best > 0 else best + (stop_factor - 1) * abs(best)):
             break
         loss.backward()
         optimizer.step()
