@@ -31,7 +31,7 @@ def needs_closure(optimizer: Any) -> bool:
     return p is not None and p.default is inspect.Parameter.empty
 
 
-class _Group(dict):  # type: ignore[type-arg]
+class _Group(dict[str, Any]):
     """A parameter group whose ``lr`` is read-only: the rate is the nbcode optimizer's schedule,
     baked into its update, so a write (a scheduler, a range test) would be silently ignored."""
 
@@ -55,7 +55,7 @@ class _Group(dict):  # type: ignore[type-arg]
             self._refuse()
         super().update(*args, **kwargs)
 
-    def __ior__(self, other: Any) -> "_Group":
+    def __ior__(self, other: Any) -> "_Group":  # type: ignore[misc,override]
         self.update(other)
         return self
 

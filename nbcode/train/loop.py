@@ -144,7 +144,7 @@ def _check_data(X: Any, y: Any, names: tuple[str, str] = ("X", "y")) -> None:
                          f"(need one target per row of {names[0]})")
 
 
-def _check_fit(model: nn.Module, X: torch.Tensor, y: torch.Tensor, loss_fn: Callable[..., Any] | None,
+def _check_fit(model: nn.Module, X: torch.Tensor, y: torch.Tensor | None, loss_fn: Callable[..., Any] | None,
                names: tuple[str, str] = ("X", "y")) -> None:
     """Data that does not fit the model (or a loss that is not a scalar) refused by name, before
     anything is computed; nothing changes (modes restored, the random state untouched)."""
