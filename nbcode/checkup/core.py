@@ -73,7 +73,9 @@ def checkup(model: nn.Module, loader: Any, loss_fn: Callable[..., torch.Tensor],
         ``loss_fn(output, targets)``, the mean loss over a batch (e.g. ``F.cross_entropy``).
     optimizer : torch.optim.Optimizer, optional
         Its kind and hyper-parameters set the stability limits (SGD with or without momentum or
-        Nesterov, Adam, AdamW); its state is left unchanged.
+        Nesterov, Adam, AdamW), those of its parameter group with the largest learning rate (no
+        group steps further, so "stable" holds for all); its state is left unchanged. An optimizer
+        whose step needs a closure (LBFGS) gets no range test.
     budget : {"fast", "full"}
         ``"full"`` adds the spectral density and tightens every estimate (see :data:`BUDGETS`).
     batch_fn : callable, optional
