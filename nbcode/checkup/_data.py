@@ -20,7 +20,7 @@ import torch
 
 from nbcode import _validate as V
 
-__all__ = ["Batch", "Batches", "as_batches", "to_device", "call_model"]
+__all__ = ["Batch", "Batches", "as_batches", "to_device", "call_model", "check_batches"]
 
 _X_KEYS = ("x", "input", "inputs")
 _Y_KEYS = ("y", "target", "targets", "label", "labels")
@@ -36,9 +36,11 @@ class Batch:
 
 
 def to_device(obj: Any, device: torch.device) -> Any:
-    """Tensors inside ``obj`` (tuples, lists, dicts) moved to ``device``."""
+    """Copies of the tensors inside ``obj`` (tuples, lists, dicts) on ``device``: always copies, so a
+    loader that refills one buffer in place (or a caller who changes a tensor later) does not change
+    the stored batches."""
     if isinstance(obj, torch.Tensor):
-        return obj.to(device)
+        return obj.to(device, copy=True)
     if isinstance(obj, dict):
         return {k: to_device(v, device) for k, v in obj.items()}
     if isinstance(obj, (tuple, list)):
@@ -125,6 +127,24 @@ def as_batches(loader: Any, batch_fn: Callable[[Any], Any] | None, device: torch
     if not out:
         raise ValueError("Invalid loader: it gave no batches")
     return out
+
+
+def check_batches(model: torch.nn.Module, batches: Batches, loss_fn: Callable[..., Any]) -> None:
+    """Refuse batches that do not fit ``model`` and ``loss_fn`` by name (``nbcode._torch.check_fit``
+    on each batch of plain tensors: dtype, features, labels in range, target shapes, a scalar loss),
+    and a batch of one row that BatchNorm cannot normalize in training mode. Nothing changes."""
+    from nbcode.train.loop import _check_fit, _one_row_fails  # nbcode.train imports the checkup's rates
+
+    for i, b in enumerate(batches):
+        if not isinstance(b.inputs, torch.Tensor) or not (b.targets is None or isinstance(b.targets, torch.Tensor)):
+            continue
+        try:
+            _check_fit(model, b.inputs, b.targets, loss_fn, ("x", "y"))
+        except (TypeError, ValueError) as e:
+            raise type(e)(f"{e}, in batch {i} (x, y) of the loader") from None
+        if b.n == 1 and _one_row_fails(model, b.inputs):
+            raise ValueError(f"Invalid batch {i}: one row, which BatchNorm cannot normalize in training mode (the loss "
+                             "measured is the training one; use batches of two rows or more)")
 
 
 def stackable(batches: Batches) -> bool:

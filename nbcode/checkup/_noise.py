@@ -31,6 +31,7 @@ from scipy import stats
 from nbcode.checkup._data import Batch, stackable, stacked
 from nbcode.checkup._objective import Objective
 from nbcode.checkup._init import Z95
+from nbcode.checkup._rates import groups_note, largest_lr
 from nbcode.checkup.quantity import BOOK, Quantity
 
 __all__ = ["NoiseResult", "noise", "b_simple"]
@@ -160,7 +161,7 @@ def noise(obj: Objective, g_full: list[torch.Tensor], optimizer: Any, settings: 
     res.quantities.append(q)
     kind_lr = None
     if isinstance(optimizer, torch.optim.SGD):  # the floor is constant-step SGD's
-        kind_lr = float(optimizer.param_groups[0].get("lr", math.nan))
+        kind_lr = largest_lr(optimizer)
     if kind_lr is not None and math.isfinite(kind_lr):
         floor = kind_lr * pooled / (4 * B0)
         band = _log_ci(floor, kind_lr * pooled_se / (4 * B0), Z95)
@@ -169,6 +170,6 @@ def noise(obj: Objective, g_full: list[torch.Tensor], optimizer: Any, settings: 
                      link=BOOK["floor"])
         q.assumptions = "near a minimum (Σ there), small η; the excess loss constant-step SGD settles at"
         q.note = (f"Training at this η and B cannot get the loss closer than about {floor:.2g} to its minimum "
-                  "without a decaying rate or a larger batch.")
+                  "without a decaying rate or a larger batch." + groups_note(optimizer))
         res.quantities.append(q)
     return res

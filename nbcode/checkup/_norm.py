@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from nbcode.checkup._objective import Objective
+from nbcode.checkup._rates import _group_lr, groups_note, largest_lr
 from nbcode.checkup.quantity import BOOK, Quantity
 
 __all__ = ["NormResult", "normalization"]
@@ -90,7 +91,8 @@ def normalization(obj: Objective, grads: list[torch.Tensor], optimizer: Any) -> 
         return res
     modules = dict(obj.model.named_modules())
     index = {n: i for i, n in enumerate(obj.names)}
-    lr = float(optimizer.param_groups[0].get("lr", math.nan)) if optimizer is not None else math.nan
+    lr = largest_lr(optimizer) if optimizer is not None else math.nan
+    group_lr = {id(p): _group_lr(g) for g in (optimizer.param_groups if optimizer is not None else []) for p in g["params"]}
     tiny = 100 * torch.finfo(obj.dtype).eps
     worst = 0.0
     tol_all = 0.0
@@ -116,8 +118,9 @@ def normalization(obj: Objective, grads: list[torch.Tensor], optimizer: Any) -> 
             den = W.reshape(W.shape[0], -1).norm(dim=1) * gW.reshape(W.shape[0], -1).norm(dim=1)
             per_channel = float((rows / den.clamp(min=1e-300)).max())
         sqn = float((W * W).sum())
+        lr_layer = group_lr.get(id(getattr(modules[layer], "weight", None)), lr)
         row = {"layer": layer, "norm": f"{norm} ({type(nm).__name__})", "inner": inner, "relative_inner": rel, "tolerance": tol,
-               "per_channel_max": per_channel, "weight_norm_sq": sqn, "effective_lr": lr / sqn if math.isfinite(lr) else math.nan,
+               "per_channel_max": per_channel, "weight_norm_sq": sqn, "effective_lr": lr_layer / sqn if math.isfinite(lr_layer) else math.nan,
                "holds": rel <= tol}
         res.rows.append(row)
         worst = max(worst, rel)
@@ -133,8 +136,11 @@ def normalization(obj: Objective, grads: list[torch.Tensor], optimizer: Any) -> 
     res.quantities.append(q)
     if math.isfinite(lr):
         effs = [r["effective_lr"] for r in res.rows]
-        q2 = Quantity("norm.effective_lr", f"effective learning rate η/‖W‖² (η = {lr:g})", value=min(effs), link=BOOK["bn"],
-                      note=f"From {min(effs):.3g} to {max(effs):.3g} over the {len(effs)} normalized layers.")
+        spread = groups_note(optimizer)
+        q2 = Quantity("norm.effective_lr", "effective learning rate η/‖W‖² " + ("(η of each layer's parameter group)" if spread
+                      else f"(η = {lr:g})"), value=min(effs), link=BOOK["bn"],
+                      note=f"From {min(effs):.3g} to {max(effs):.3g} over the {len(effs)} normalized layers."
+                      + (" The parameter groups have different η; each layer's is its group's." if spread else ""))
         q2.extra = {"per_layer": {r['layer']: r['effective_lr'] for r in res.rows}}
         res.quantities.append(q2)
     return res

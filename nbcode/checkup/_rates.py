@@ -32,8 +32,9 @@ try:  # the range test lives in nbcode.train after "One home per concept", in nb
     from nbcode.train import lr_range_test
 except ImportError:  # pragma: no cover
     from nbcode.schedules import lr_range_test  # type: ignore[attr-defined,no-redef]
+from nbcode.train.adapter import needs_closure
 
-__all__ = ["RateResult", "rates", "optimizer_kind", "stable_lr"]
+__all__ = ["RateResult", "rates", "optimizer_kind", "stable_lr", "largest_lr", "groups_note"]
 
 
 @dataclass
@@ -45,11 +46,39 @@ class RateResult:
     kind: str = "gd"
 
 
+def _group_lr(g: dict[str, Any]) -> float:
+    lr = g.get("lr", math.nan)
+    return float(lr.item() if isinstance(lr, torch.Tensor) else lr)
+
+
+def largest_lr(optimizer: Any) -> float:
+    """The largest learning rate over the optimizer's parameter groups (NaN when none has one)."""
+    lrs = [_group_lr(g) for g in getattr(optimizer, "param_groups", None) or []]
+    lrs = [x for x in lrs if not math.isnan(x)]
+    return max(lrs) if lrs else math.nan
+
+
+def groups_note(optimizer: Any) -> str:
+    """A sentence when the parameter groups have different learning rates ("" otherwise)."""
+    lrs = [_group_lr(g) for g in getattr(optimizer, "param_groups", None) or []]
+    if len(set(lrs)) <= 1:
+        return ""
+    return (f" The optimizer's {len(lrs)} parameter groups have η from {min(lrs):g} to {max(lrs):g}: judged at the "
+            "largest (no group's step is larger, so a verdict of stable holds for every group).")
+
+
 def optimizer_kind(optimizer: Any) -> tuple[str, dict[str, float]]:
-    """``("gd" | "momentum" | "nesterov" | "adam" | "other", hyper-parameters)`` of the first group."""
+    """``("gd" | "momentum" | "nesterov" | "adam" | "other", hyper-parameters)`` of the parameter group
+    with the largest learning rate (the first such group; the first group when none has a rate)."""
     if optimizer is None:
         return "gd", {}
-    g = optimizer.param_groups[0]
+    groups = optimizer.param_groups
+    g = groups[0]
+    top = largest_lr(optimizer)
+    for h in groups:
+        if _group_lr(h) == top:
+            g = h
+            break
     if isinstance(optimizer, torch.optim.SGD):
         beta, damp = float(g.get("momentum", 0.0)), float(g.get("dampening", 0.0))
         if beta == 0:
@@ -126,6 +155,7 @@ def rates(obj: Objective, lam: float, lam_bound: float, optimizer: Any, settings
                                                 "diverge along the top eigenvector (or drive training to the edge of stability).")
             else:
                 q.note = f"The optimizer's η = {lr:g} is within the uncertainty of the limit."
+            q.note += groups_note(optimizer)
         else:
             q.note = "No optimizer given: this is the limit for plain gradient descent."
         res.quantities.append(q)
@@ -133,10 +163,11 @@ def rates(obj: Objective, lam: float, lam_bound: float, optimizer: Any, settings
         lr, b1, b2, eps = hp["lr"], hp["beta1"], hp["beta2"], hp["eps"]
         state_v = []
         step = 0
-        for p in optimizer.param_groups[0]["params"]:
-            st = optimizer.state.get(p, {})
-            if "exp_avg_sq" in st:
-                step = int(float(st["step"]))
+        for group in optimizer.param_groups:
+            for p in group["params"]:
+                st = optimizer.state.get(p, {})
+                if "exp_avg_sq" in st:
+                    step = max(step, int(float(st["step"])))
         names_params = [p for _, p in obj.model.named_parameters() if p.requires_grad]
         if step > 0:
             for p in names_params:
@@ -164,6 +195,7 @@ def rates(obj: Objective, lam: float, lam_bound: float, optimizer: Any, settings
                                             "direction (the adaptive edge of stability).")
         else:
             q.verdict, q.note = "measured", "At the threshold, within the bound."
+        q.note += groups_note(optimizer)
         res.quantities.append(q)
         # the rate at which this preconditioned sharpness would reach the threshold
         res.eta_star = lr * thr / mu if mu > 0 else math.inf
@@ -176,6 +208,10 @@ def _range_test(obj: Objective, optimizer: Any, res: RateResult, settings: dict[
     q = Quantity("rate.range_test", "learning-rate range test (on copies)", link=BOOK["range_test"])
     if not stackable(obj.batches):
         q.verdict, q.note = "not applicable", "The batches are not plain tensors, so rows cannot be redrawn."
+        return q
+    if optimizer is not None and needs_closure(optimizer):
+        q.verdict, q.note = "not applicable", (f"{type(optimizer).__name__}'s step needs a closure (several evaluations "
+                                               "per step): a range test of one mini-batch step per rate does not apply.")
         return q
     if not (math.isfinite(res.eta_star) and res.eta_star > 0):
         q.verdict, q.note = "not applicable", "No positive curvature to centre the range on."

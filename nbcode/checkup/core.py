@@ -16,13 +16,13 @@ from tqdm.auto import tqdm
 
 from nbcode import _validate as V
 from nbcode.checkup._curvature import curvature
-from nbcode.checkup._data import as_batches
+from nbcode.checkup._data import as_batches, check_batches
 from nbcode.checkup._guard import objective_modes, preserved
 from nbcode.checkup._init import initialization
 from nbcode.checkup._noise import noise
 from nbcode.checkup._norm import normalization
 from nbcode.checkup._objective import Objective
-from nbcode.checkup._rates import rates
+from nbcode.checkup._rates import largest_lr, rates
 from nbcode.checkup.quantity import Cost, fmt
 from nbcode.checkup.report import Figure, Report, Section, png
 
@@ -73,7 +73,9 @@ def checkup(model: nn.Module, loader: Any, loss_fn: Callable[..., torch.Tensor],
         ``loss_fn(output, targets)``, the mean loss over a batch (e.g. ``F.cross_entropy``).
     optimizer : torch.optim.Optimizer, optional
         Its kind and hyper-parameters set the stability limits (SGD with or without momentum or
-        Nesterov, Adam, AdamW); its state is left unchanged.
+        Nesterov, Adam, AdamW), those of its parameter group with the largest learning rate (no
+        group steps further, so "stable" holds for all); its state is left unchanged. An optimizer
+        whose step needs a closure (LBFGS) gets no range test.
     budget : {"fast", "full"}
         ``"full"`` adds the spectral density and tightens every estimate (see :data:`BUDGETS`).
     batch_fn : callable, optional
@@ -137,6 +139,7 @@ def checkup(model: nn.Module, loader: Any, loss_fn: Callable[..., torch.Tensor],
         # level-1, where waking threads costs more than it saves (and one thread sums in one order)
         with preserved(model, optimizer), objective_modes(model), threadpool_limits(limits=1, user_api="blas"):
             batches = as_batches(loader, batch_fn, device)
+            check_batches(model, batches, loss_fn)
             obj = Objective(model, batches, loss_fn, cost)
 
             def timed(section: Section, start: Cost, t: float) -> None:
@@ -320,7 +323,7 @@ def _range_png(rr: Any, q: Any, optimizer: Any) -> bytes:
     ax.plot(lrs, sm, color="#3182bd", label="smoothed")
     ax.axvline(rr.eta_star, color="#e6550d", ls="--", label="predicted stable limit η*")
     if optimizer is not None:
-        ax.axvline(float(optimizer.param_groups[0]["lr"]), color="#31a354", ls=":", label="optimizer's η")
+        ax.axvline(largest_lr(optimizer), color="#31a354", ls=":", label="optimizer's η")
     ax.set(xscale="log", xlabel="learning rate η (grows every step)", ylabel="training loss", title="range test")
     top = np.nanmax(sm[: max(1, len(sm) // 2)]) if len(sm) else 1.0
     ax.set_ylim(0, 1.6 * top if np.isfinite(top) and top > 0 else None)

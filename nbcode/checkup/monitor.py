@@ -20,7 +20,7 @@ from torch import nn
 
 from nbcode import _validate as V
 from nbcode.checkup._curvature import preconditioned_top, ritz_check
-from nbcode.checkup._data import as_batches
+from nbcode.checkup._data import as_batches, check_batches
 from nbcode.checkup._guard import objective_modes, preserved
 from nbcode.checkup._objective import DataHessian, Objective
 from nbcode.checkup._rates import adam_threshold, optimizer_kind, stable_lr
@@ -79,6 +79,7 @@ class Monitor:
         device = next(model.parameters()).device
         with preserved(model):
             self.batches = as_batches(loader, batch_fn, device)
+            check_batches(model, self.batches, loss_fn)
         self.records: list[dict[str, Any]] = []
         self.cost = Cost()
         self._last: dict[str, torch.Tensor] | None = None

@@ -19,6 +19,47 @@ from nbcode.optim import Optimizer
 __all__ = ["NumpyOptimizer"]
 
 
+def needs_closure(optimizer: Any) -> bool:
+    """True when ``optimizer.step`` has a required ``closure`` argument (``torch.optim.LBFGS``): a loop
+    that calls ``step()`` after ``backward()`` cannot drive it."""
+    import inspect
+
+    try:
+        p = inspect.signature(optimizer.step).parameters.get("closure")
+    except (TypeError, ValueError, AttributeError):
+        return False
+    return p is not None and p.default is inspect.Parameter.empty
+
+
+class _Group(dict[str, Any]):
+    """A parameter group whose ``lr`` is read-only: the rate is the nbcode optimizer's schedule,
+    baked into its update, so a write (a scheduler, a range test) would be silently ignored."""
+
+    def _refuse(self) -> None:
+        raise TypeError("Invalid write to NumpyOptimizer.param_groups[0]['lr']: the rate is set by the nbcode "
+                        "optimizer's schedule (give it lr=<a schedule from nbcode.schedules>, e.g. "
+                        "adam(lr=cosine_annealing_lr(1e-3, T_max=100))); a written rate would be ignored")
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        if key == "lr":
+            self._refuse()
+        super().__setitem__(key, value)
+
+    def setdefault(self, key: Any, default: Any = None) -> Any:
+        if key == "lr" and key not in self:
+            self._refuse()
+        return super().setdefault(key, default)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        if "lr" in dict(*args, **kwargs):
+            self._refuse()
+        super().update(*args, **kwargs)
+
+    def __ior__(self, other: Any) -> "_Group":  # type: ignore[misc,override]
+        self.update(other)
+        return self
+
+
 class NumpyOptimizer:
     """Step the parameters of a torch model with an nbcode optimizer.
 
@@ -27,6 +68,11 @@ class NumpyOptimizer:
     in-place step :meth:`~nbcode.optim.Optimizer.update_` updates a flat copy of the parameters
     and its own state, and the result is written back into the parameters. The state is
     :attr:`state`, a ``NamedTuple`` with torch's field names and the step count.
+
+    ``param_groups[0]["lr"]`` shows the rate of the next step; it is read-only (a write raises
+    ``TypeError``): the rate is the nbcode optimizer's own, a number or a schedule of
+    :mod:`nbcode.schedules` given to it, so a torch scheduler or :func:`~nbcode.train.lr_range_test`
+    cannot drive it.
 
     Parameters
     ----------
@@ -65,7 +111,9 @@ class NumpyOptimizer:
         self._sizes = [p.numel() for p in self.params]
         self._flat = self._gather(lambda p: p.detach())
         self.state = optimizer.init(self._flat)
-        self.param_groups = [{"params": self.params, "lr": self._lr()}]
+        group = _Group(params=self.params)
+        dict.__setitem__(group, "lr", self._lr())
+        self.param_groups = [group]
 
     def _gather(self, part: Callable[[torch.nn.Parameter], torch.Tensor | None]) -> np.ndarray:
         pieces = []
@@ -104,7 +152,7 @@ class NumpyOptimizer:
         for p, k in zip(self.params, self._sizes):
             p.copy_(torch.from_numpy(self._flat[i : i + k]).view_as(p))
             i += k
-        self.param_groups[0]["lr"] = self._lr()
+        dict.__setitem__(self.param_groups[0], "lr", self._lr())
         return loss
 
     def __repr__(self) -> str:

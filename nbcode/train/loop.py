@@ -19,8 +19,9 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from nbcode import _validate as v
+from nbcode._torch import check_fit, fixed_rng, stateless
 from nbcode.optim import Optimizer
-from nbcode.train.adapter import NumpyOptimizer
+from nbcode.train.adapter import NumpyOptimizer, needs_closure
 
 __all__ = ["History", "fit", "evaluate", "accuracy", "mlp", "seed_everything"]
 
@@ -143,6 +144,43 @@ def _check_data(X: Any, y: Any, names: tuple[str, str] = ("X", "y")) -> None:
                          f"(need one target per row of {names[0]})")
 
 
+def _check_fit(model: nn.Module, X: torch.Tensor, y: torch.Tensor | None, loss_fn: Callable[..., Any] | None,
+               names: tuple[str, str] = ("X", "y")) -> None:
+    """Data that does not fit the model (or a loss that is not a scalar) refused by name, before
+    anything is computed; nothing changes (modes restored, the random state untouched)."""
+    with fixed_rng():
+        check_fit(model, X, y, loss_fn, x_name=names[0], y_name=names[1])
+
+
+def _check_owner(optimizer: Any, model: nn.Module) -> None:
+    """Refuse an optimizer none of whose parameters belong to ``model`` (training would change nothing)."""
+    groups = getattr(optimizer, "param_groups", None)
+    if not isinstance(groups, list):
+        return
+    mine = {id(p) for p in model.parameters()}
+    if not any(id(p) in mine for g in groups if isinstance(g, dict) for p in g.get("params", [])):
+        raise ValueError("Invalid optimizer: none of its parameters belong to the model (build it from "
+                         "model.parameters())")
+
+
+def _one_row_fails(model: nn.Module, X: torch.Tensor) -> bool:
+    """True when the model cannot run on a mini-batch of one row in training mode (BatchNorm over a
+    single value per channel), found by calling it without side effects."""
+    if not _has_batch_norm(model):
+        return False
+    modes = [(m, m.training) for m in model.modules()]
+    try:
+        model.train()
+        with torch.no_grad():
+            stateless(model)(dict(model.named_parameters()), X[:1])
+    except ValueError as e:
+        return "more than 1 value per channel" in str(e)
+    finally:
+        for m, training in modes:
+            m.training = training
+    return False
+
+
 def accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
     """Fraction of rows whose arg-max equals the label.
 
@@ -160,29 +198,40 @@ def accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
     return _accuracy(logits, y)
 
 
+def _labels(out: torch.Tensor, y: torch.Tensor) -> bool:
+    """Accuracy means something: class scores ``(n, K)``, ``K > 1``, against ``n`` integer labels."""
+    return (out.ndim == 2 and out.shape[1] > 1 and y.ndim == 1 and y.shape[0] == out.shape[0]
+            and not y.is_floating_point() and not y.is_complex() and y.dtype != torch.bool)
+
+
 def _accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
     return float((logits.argmax(dim=1) == y).double().mean())
 
 
 @torch.no_grad()
 def evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, loss_fn: Callable[..., torch.Tensor]) -> tuple[float, float]:
-    """``(loss, accuracy)`` of ``model`` on ``(X, y)`` in eval mode (training mode restored)."""
+    """``(loss, accuracy)`` of ``model`` on ``(X, y)`` in eval mode (every module's mode restored).
+
+    The accuracy is that of the arg-max against integer labels ``y`` (one per row) for a model with
+    two or more outputs; NaN otherwise (regression targets, one output)."""
     v.module(model)
     _check_data(X, y)
     v.function(loss_fn, "loss_fn")
+    _check_fit(model, X, y, loss_fn)
     return _evaluate(model, X, y, loss_fn)
 
 
 @torch.no_grad()
 def _evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, loss_fn: Callable[..., torch.Tensor]) -> tuple[float, float]:
-    was_training = model.training
+    modes = [(m, m.training) for m in model.modules()]
     model.eval()
     try:
         out = model(X)
         loss = float(loss_fn(out, y))
-        acc = _accuracy(out, y) if out.ndim == 2 and out.shape[1] > 1 else math.nan
+        acc = _accuracy(out, y) if _labels(out, y) else math.nan
     finally:
-        model.train(was_training)
+        for m, training in modes:
+            m.training = training
     return loss, acc
 
 
@@ -260,13 +309,17 @@ def fit(
     -------
     History
         ``train_loss`` and ``train_acc`` (and ``val_loss``, ``val_acc``) per epoch, entry 0 before
-        training, and ``lr`` per epoch; ``batch_loss`` per update.
+        training (accuracy NaN unless ``y`` holds integer labels for a model with several outputs), and ``lr`` per epoch; ``batch_loss`` per update.
     """
     v.module(model)
     if isinstance(optimizer, Optimizer):
         optimizer = NumpyOptimizer(model.parameters(), optimizer)
     if not hasattr(optimizer, "step") or not hasattr(optimizer, "zero_grad"):
         raise TypeError(f"Invalid optimizer: {v.show(optimizer)} (need a torch.optim.Optimizer or an nbcode optimizer)")
+    _check_owner(optimizer, model)
+    if needs_closure(optimizer):
+        raise TypeError(f"Invalid optimizer: {type(optimizer).__name__}, whose step needs a closure (fit calls step() after "
+                        "backward(); use a loop that calls optimizer.step(closure), or nbcode.optim.lbfgs through NumpyOptimizer)")
     epochs = v.count(epochs, "number of epochs")
     _check_data(X, y)
     n = X.shape[0]
@@ -277,18 +330,27 @@ def fit(
     if scheduler is not None and not callable(getattr(scheduler, "step", None)):
         raise TypeError(f"Invalid scheduler: {v.show(scheduler)} (need an object with a step() method, "
                         "e.g. a torch.optim.lr_scheduler)")
+    if scheduler is not None and isinstance(optimizer, NumpyOptimizer) and getattr(scheduler, "optimizer", None) is optimizer:
+        raise TypeError("Invalid scheduler: it drives a NumpyOptimizer, whose rate is its nbcode optimizer's schedule "
+                        "(give that optimizer lr=<a schedule from nbcode.schedules> instead)")
     progress = v.optional(v.flag, progress, "progress")
     bs = n if batch_size is None else batch_size
     bs = v.count(bs, "batch size", low=1, high=n)
     shuffle = v.flag(shuffle, "shuffle")
     drop_last = v.flag(drop_last, "drop_last")
     max_loss = v.real(max_loss, "max_loss", finite=False)
-    if not drop_last and n % bs == 1 and n > 1 and _has_batch_norm(model):
-        raise ValueError(f"Invalid batch size: {bs} leaves a last mini-batch of one row, which BatchNorm cannot "
-                         "normalize in training mode (use drop_last=True or another batch_size)")
     if loss_fn is None:
         loss_fn = nn.functional.cross_entropy if not torch.is_floating_point(y) else nn.functional.mse_loss
     v.function(loss_fn, "loss_fn")
+    _check_fit(model, X, y, loss_fn)
+    if val is not None:
+        _check_fit(model, val[0], val[1], loss_fn, ("val[0]", "val[1]"))
+    if (bs == 1 or (not drop_last and n % bs == 1)) and _one_row_fails(model, X):
+        if bs == 1:
+            raise ValueError("Invalid batch size: 1 gives mini-batches of one row, which BatchNorm cannot normalize "
+                             "in training mode (use a batch_size of 2 or more)")
+        raise ValueError(f"Invalid batch size: {bs} leaves a last mini-batch of one row, which BatchNorm cannot "
+                         "normalize in training mode (use drop_last=True or another batch_size)")
     for name, f in (("callback", callback), ("step_callback", step_callback)):
         if f is not None:
             v.function(f, name)

@@ -16,7 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 from nbcode import _validate
-from nbcode.train.loop import _check_data
+from nbcode.train.adapter import NumpyOptimizer, needs_closure
+from nbcode.train.loop import _check_data, _check_fit, _check_owner, _one_row_fails
 
 __all__ = ["RangeTest", "lr_range_test"]
 
@@ -64,7 +65,10 @@ def lr_range_test(
     """Train ``model`` for ``num_steps`` mini-batches with a geometrically growing rate.
 
     The run stops early once the smoothed loss exceeds ``stop_factor`` times its best value or
-    becomes non-finite (the arrays are then shorter). ``model`` and ``optimizer`` are modified:
+    becomes non-finite (the arrays are then shorter). For a loss that can be negative the rule is
+    read as a rise above the best of more than ``(stop_factor - 1) |best|`` (the same rule for a
+    positive best; the literal ``s > stop_factor * best``, which fastai's and torch-lr-finder's
+    finders use, would stop at the first step once the best is negative). ``model`` and ``optimizer`` are modified:
     pass fresh ones.
 
     Parameters
@@ -82,6 +86,7 @@ def lr_range_test(
     beta : float
         Smoothing of the moving average.
     stop_factor : float
+        Divergence threshold, ``> 1`` (``inf``: never stop early).
     seed : int
         Seeds the order of the examples.
 
@@ -93,6 +98,13 @@ def lr_range_test(
     if not isinstance(getattr(optimizer, "param_groups", None), list) or not callable(getattr(optimizer, "step", None)):
         raise TypeError(f"Invalid optimizer: {_validate.show(optimizer)} (need a torch.optim.Optimizer over the "
                         "model's parameters)")
+    _check_owner(optimizer, model)
+    if needs_closure(optimizer):
+        raise TypeError(f"Invalid optimizer: {type(optimizer).__name__}, whose step needs a closure (the range test takes "
+                        "one step() per mini-batch; use a torch.optim optimizer such as SGD or Adam)")
+    if isinstance(optimizer, NumpyOptimizer):
+        raise TypeError("Invalid optimizer: a NumpyOptimizer (its rate is its nbcode optimizer's schedule and cannot be "
+                        "overwritten step by step; use a torch.optim optimizer, e.g. torch.optim.SGD(model.parameters(), lr=1.0))")
     lr_min = _validate.real(lr_min, "lr_min", low=0, low_open=True)
     lr_max = _validate.real(lr_max, "lr_max", low=0, low_open=True)
     if not lr_min < lr_max:
@@ -105,6 +117,10 @@ def lr_range_test(
     beta = _validate.real(beta, "beta", low=0, high=1, high_open=True)
     stop_factor = _validate.real(stop_factor, "stop_factor", low=1, low_open=True, finite=False)
     loss_fn = nn.functional.cross_entropy if loss_fn is None else _validate.function(loss_fn, "loss_fn")
+    _check_fit(model, X, y, loss_fn)
+    if batch_size == 1 and _one_row_fails(model, X):
+        raise ValueError("Invalid batch size: 1 gives mini-batches of one row, which BatchNorm cannot normalize in "
+                         "training mode (use a batch_size of 2 or more)")
     lrs = np.geomspace(lr_min, lr_max, num_steps)
     gen = torch.Generator()
     gen.manual_seed(seed)
@@ -131,7 +147,7 @@ def lr_range_test(
         losses.append(value)
         smoothed.append(s)
         best = min(best, s)
-        if s > stop_factor * best:
+        if s > (stop_factor * best if best > 0 else best + (stop_factor - 1) * abs(best)):
             break
         loss.backward()
         optimizer.step()
