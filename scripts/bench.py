@@ -305,7 +305,8 @@ def landscape_grid(net, X, y) -> dict:  # type: ignore[no-untyped-def]
     layers = [m for m in net.modules() if isinstance(m, torch.nn.Linear)]
     flops = grid.size**2 * sum(2 * X.shape[0] * m.in_features * m.out_features for m in layers)
     big = max(layers, key=lambda m: m.in_features * m.out_features)
-    H, W = torch.randn(X.shape[0], big.in_features), big.weight.detach()
+    W = big.weight.detach()
+    H = torch.randn(X.shape[0], big.in_features, dtype=W.dtype)
     gemm = 2 * X.shape[0] * big.in_features * big.out_features / best_time(lambda: H @ W.T, repeat=30)
     return {"d": int(theta.numel()), "chunk": auto_chunk(net, X), "vectorized_seconds": round(t_vec, 2),
             "loop_seconds": round(t_loop, 2), "speedup": round(t_loop / t_vec, 2),
