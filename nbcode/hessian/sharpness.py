@@ -32,6 +32,9 @@ def sharpness(
     loss is the training loss, whatever the model's mode: a copy in training mode is
     differentiated, so BatchNorm layers normalize with the batch statistics of ``X`` (and
     dropout draws one fixed mask), and ``model`` (parameters, buffers, mode) is left unchanged.
+    The Hessian is taken in the trainable parameters (``requires_grad=True``; frozen ones are held
+    fixed, as in training and in :mod:`nbcode.checkup`); the data must fit the model and the loss
+    give a scalar, and half-precision models are refused (see :func:`~nbcode.hessian.flat_loss`).
     ``tol`` is the relative residual at which Lanczos stops (the eigenvalue is then at least
     that accurate).
 
