@@ -172,3 +172,84 @@ def test_directions_are_taken_in_the_models_dtype(data):
     with torch.no_grad():
         torch.nn.utils.vector_to_parameters(H.flat_params(net) + d1 + d2, moved.parameters())
     assert Z[2, 2] == pytest.approx(ce(moved(X), y).item(), rel=1e-14)
+
+
+# -- 6. a user's operator: its first product is checked -----------------------------------------------
+
+
+class _Op:
+    def __init__(self, f, dim: int = 3) -> None:
+        self.f, self.dim = f, dim
+
+    def matvec(self, v: np.ndarray):
+        return self.f(v)
+
+
+SPECTRAL = {
+    "power_iteration": lambda op: H.power_iteration(op),
+    "lanczos": lambda op: H.lanczos(op, 2),
+    "lanczos_topk": lambda op: H.lanczos_topk(op, 1),
+    "hutchinson_trace": lambda op: H.hutchinson_trace(op, 3),
+    "slq": lambda op: H.slq(op, 2, 2),
+    "slq_density": lambda op: H.slq_density(op, [0.0, 1.0], m=2),
+}
+D3 = np.diag([3.0, 2.0, 1.0])
+
+
+@pytest.mark.parametrize("name", sorted(SPECTRAL))
+@pytest.mark.parametrize(
+    "f,exc,match",
+    [
+        (lambda v: np.ones(2), ValueError, r"its matvec returned an array of shape \(2,\) \(need a finite NumPy array of shape \(3,\)\)"),
+        (lambda v: torch.as_tensor(D3 @ v), TypeError, r"its matvec returned a torch.Tensor"),
+        (lambda v: None, TypeError, r"its matvec returned None"),
+        (lambda v: list(D3 @ v), TypeError, r"its matvec returned a list"),
+        (lambda v: (D3 @ v).astype(complex), TypeError, r"its matvec returned an array of dtype complex128"),
+        (lambda v: np.full(3, np.nan), ValueError, r"its matvec returned non-finite entries"),
+        (lambda v: np.array([np.inf, 0.0, 0.0]), ValueError, r"its matvec returned non-finite entries"),
+    ],
+)
+def test_a_bad_operator_is_refused(name, f, exc, match):
+    with pytest.raises(exc, match="Invalid operator: " + match):
+        SPECTRAL[name](_Op(f))
+
+
+@pytest.mark.parametrize("name", sorted(SPECTRAL))
+def test_a_good_operator_gives_what_the_matrix_gives(name):
+    a, b = SPECTRAL[name](_Op(lambda v: D3 @ v)), SPECTRAL[name](D3)
+    if isinstance(a, H.EigResult):
+        assert np.array_equal(a.eigenvalues, b.eigenvalues) and a.n_matvec == b.n_matvec
+    else:
+        for x, y in zip(a if isinstance(a, tuple) else (a,), b if isinstance(b, tuple) else (b,)):
+            assert np.array_equal(x, y)
+
+
+# -- 7. SLQ's default number of steps is clamped to d ---------------------------------------------------
+
+
+def test_slq_default_steps_clamped_to_the_dimension():
+    A = np.diag([1.0, 2.0, 3.0, 4.0])
+    nodes, w = H.slq(A)  # min(30, 4) = 4 steps: exact quadrature, the mean eigenvalue
+    assert nodes.shape == (16,) and w.sum() == pytest.approx(1.0) and w @ nodes == pytest.approx(2.5, rel=1e-12)
+    assert np.array_equal(H.slq(A)[0], H.slq(A, 4)[0])
+    t = np.linspace(0.0, 5.0, 6)
+    assert np.allclose(H.slq_density(A, t, sigma=0.5), H.gaussian_density(t, [1.0, 2.0, 3.0, 4.0], np.full(4, 0.25), 0.5))
+    with pytest.raises(ValueError, match=r"Invalid number of Lanczos steps: 30 \(need 1 <= number of Lanczos steps <= 4\)"):
+        H.slq(A, 30)
+    big = np.diag(np.arange(1.0, 41.0))
+    assert np.array_equal(H.slq(big)[0], H.slq(big, 30)[0])  # d >= 30: the default is 30, as before
+
+
+# -- 8. Hutchinson's variance: symmetric matrices only ----------------------------------------------------
+
+
+def test_hutchinson_variance_needs_a_symmetric_matrix():
+    with pytest.raises(ValueError, match=r"Invalid H: it is not symmetric \(largest \|H - H\^T\| = 2\)"):
+        H.hutchinson_variance([[1.0, 2.0], [0.0, 1.0]])
+    S = np.array([[1.0, 1.0], [1.0, 1.0]])  # the symmetric part of [[1, 2], [0, 1]]
+    z = np.array([[a, b] for a in (-1.0, 1.0) for b in (-1.0, 1.0)])  # every sign pattern, equally likely
+    q = np.einsum("ni,ij,nj->n", z, S, z)
+    assert H.hutchinson_variance(S) == q.var() == 4.0
+    Hh = np.array([[2.0, 1.0, 0.0], [1.0, 3.0, -2.0], [0.0, -2.0, 1.0]])
+    z = np.array([[a, b, c] for a in (-1.0, 1.0) for b in (-1.0, 1.0) for c in (-1.0, 1.0)])
+    assert H.hutchinson_variance(Hh) == np.einsum("ni,ij,nj->n", z, Hh, z).var()
