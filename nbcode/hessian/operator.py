@@ -27,6 +27,9 @@ LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 def flat_params(model: nn.Module) -> torch.Tensor:
     """A detached copy of the model's parameters as one flat vector (``named_parameters`` order).
 
+    All of them, frozen ones included (the points of :mod:`nbcode.landscape`); the Hessians of
+    this package are over the trainable ones only (see :func:`flat_loss`).
+
     Examples
     --------
     >>> flat_params(nn.Linear(3, 2)).shape
