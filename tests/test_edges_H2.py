@@ -136,8 +136,11 @@ def test_one_row_through_batchnorm_in_training_mode(name):
     calls["interpolate"] = lambda m, lf, X, y: L.interpolate(m, lf, X, y, torch.zeros(theta_size, dtype=torch.float64), [0.0])
     with pytest.raises(ValueError, match=r"Invalid X: one row for a model with BatchNorm in training mode"):
         calls[name](net, ce, X, y)
-    if name != "sharpness":  # sharpness differentiates the training loss whatever the mode
+    if name != "sharpness":
         calls[name](net.eval(), ce, X, y)
+    else:  # sharpness differentiates the training loss whatever the mode
+        with pytest.raises(ValueError, match=r"Invalid X: one row .* need two or more rows, the training loss is taken"):
+            calls[name](net.eval(), ce, X, y)
 
 
 def test_auto_chunk_checks_the_model(data):

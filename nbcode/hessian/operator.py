@@ -8,6 +8,7 @@ the global random state restored), so they work on a model in training mode too.
 
 from __future__ import annotations
 
+import copy
 import warnings
 from typing import Any, Callable, cast
 
@@ -59,7 +60,8 @@ def unflatten(model: nn.Module, theta: torch.Tensor) -> dict[str, torch.Tensor]:
 _HALF = (torch.float16, torch.bfloat16)
 
 
-def _check_data(model: nn.Module, loss_fn: Any, X: Any, y: Any, *, y_message: str | None = None) -> None:
+def _check_data(model: nn.Module, loss_fn: Any, X: Any, y: Any, *, y_message: str | None = None,
+                training: bool = False) -> None:
     """The door of every function here (and of :mod:`nbcode.landscape`) taking a model and data:
     tensors with at least one row, finite entries, as many targets as inputs; a model in float32
     or float64 (not float16/bfloat16); data that fits the model and a loss that gives a scalar
@@ -72,10 +74,12 @@ def _check_data(model: nn.Module, loss_fn: Any, X: Any, y: Any, *, y_message: st
     if X.ndim == 0 or y.ndim == 0 or y.shape[0] != X.shape[0]:
         raise ValueError(y_message or f"Invalid y: shape {tuple(y.shape)} for X of shape {tuple(X.shape)} "
                          "(need one target per row of X)")
-    _check_model(model, X, loss_fn, y)
+    _check_model(model, X, loss_fn, y, training=training)
 
 
-def _check_model(model: nn.Module, X: torch.Tensor, loss_fn: Any = None, y: Any = None) -> None:
+def _check_model(model: nn.Module, X: torch.Tensor, loss_fn: Any = None, y: Any = None, *, training: bool = False) -> None:
+    """The model's part of :func:`_check_data` (``training``: the model will be run in training mode,
+    whatever its mode now)."""
     half = sorted({str(p.dtype) for p in model.parameters() if p.dtype in _HALF})
     if half:
         raise TypeError(f"Invalid model: its parameters are {' and '.join(half)} (need float32 or float64: losses and "
@@ -88,13 +92,16 @@ def _check_model(model: nn.Module, X: torch.Tensor, loss_fn: Any = None, y: Any 
             raise ValueError(f"Invalid y: shape {tuple(y.shape)} for model outputs of shape {tuple(_out_shape(model, X))} "
                              f"(the loss would broadcast one against the other: {str(w.message).split('. This')[0]})")
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    if X.shape[0] == 1 and any(isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training for m in model.modules()):
+    if X.shape[0] == 1 and any(isinstance(m, nn.modules.batchnorm._BatchNorm) and (m.training or training)
+                               for m in model.modules()):
+        run = copy.deepcopy(model).train() if training else model
         try:
             with torch.no_grad():
-                stateless(model)(dict(model.named_parameters()), X)
+                stateless(run)(dict(run.named_parameters()), X)
         except ValueError as e:
+            fix = "the training loss is taken, with batch statistics" if training else "or the model in eval mode"
             raise ValueError(f"Invalid X: one row for a model with BatchNorm in training mode ({str(e).splitlines()[0]}; "
-                             "need two or more rows, or the model in eval mode)") from None
+                             f"need two or more rows, {fix})") from None
 
 
 def _out_shape(model: nn.Module, X: torch.Tensor) -> torch.Size:

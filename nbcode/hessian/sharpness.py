@@ -48,6 +48,6 @@ def sharpness(
     >>> round(sharpness(net, X, y, nn.functional.mse_loss), 6)   # H = 2 X^T X / 2 = diag(1, 4)
     4.0
     """
-    _check_data(model, loss_fn, X, y)
+    _check_data(model, loss_fn, X, y, training=True)
     op = HessianOperator(copy.deepcopy(model).train(), loss_fn, X, y)
     return float(lanczos_topk(op, 1, tol=v.real(tol, "tol", low=0, low_open=True), seed=v.count(seed, "seed")).eigenvalues[0])
