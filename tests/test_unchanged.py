@@ -161,7 +161,7 @@ def test_hessian_and_hvp_in_training_mode_match_finite_differences(data: tuple[n
     rng = torch.get_rng_state()
     H = exact_hessian(net, ce, X, y)
     clone = copy.deepcopy(net)
-    params = list(clone.parameters())
+    params = [p for p in clone.parameters() if p.requires_grad]  # the Hessian is over the trainable parameters
 
     def gradient(theta: torch.Tensor) -> torch.Tensor:
         torch.nn.utils.vector_to_parameters(theta, params)
@@ -171,7 +171,7 @@ def test_hessian_and_hvp_in_training_mode_match_finite_differences(data: tuple[n
 
     for p in params:
         p.requires_grad_(True)
-    theta0, h = _theta(net), 1e-5
+    theta0, h = torch.cat([p.detach().reshape(-1) for p in params]), 1e-5
     picked = range(0, theta0.numel(), 3)  # every third column: enough, and fast
     eye = torch.eye(theta0.numel(), dtype=theta0.dtype)
     cols = [(gradient(theta0 + h * eye[i]) - gradient(theta0 - h * eye[i])) / (2 * h) for i in picked]

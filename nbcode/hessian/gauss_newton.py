@@ -25,7 +25,7 @@ from torch import nn
 from torch.func import grad, jacrev, vjp, vmap
 
 from nbcode._torch import stateless
-from nbcode.hessian.operator import _check_data, flat_params, unflatten
+from nbcode.hessian.operator import _check_data, _split, _trainable
 
 __all__ = ["gauss_newton"]
 
@@ -39,7 +39,10 @@ def gauss_newton(
     mode), and :math:`\\nabla^2_F \\ell` the Hessian of ``loss_fn(F, y)`` in the outputs, applied to
     the columns of ``J`` by double backprop (no :math:`nK \\times nK` matrix is formed). The residual
     part of the Hessian is :func:`~nbcode.hessian.exact_hessian` minus this. For small models only
-    (:math:`d^2` memory and ``d`` output-space products). The model is left unchanged.
+    (:math:`d^2` memory and ``d`` output-space products). The model is left unchanged. As for
+    :func:`~nbcode.hessian.exact_hessian`, ``d`` counts the trainable parameters
+    (``requires_grad=True``; frozen ones are held fixed), and the data are checked at the door
+    (see :func:`~nbcode.hessian.flat_loss`).
 
     See the module for the decomposition.
 
@@ -55,11 +58,13 @@ def gauss_newton(
     True
     """
     _check_data(model, loss_fn, X, y)
-    theta = flat_params(model)
+    named = _trainable(model)
+    theta = torch.cat([p.detach().reshape(-1) for _, p in named]).clone()
+    frozen = {n: p.detach().clone() for n, p in model.named_parameters() if not p.requires_grad}
     call = stateless(model)
 
     def outputs(th: torch.Tensor) -> torch.Tensor:
-        return call(unflatten(model, th), X)
+        return call({**_split(named, th), **frozen}, X)
 
     F = outputs(theta).detach()
     J = jacrev(outputs)(theta).detach().reshape(-1, theta.numel())  # (nK, d)

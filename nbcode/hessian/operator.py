@@ -8,6 +8,8 @@ the global random state restored), so they work on a model in training mode too.
 
 from __future__ import annotations
 
+import copy
+import warnings
 from typing import Any, Callable, cast
 
 import numpy as np
@@ -16,7 +18,7 @@ from torch import nn
 from torch.func import grad, vjp, vmap
 
 from nbcode import _validate
-from nbcode._torch import stateless
+from nbcode._torch import check_fit, stateless
 
 __all__ = ["flat_params", "flat_loss", "exact_hessian", "HessianOperator", "MatrixOperator", "as_operator"]
 
@@ -25,6 +27,9 @@ LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 def flat_params(model: nn.Module) -> torch.Tensor:
     """A detached copy of the model's parameters as one flat vector (``named_parameters`` order).
+
+    All of them, frozen ones included (the points of :mod:`nbcode.landscape`); the Hessians of
+    this package are over the trainable ones only (see :func:`flat_loss`).
 
     Examples
     --------
@@ -51,26 +56,123 @@ def unflatten(model: nn.Module, theta: torch.Tensor) -> dict[str, torch.Tensor]:
     return out
 
 
-def _check_data(model: nn.Module, loss_fn: Any, X: Any, y: Any) -> None:
-    """The model, the loss and the data of every function here: tensors with at least one row,
-    finite entries, and as many targets as inputs."""
+#: Floating dtypes refused for a model: nothing here computes in half precision by accident.
+_HALF = (torch.float16, torch.bfloat16)
+
+
+def _check_data(model: nn.Module, loss_fn: Any, X: Any, y: Any, *, y_message: str | None = None,
+                training: bool = False) -> None:
+    """The door of every function here (and of :mod:`nbcode.landscape`) taking a model and data:
+    tensors with at least one row, finite entries, as many targets as inputs; a model in float32
+    or float64 (not float16/bfloat16); data that fits the model and a loss that gives a scalar
+    (:func:`nbcode._torch.check_fit`); and, for a batch of one row, no BatchNorm layer in
+    training mode (batch statistics need two or more values per channel)."""
     _validate.module(model)
     _validate.function(loss_fn, "loss_fn")
     _validate.tensor(X, "X", nonempty=True, finite=True)
     _validate.tensor(y, "y", nonempty=True, finite=True)
     if X.ndim == 0 or y.ndim == 0 or y.shape[0] != X.shape[0]:
-        raise ValueError(f"Invalid y: shape {tuple(y.shape)} for X of shape {tuple(X.shape)} "
+        raise ValueError(y_message or f"Invalid y: shape {tuple(y.shape)} for X of shape {tuple(X.shape)} "
                          "(need one target per row of X)")
+    _check_model(model, X, loss_fn, y, training=training)
+
+
+def _check_model(model: nn.Module, X: torch.Tensor, loss_fn: Any = None, y: Any = None, *, training: bool = False) -> None:
+    """The model's part of :func:`_check_data` (``training``: the model will be run in training mode,
+    whatever its mode now)."""
+    half = sorted({str(p.dtype) for p in model.parameters() if p.dtype in _HALF})
+    if half:
+        raise TypeError(f"Invalid model: its parameters are {' and '.join(half)} (need float32 or float64: losses and "
+                        "Hessians are not computed in half precision here; convert it, e.g. model.double())")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        check_fit(model, X, y, loss_fn)
+    for w in caught:
+        if "target size" in str(w.message):  # torch's losses broadcast a target of another shape, with only a warning
+            raise ValueError(f"Invalid y: shape {tuple(y.shape)} for model outputs of shape {tuple(_out_shape(model, X))} "
+                             f"(the loss would broadcast one against the other: {str(w.message).split('. This')[0]})")
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if X.shape[0] == 1 and any(isinstance(m, nn.modules.batchnorm._BatchNorm) and (m.training or training)
+                               for m in model.modules()):
+        run = copy.deepcopy(model).train() if training else model
+        try:
+            with torch.no_grad():
+                stateless(run)(dict(run.named_parameters()), X)
+        except ValueError as e:
+            fix = "the training loss is taken, with batch statistics" if training else "or the model in eval mode"
+            raise ValueError(f"Invalid X: one row for a model with BatchNorm in training mode ({str(e).splitlines()[0]}; "
+                             f"need two or more rows, {fix})") from None
+
+
+def _out_shape(model: nn.Module, X: torch.Tensor) -> torch.Size:
+    """The shape of the model's output on all of ``X`` (one row run in eval mode, without gradients)."""
+    modes = [(m, m.training) for m in model.modules()]
+    try:
+        with torch.no_grad():
+            out = model.eval()(X[:1])
+    finally:
+        for m, training in modes:
+            m.training = training
+    return torch.Size([X.shape[0], *out.shape[1:]])
+
+
+def _trainable(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
+    """The parameters the Hessian is taken in: those with ``requires_grad`` (``named_parameters`` order)."""
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    if not named:
+        raise ValueError("Invalid model: it has no parameter with requires_grad=True (nothing to differentiate)")
+    return named
+
+
+def _split(named: list[tuple[str, nn.Parameter]], theta: torch.Tensor) -> dict[str, torch.Tensor]:
+    """A flat vector (or a batch of them) as ``{name: tensor}`` for the parameters ``named``."""
+    lead = theta.shape[:-1]
+    out, i = {}, 0
+    for name, p in named:
+        out[name] = theta[..., i : i + p.numel()].reshape(*lead, *p.shape)
+        i += p.numel()
+    return out
+
+
+def _trainable_loss(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor
+                    ) -> tuple[Callable[[torch.Tensor], torch.Tensor], torch.Tensor, Callable[[torch.Tensor], dict[str, torch.Tensor]]]:
+    """``(f, theta0, params)`` of :func:`flat_loss`, and ``params(theta)``: the full parameter dict
+    for ``functional_call`` (the trainable ones from ``theta``, the frozen ones copied now). ``X``,
+    ``y`` and the frozen parameters are copied: later in-place changes by the caller change nothing."""
+    named = _trainable(model)
+    theta0 = torch.cat([p.detach().reshape(-1) for _, p in named]).clone()
+    frozen = {n: p.detach().clone() for n, p in model.named_parameters() if not p.requires_grad}
+    X, y = X.detach().clone(), y.detach().clone()
+    call = stateless(model)
+
+    def params(theta: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {**_split(named, theta), **frozen}
+
+    def f(theta: torch.Tensor) -> torch.Tensor:
+        return loss_fn(call(params(theta), X), y)
+
+    return f, theta0, params
 
 
 def flat_loss(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor) -> tuple[Callable[[torch.Tensor], torch.Tensor], torch.Tensor]:
-    """``(f, theta0)`` with ``f(theta) = loss_fn(model_theta(X), y)`` and ``theta0`` the model's parameters.
+    """``(f, theta0)`` with ``f(theta) = loss_fn(model_theta(X), y)`` and ``theta0`` the model's
+    trainable parameters.
+
+    ``theta`` holds the parameters with ``requires_grad=True`` only (in ``named_parameters``
+    order): frozen ones (``requires_grad=False``) stay at their values, as in training, so the
+    Hessians of this package are the curvature over what training moves (as in
+    :mod:`nbcode.checkup`). For a model with no frozen parameter ``theta0`` is
+    :func:`flat_params`. ``X``, ``y`` and the frozen parameters are copied when ``f`` is made.
 
     The model is not modified: ``f`` calls it through :func:`nbcode._torch.stateless`. In training
     mode a BatchNorm layer normalizes with the statistics of ``X`` (as in a training step) but its
     running statistics do not move, and dropout uses the same masks at every call (drawn from the
     random state at the time ``f`` was made; the global state is restored after each call), so
     ``f`` is a deterministic function of ``theta``.
+
+    The data must fit the model and the loss must return a scalar (``reduction='mean'`` or
+    ``'sum'``): checked at the door (:func:`nbcode._torch.check_fit`). Half-precision
+    (float16/bfloat16) models are refused.
 
     Examples
     --------
@@ -82,17 +184,15 @@ def flat_loss(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tenso
     True
     """
     _check_data(model, loss_fn, X, y)
-    theta0 = flat_params(model)
-    call = stateless(model)
-
-    def f(theta: torch.Tensor) -> torch.Tensor:
-        return loss_fn(call(unflatten(model, theta), X), y)
-
+    f, theta0, _ = _trainable_loss(model, loss_fn, X, y)
     return f, theta0
 
 
 def exact_hessian(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor) -> np.ndarray:
-    """The full ``(d, d)`` Hessian of the loss in the parameters, symmetrized.
+    """The full ``(d, d)`` Hessian of the loss in the trainable parameters, symmetrized.
+
+    ``d`` counts the parameters with ``requires_grad=True``; frozen ones are held fixed (see
+    :func:`flat_loss`, which also lists the checks at the door).
 
     Computed as :math:`d` Hessian-vector products with the unit vectors, batched: ``vmap`` over
     the vector-Jacobian product of :func:`torch.func.grad` (reverse over reverse). For small models
@@ -123,8 +223,10 @@ class HessianOperator:
     computed as the vector-Jacobian product of :func:`torch.func.grad` (double backprop): one
     forward pass is recorded, then each product costs about two backward passes. (Forward-over-
     reverse, ``jvp(grad(f))``, fails through ``F.mse_loss`` with "ZeroTensors are immutable".)
-    Vectors are NumPy float64 arrays; ``n_matvec`` counts the products. The model is left
-    unchanged (see :func:`flat_loss`).
+    Vectors are NumPy float64 arrays of length :attr:`dim`, the number of trainable parameters
+    (``requires_grad=True``; frozen ones are held fixed); ``n_matvec`` counts the products. The
+    model is left unchanged, and ``X``, ``y`` are copied: changing them afterwards changes nothing
+    (see :func:`flat_loss`).
 
     Examples
     --------

@@ -32,6 +32,9 @@ def sharpness(
     loss is the training loss, whatever the model's mode: a copy in training mode is
     differentiated, so BatchNorm layers normalize with the batch statistics of ``X`` (and
     dropout draws one fixed mask), and ``model`` (parameters, buffers, mode) is left unchanged.
+    The Hessian is taken in the trainable parameters (``requires_grad=True``; frozen ones are held
+    fixed, as in training and in :mod:`nbcode.checkup`); the data must fit the model and the loss
+    give a scalar, and half-precision models are refused (see :func:`~nbcode.hessian.flat_loss`).
     ``tol`` is the relative residual at which Lanczos stops (the eigenvalue is then at least
     that accurate).
 
@@ -45,6 +48,6 @@ def sharpness(
     >>> round(sharpness(net, X, y, nn.functional.mse_loss), 6)   # H = 2 X^T X / 2 = diag(1, 4)
     4.0
     """
-    _check_data(model, loss_fn, X, y)
+    _check_data(model, loss_fn, X, y, training=True)
     op = HessianOperator(copy.deepcopy(model).train(), loss_fn, X, y)
     return float(lanczos_topk(op, 1, tol=v.real(tol, "tol", low=0, low_open=True), seed=v.count(seed, "seed")).eigenvalues[0])

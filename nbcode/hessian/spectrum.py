@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from nbcode import _validate
-from nbcode.hessian.operator import as_operator
+from nbcode.hessian.operator import HessianOperator, MatrixOperator, as_operator
 
 __all__ = [
     "EigResult",
@@ -46,6 +46,37 @@ class EigResult:
 #: Relative size (to the largest :math:`\|Hq\|` seen) below which a Lanczos residual counts as
 #: zero: the Krylov space is invariant, or a Ritz pair is exact to working precision.
 _EXACT = 1e-12
+
+
+class _Checked:
+    """A user's operator (anything with ``matvec`` and ``dim``) whose first product is checked: a
+    finite NumPy array of shape ``(dim,)``, else a clear error instead of NumPy's from deep inside
+    (or eigenvalues of NaN)."""
+
+    def __init__(self, op: Any) -> None:
+        self.op, self.dim, self.checked = op, op.dim, False
+
+    def matvec(self, v: np.ndarray) -> np.ndarray:
+        out = self.op.matvec(v)
+        if not self.checked:
+            need = f"need a finite NumPy array of shape ({self.dim},)"
+            if not isinstance(out, np.ndarray):
+                what = "None" if out is None else f"a {type(out).__module__.split('.')[0]}.{type(out).__name__}".replace("builtins.", "")
+                raise TypeError(f"Invalid operator: its matvec returned {what} ({need})")
+            if out.dtype.kind not in "fiu":
+                raise TypeError(f"Invalid operator: its matvec returned an array of dtype {out.dtype} ({need})")
+            if out.shape != (self.dim,):
+                raise ValueError(f"Invalid operator: its matvec returned an array of shape {out.shape} ({need})")
+            if not np.all(np.isfinite(out)):
+                raise ValueError(f"Invalid operator: its matvec returned non-finite entries (nan or inf) ({need})")
+            self.checked = True
+        return out
+
+
+def _operator(op: Any) -> Any:
+    """:func:`as_operator`, with a user's operator wrapped in :class:`_Checked`."""
+    A = as_operator(op)
+    return A if isinstance(A, (HessianOperator, MatrixOperator, _Checked)) else _Checked(A)
 
 
 def _start_vector(dim: int, seed: Any) -> np.ndarray:
@@ -110,7 +141,7 @@ def power_iteration(op: Any, *, max_iter: int = 1000, tol: float = 1e-6, seed: i
     >>> np.round(r.eigenvalues, 8).tolist(), r.converged
     ([3.0, -3.0], True)
     """
-    A = as_operator(op)
+    A = _operator(op)
     max_iter = _validate.count(max_iter, "max_iter", low=1)
     tol = _validate.real(tol, "tolerance", low=0)
     v = _start_vector(A.dim, _check_seed(seed))
@@ -206,7 +237,7 @@ def lanczos(op: Any, m: int, *, seed: int = 0, v0: np.ndarray | None = None) -> 
     >>> np.round(np.linalg.eigvalsh(T), 8).tolist()
     [1.0, 2.0, 3.0]
     """
-    A = as_operator(op)
+    A = _operator(op)
     m = _validate.count(m, "number of Lanczos steps", low=1, high=A.dim)
     if v0 is None:
         q = _start_vector(A.dim, _check_seed(seed))
@@ -301,7 +332,7 @@ def lanczos_topk(
     >>> np.round(lanczos_topk(np.diag([5.0, 5.0, 1.0, 0.5]), k=2).eigenvalues, 6).tolist()
     [5.0, 5.0]
     """
-    A = as_operator(op)
+    A = _operator(op)
     k = _validate.count(k, "k", low=1, high=A.dim)
     which = _validate.choice(which, "which", ["LA", "LM"])
     tol = _validate.real(tol, "tolerance", low=0, low_open=True)
@@ -382,7 +413,7 @@ def hutchinson_trace(op: Any, n_samples: int = 100, *, seed: int = 0) -> tuple[f
     >>> est, se
     (6.0, 0.0)
     """
-    A = as_operator(op)
+    A = _operator(op)
     n = _validate.count(n_samples, "number of samples", low=2)
     rng = np.random.default_rng(_check_seed(seed))
     vals = np.empty(n)
@@ -393,21 +424,25 @@ def hutchinson_trace(op: Any, n_samples: int = 100, *, seed: int = 0) -> tuple[f
 
 
 def hutchinson_variance(H: Any) -> float:
-    """The variance of one Rademacher probe :math:`z^\\top H z`: :math:`2 \\sum_{i \\ne j} H_{ij}^2`.
+    """The variance of one Rademacher probe :math:`z^\\top H z`: :math:`2 \\sum_{i \\ne j} H_{ij}^2`,
+    for a symmetric ``H`` (refused otherwise, as by :class:`~nbcode.hessian.MatrixOperator`: for a
+    non-symmetric matrix :math:`z^\\top H z = z^\\top S z` with :math:`S = (H + H^\\top)/2`, so pass
+    :math:`S`).
 
     Examples
     --------
     >>> hutchinson_variance([[1.0, 2.0], [2.0, 3.0]])
     16.0
     """
-    M = _validate.square_matrix(H, "H")
+    M = _validate.square_matrix(H, "H", symmetric=True)
     return float(2.0 * (np.sum(M * M) - np.sum(np.diag(M) ** 2)))
 
 
-def slq(op: Any, m: int = 30, n_probes: int = 4, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def slq(op: Any, m: int | None = None, n_probes: int = 4, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Stochastic Lanczos quadrature: nodes and weights of the spectral density.
 
-    For each Rademacher probe :math:`v` (normalized), ``m`` Lanczos steps give the tridiagonal
+    For each Rademacher probe :math:`v` (normalized), ``m`` Lanczos steps (default
+    :math:`\\min(30, d)`; an explicit ``m`` must not exceed :math:`d`) give the tridiagonal
     :math:`T = S \\Theta S^\\top`; the nodes are the Ritz values :math:`\\theta_j` and the
     weights :math:`\\tau_j = S_{1j}^2 / n_{\\text{probes}}`, so that for any smooth :math:`f`
 
@@ -423,8 +458,8 @@ def slq(op: Any, m: int = 30, n_probes: int = 4, *, seed: int = 0) -> tuple[np.n
     >>> round(float(w.sum()), 12), round(float(w @ nodes), 12)  # mean eigenvalue: tr/d = 2.5
     (1.0, 2.5)
     """
-    A = as_operator(op)
-    m = _validate.count(m, "number of Lanczos steps", low=1, high=A.dim)
+    A = _operator(op)
+    m = min(30, A.dim) if m is None else _validate.count(m, "number of Lanczos steps", low=1, high=A.dim)
     n_probes = _validate.count(n_probes, "number of probes", low=1)
     rng = np.random.default_rng(_check_seed(seed))
     nodes, weights = [], []
@@ -456,8 +491,9 @@ def gaussian_density(grid: Any, nodes: Any, weights: Any, sigma: float) -> np.nd
     return np.asarray(g @ w)
 
 
-def slq_density(op: Any, grid: Any, *, m: int = 30, n_probes: int = 4, sigma: float = 0.1, seed: int = 0) -> np.ndarray:
-    """The spectral density of ``op`` on ``grid``, smoothed with a Gaussian of width ``sigma``, by SLQ.
+def slq_density(op: Any, grid: Any, *, m: int | None = None, n_probes: int = 4, sigma: float = 0.1, seed: int = 0) -> np.ndarray:
+    """The spectral density of ``op`` on ``grid``, smoothed with a Gaussian of width ``sigma``, by SLQ
+    (:func:`slq`, ``m`` Lanczos steps a probe: default :math:`\\min(30, d)`).
 
     Examples
     --------

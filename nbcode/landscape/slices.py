@@ -11,7 +11,8 @@ from torch.func import vmap
 
 from nbcode import _validate
 from nbcode._torch import stateless
-from nbcode.hessian.operator import flat_params, unflatten
+from nbcode.hessian.operator import _check_data as _check_model_data
+from nbcode.hessian.operator import _check_model, flat_params, unflatten
 
 __all__ = [
     "random_direction", "filter_normalize", "centered_grid", "loss_on_grid", "losses_at", "auto_chunk", "slice_1d", "slice_2d",
@@ -27,7 +28,8 @@ def filter_normalize(model: nn.Module, direction: torch.Tensor) -> torch.Tensor:
     For every weight with two or more dimensions, each output row (a neuron of a ``Linear``
     layer, a filter of a convolution) :math:`d_i` becomes :math:`d_i \\|\\theta_i\\| / \\|d_i\\|`;
     one-dimensional parameters (biases, normalization scales) get a zero direction, as in
-    :cite:`li2018`. This removes the scale invariance that makes raw random slices of ReLU
+    :cite:`li2018`. The direction is taken in the model's dtype (like every point and direction
+    of this module: a float32 direction for a float64 model is converted, exactly). This removes the scale invariance that makes raw random slices of ReLU
     networks misleading.
 
     Examples
@@ -38,7 +40,7 @@ def filter_normalize(model: nn.Module, direction: torch.Tensor) -> torch.Tensor:
     (True, [0.0, 0.0])
     """
     _validate.module(model)
-    parts = unflatten(model, _flat_vector(direction, "direction", _n_params(model)))
+    parts = unflatten(model, _flat_vector(direction, "direction", model))
     out = []
     for (name, p), dp in zip(model.named_parameters(), parts.values()):
         if p.ndim <= 1:
@@ -55,12 +57,20 @@ def _n_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def _flat_vector(v: Any, name: str, size: int) -> torch.Tensor:
-    """A finite floating-point tensor of shape ``(size,)`` (a point or a direction in parameter space)."""
+def _dtype(model: nn.Module) -> torch.dtype:
+    """The dtype of the model's parameters (the promoted one if they differ): that of every point
+    and direction here."""
+    return torch.cat([p.detach().reshape(-1)[:1] for p in model.parameters()]).dtype
+
+
+def _flat_vector(v: Any, name: str, model: nn.Module) -> torch.Tensor:
+    """A finite floating-point tensor of shape ``(d,)`` (a point or a direction in parameter space),
+    in the model's dtype (a float32 vector for a float64 model is converted, exactly)."""
+    size = _n_params(model)
     _validate.tensor(v, name, floating=True, finite=True)
     if tuple(v.shape) != (size,):
         raise ValueError(f"Invalid shape of {name}: {tuple(v.shape)} (need ({size},), one entry per parameter)")
-    return v
+    return v.to(_dtype(model))
 
 
 def random_direction(model: nn.Module, *, seed: int = 0, normalization: str = "filter") -> torch.Tensor:
@@ -125,6 +135,9 @@ def auto_chunk(model: nn.Module, X: torch.Tensor) -> int:
     1 (a plain loop) when fewer than :data:`MIN_VMAP_CHUNK` fit."""
     _validate.module(model)
     _validate.tensor(X, "X", nonempty=True, finite=True)
+    if X.ndim == 0:
+        raise ValueError(f"Invalid X: shape {tuple(X.shape)} (need one row per example)")
+    _check_model(model, X)
     return _auto_chunk(model, X)
 
 
@@ -157,12 +170,12 @@ def _chunk_size(model: nn.Module, X: torch.Tensor, chunk: int | None) -> int:
 
 
 def _check_data(model: nn.Module, loss_fn: Any, X: Any, y: Any) -> None:
-    _validate.module(model)
-    _validate.function(loss_fn, "loss_fn")
-    _validate.tensor(X, "X", nonempty=True, finite=True)
-    _validate.tensor(y, "y", nonempty=True, finite=True)
-    if X.ndim == 0 or y.ndim == 0 or y.shape[0] != X.shape[0]:
-        raise ValueError(f"Invalid shape of y: {tuple(y.shape)} (need one target per row of X, whose shape is {tuple(X.shape)})")
+    """The door of every function here taking a model and data: that of :mod:`nbcode.hessian`
+    (data that fit the model, a loss that gives a scalar, no half-precision model, no batch of
+    one row through BatchNorm in training mode)."""
+    shape = tuple(getattr(y, "shape", ())), tuple(getattr(X, "shape", ()))
+    _check_model_data(model, loss_fn, X, y, y_message=f"Invalid shape of y: {shape[0]} (need one target per row of X, "
+                                                      f"whose shape is {shape[1]})")
 
 
 def loss_on_grid(
@@ -175,6 +188,12 @@ def loss_on_grid(
     touched. For points on a line or a plane, :func:`losses_at` (used by :func:`slice_1d` and
     :func:`slice_2d`) makes them chunk by chunk instead.
 
+    Points and directions (here ``thetas``) are taken in the model's dtype: a float32 one for a
+    float64 model is converted, exactly. They span every parameter of the model, frozen ones
+    (``requires_grad=False``) included: a slice shows the function family, whatever training
+    moves. The data must fit the model and ``loss_fn`` must give a scalar (checked at the door, by
+    :func:`nbcode._torch.check_fit`); half-precision models are refused.
+
     The model is left unchanged (parameters, buffers, modes, the global random state). In training
     mode a BatchNorm layer normalizes with the statistics of ``X`` at every point without
     updating its running statistics, and dropout uses the same masks at every point, so the
@@ -185,6 +204,7 @@ def loss_on_grid(
     size = _n_params(model)
     if thetas.ndim != 2 or thetas.shape[1] != size:
         raise ValueError(f"Invalid shape of thetas: {tuple(thetas.shape)} (need (G, {size}), one row per point)")
+    thetas = thetas.to(_dtype(model))
     size = _chunk_size(model, X, chunk)
     chunks = ((thetas[i : i + size], X) for i in range(0, thetas.shape[0], size))
     return _evaluate(model, loss_fn, y, chunks)
@@ -201,12 +221,10 @@ def losses_at(
     The model is left unchanged, as by :func:`loss_on_grid`.
     """
     _check_data(model, loss_fn, X, y)
-    size = _n_params(model)
-    _flat_vector(theta, "theta", size)
+    theta = _flat_vector(theta, "theta", model)
     if not isinstance(directions, (list, tuple)) or len(directions) == 0:
         raise TypeError(f"Invalid directions: {_validate.show(directions)} (need a non-empty list of tensors)")
-    for d in directions:
-        _flat_vector(d, "direction", size)
+    directions = [_flat_vector(d, "direction", model) for d in directions]
     _validate.tensor(coeffs, "coeffs", nonempty=True, finite=True)
     if coeffs.ndim != 2 or coeffs.shape[1] != len(directions):
         raise ValueError(f"Invalid shape of coeffs: {tuple(coeffs.shape)} (need (G, {len(directions)}) for {len(directions)} "
@@ -267,6 +285,6 @@ def interpolate(
 ) -> np.ndarray:
     """:math:`L((1 - \\alpha)\\,\\theta_0 + \\alpha\\,\\theta^*)`: the straight line from ``theta_start`` (α = 0) to the model (α = 1)."""
     theta = flat_params(model)
-    _flat_vector(theta_start, "theta_start", theta.numel())
+    theta_start = _flat_vector(theta_start, "theta_start", model)
     return slice_1d(model, loss_fn, X, y, theta - theta_start.to(theta.dtype), _validate.vector(alphas, "alphas") - 1.0)
 
