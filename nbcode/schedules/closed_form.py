@@ -54,6 +54,33 @@ def _check_step(k: int) -> int:
     return v.count(k, "step")
 
 
+#: The smallest positive normal float: below it a power has lost precision (or is zero).
+_TINY = 2.2250738585072014e-308
+
+
+def _times_power(c: float, base: float, n: float) -> float:
+    """:math:`c\\,\\mathrm{base}^n` (``base > 0``) without an intermediate overflow or underflow:
+    the plain ``c * base ** n`` whenever ``base ** n`` is a normal float (every ordinary case,
+    bit for bit), else through logarithms, e.g. ``1e-300 * 2.0 ** 1100`` (the power alone
+    overflows) is 1.36e31; ``inf`` on a true overflow.
+
+    >>> f"{_times_power(1e-300, 2.0, 1100):.6g}", f"{_times_power(1e300, 0.5, 1100):.6g}"
+    ('1.3583e+31', '7.36215e-32')
+    >>> _times_power(0.5, 1e10, 40), _times_power(0.0, 1e10, 40)
+    (inf, 0.0)
+    """
+    try:
+        p = base**n
+    except OverflowError:
+        p = math.inf
+    if _TINY <= p < math.inf or c == 0.0:
+        return c * p if p < math.inf else 0.0
+    try:
+        return math.copysign(math.exp(math.log(abs(c)) + n * math.log(base)), c)
+    except OverflowError:
+        return math.copysign(math.inf, c)
+
+
 def constant_lr(lr: float) -> Schedule:
     """:math:`\\eta_k = \\eta_0`.
 
@@ -83,7 +110,7 @@ def step_lr(lr: float, step_size: int, gamma: float = 0.1) -> Schedule:
     lr, step_size, gamma = _check_lr(lr), _check_period(step_size, "step_size"), _check_factor(gamma, "gamma")
 
     def schedule(k: int) -> float:
-        return lr * gamma ** (_check_step(k) // step_size)
+        return _times_power(lr, gamma, _check_step(k) // step_size)
 
     return schedule
 
@@ -103,7 +130,7 @@ def multistep_lr(lr: float, milestones: Sequence[int], gamma: float = 0.1) -> Sc
     ms = sorted(_check_period(m, "milestone") for m in milestones)
 
     def schedule(k: int) -> float:
-        return lr * gamma ** bisect.bisect_right(ms, _check_step(k))
+        return _times_power(lr, gamma, bisect.bisect_right(ms, _check_step(k)))
 
     return schedule
 
@@ -119,7 +146,7 @@ def exponential_lr(lr: float, gamma: float) -> Schedule:
     lr, gamma = _check_lr(lr), _check_factor(gamma, "gamma")
 
     def schedule(k: int) -> float:
-        return lr * gamma ** _check_step(k)
+        return _times_power(lr, gamma, _check_step(k))  # lr * gamma**k, also where gamma**k alone overflows
 
     return schedule
 
@@ -141,7 +168,11 @@ def inverse_power_lr(lr: float, power: float, decay_rate: float = 1.0) -> Schedu
     decay_rate = _check_factor(decay_rate, "decay_rate")
 
     def schedule(k: int) -> float:
-        return lr / (1.0 + decay_rate * _check_step(k)) ** power
+        base = 1.0 + decay_rate * _check_step(k)
+        try:
+            return lr / base**power
+        except OverflowError:  # the power alone overflows: the quotient is tiny or zero
+            return math.exp(math.log(lr) - power * math.log(base)) if lr > 0 else 0.0
 
     return schedule
 
@@ -321,9 +352,9 @@ def cyclic_lr(
         if mode == "triangular":
             amp = 1.0
         elif mode == "triangular2":
-            amp = 1 / (2.0 ** (cycle - 1))
+            amp = math.ldexp(1.0, 1 - cycle)  # 1 / 2**(cycle - 1), exactly, also past 2**1024
         else:
-            amp = gamma**k
+            return base_lr + _times_power((max_lr - base_lr) * scale, gamma, k)  # gamma**k may overflow alone
         return base_lr + (max_lr - base_lr) * scale * amp
 
     return schedule

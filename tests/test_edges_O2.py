@@ -1,0 +1,75 @@
+"""Second round of edge fixes for optim / schedules / stochastic / quadratic / surfaces (issue #16)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from nbcode import optim, schedules as S
+
+
+# --- 1. the divergence rule: only an overflow or a singular Hessian ends a path -----------------
+
+def test_run_propagates_a_bug_in_the_gradient():
+    buggy = lambda w: 2 * w if w[0] > 0.85 else np.array([1 / 0])  # noqa: E731
+    with pytest.raises(ZeroDivisionError) as info:
+        optim.run(optim.sgd(lr=0.1), buggy, [1.0], 4)
+    assert "step 1" in str(info.value.__notes__)
+    with pytest.raises(TypeError):
+        optim.gd_path(lambda w: "not a gradient" + w, 1.0, 0.1, 3)
+
+
+def test_run_still_pads_overflow_and_singular_newton_with_nan():
+    # the book's log cosh example: the Hessian 1 / cosh(w)**2 overflows in Python floats
+    lc = optim.newton_path(math.tanh, 1.2, 4, hess=lambda w: 1 / math.cosh(w) ** 2)
+    assert np.isnan(lc[-1]) and np.isfinite(lc[:2]).all()
+    assert np.isnan(optim.newton_path(lambda w: 2 * w, 0.0, 2, hess=lambda w: 0.0)[1:]).all()   # L'' = 0
+    assert np.isnan(optim.gd_path(lambda w: float(w[0]) ** 5 * np.ones(1), [10.0], 1.0, 10)[-1, 0])  # ** overflows
+
+
+def test_run_with_an_exponentially_growing_schedule():
+    assert optim.run(optim.sgd(lr=S.exponential_lr(1e-300, 2.0)), lambda w: 0 * w, [1.0], 1100)[-1].tolist() == [1.0]
+
+
+# --- 2. closed-form schedules: no intermediate overflow -----------------------------------------
+
+def _torch_lrs(make, lr, steps):
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=lr)
+    sched = make(opt)
+    out = []
+    for _ in range(steps):
+        out.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    return np.array(out)
+
+
+def test_exponential_lr_past_the_overflow_of_the_power_matches_torch():
+    ours = S.schedule_values(S.exponential_lr(1e-300, 2.0), 1100)
+    ref = _torch_lrs(lambda o: torch.optim.lr_scheduler.ExponentialLR(o, 2.0), 1e-300, 1100)
+    np.testing.assert_allclose(ours, ref, rtol=1e-12)
+    assert ours[-1] > 1e30
+    assert S.exponential_lr(1.0, 10.0)(400) == math.inf          # a true overflow
+    ours = S.schedule_values(S.exponential_lr(1e300, 0.5), 1100)  # the power alone underflows
+    ref = _torch_lrs(lambda o: torch.optim.lr_scheduler.ExponentialLR(o, 0.5), 1e300, 1100)
+    np.testing.assert_allclose(ours, ref, rtol=1e-12)
+
+
+def test_schedules_bit_identical_where_the_power_is_finite():
+    for k in range(0, 300, 7):
+        assert S.exponential_lr(0.1, 0.99)(k) == 0.1 * 0.99**k
+        assert S.step_lr(0.1, 3, 0.5)(k) == 0.1 * 0.5 ** (k // 3)
+        assert S.inverse_power_lr(1.0, 2.0)(k) == 1.0 / (1.0 + k) ** 2.0
+        assert S.cyclic_lr(0.0, 1.0, 2, mode="triangular2")(k) == S.cyclic_lr(0.0, 1.0, 2, mode="triangular")(k) * (
+            1 / 2.0 ** math.floor(k / 4))
+
+
+def test_other_closed_forms_do_not_overflow():
+    assert S.step_lr(1.0, 1, 10.0)(400) == math.inf
+    assert S.multistep_lr(1e-300, list(range(1, 1101)), 2.0)(1100) > 1e30
+    assert S.inverse_power_lr(1.0, 200.0)(10**6) == 0.0
+    assert S.cyclic_lr(0.0, 1.0, 1, mode="triangular2")(5001) == 0.0
+    assert S.cyclic_lr(1e-300, 2e-300, 1, mode="exp_range", gamma=2.0)(1101) > 0
