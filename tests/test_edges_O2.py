@@ -73,3 +73,23 @@ def test_other_closed_forms_do_not_overflow():
     assert S.inverse_power_lr(1.0, 200.0)(10**6) == 0.0
     assert S.cyclic_lr(0.0, 1.0, 1, mode="triangular2")(5001) == 0.0
     assert S.cyclic_lr(1e-300, 2e-300, 1, mode="exp_range", gamma=2.0)(1101) > 0
+
+
+# --- 3. custom schedules: the optimizers' check of every value ----------------------------------
+
+@pytest.mark.parametrize("bad, kind", [(lambda k: math.nan, ValueError), (lambda k: -1.0, ValueError),
+                                       (lambda k: "0.1", TypeError)])
+def test_schedule_helpers_check_custom_values(bad, kind):
+    for call in (lambda: S.schedule_values(bad, 3), lambda: S.robbins_monro_sums(bad, 3), lambda: S.warmup(bad, 2)(0)):
+        with pytest.raises(kind, match="Invalid learning rate at step 0"):
+            call()
+    # the optimizers say the same
+    opt = optim.sgd(lr=bad)
+    with pytest.raises(kind, match="Invalid learning rate at step 0"):
+        opt.update(np.ones(1), opt.init(np.ones(1)), np.ones(1))
+
+
+def test_schedule_helpers_keep_valid_custom_values():
+    assert S.schedule_values(lambda k: np.float64(0.5) / (k + 1), 3).tolist() == [0.5, 0.25, 0.5 / 3]
+    assert S.robbins_monro_sums(lambda k: 1, 4) == (4.0, 4.0)
+    assert S.schedule_values(S.exponential_lr(1.0, 10.0), 400)[-1] == math.inf   # a true overflow is kept

@@ -54,6 +54,14 @@ def _check_step(k: int) -> int:
     return v.count(k, "step")
 
 
+def _rate(value: object, k: int) -> float:
+    """A schedule's value at step ``k``, checked as the optimizers check it (a real number
+    ``>= 0``; ``inf`` is kept: it is what a closed form gives on a true overflow)."""
+    if type(value) is float and 0.0 <= value:  # the common case, checked cheaply (NaN fails it)
+        return value
+    return v.real(value, f"learning rate at step {k}", low=0, finite=False, symbol="lr")
+
+
 #: The smallest positive normal float: below it a power has lost precision (or is zero).
 _TINY = 2.2250738585072014e-308
 
@@ -253,7 +261,7 @@ def warmup(schedule: Schedule, warmup_iters: int, start_factor: float = 0.1) -> 
     factor = linear_lr(1.0, start_factor, 1.0, warmup_iters)
 
     def warmed(k: int) -> float:
-        return factor(k) * schedule(k)
+        return factor(k) * _rate(schedule(k), k)
 
     return warmed
 
@@ -424,10 +432,14 @@ def schedule_values(schedule: Schedule, steps: int) -> np.ndarray:
     --------
     >>> schedule_values(exponential_lr(1.0, 0.5), 3).tolist()
     [1.0, 0.5, 0.25]
+    >>> schedule_values(lambda k: 1.0 - k, 3)      # the optimizers' check of every value
+    Traceback (most recent call last):
+        ...
+    ValueError: Invalid learning rate at step 2: -1.0 (need lr >= 0)
     """
     v.function(schedule, "schedule")
     steps = _check_period(steps, "number of steps")
-    return np.array([schedule(k) for k in range(steps)], dtype=float)
+    return np.array([_rate(schedule(k), k) for k in range(steps)], dtype=float)
 
 
 def robbins_monro_sums(schedule: Schedule, steps: int) -> tuple[float, float]:
