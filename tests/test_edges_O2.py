@@ -93,3 +93,38 @@ def test_schedule_helpers_keep_valid_custom_values():
     assert S.schedule_values(lambda k: np.float64(0.5) / (k + 1), 3).tolist() == [0.5, 0.25, 0.5 / 3]
     assert S.robbins_monro_sums(lambda k: 1, 4) == (4.0, 4.0)
     assert S.schedule_values(S.exponential_lr(1.0, 10.0), 400)[-1] == math.inf   # a true overflow is kept
+
+
+# --- 4. shapes and values the optimizers' own arithmetic would trip over ------------------------
+
+@pytest.mark.parametrize("make", [optim.adam, optim.adamax, optim.nadam, optim.adagrad, optim.rmsprop, optim.adadelta,
+                                  optim.rprop, optim.rprop_backtrack, optim.quickprop,
+                                  lambda: optim.momentum_ma(lr=0.1, momentum=0.5),
+                                  lambda: optim.momentum_velocity(lr=0.1, momentum=0.5)])
+def test_update_refuses_grads_of_another_shape_than_the_state(make):
+    opt = make()
+    with pytest.raises(ValueError, match=r"Invalid shape of grads: \(3,\) \(the state was made by init for parameters of shape \(2,\)"):
+        opt.update(np.ones(3), opt.init(np.ones(2)), np.ones(3))
+
+
+def test_sgd_momentum_buffer_shape_checked():
+    opt = optim.sgd(lr=0.1, momentum=0.9)
+    _, s = opt.update(np.ones(2), opt.init(np.ones(2)), np.ones(2))
+    with pytest.raises(ValueError, match="Invalid shape of grads"):
+        opt.update(np.ones(3), s, np.ones(3))
+
+
+def test_minimize_lbfgs_refuses_bad_fun_and_grad():
+    with pytest.raises(ValueError, match="Invalid fun: it returned array of shape"):
+        optim.minimize_lbfgs(lambda w: w, lambda w: w, np.ones(3))
+    with pytest.raises(ValueError, match="Invalid grad: it returned 2 values"):
+        optim.minimize_lbfgs(lambda w: w @ w, lambda w: w[:2], np.ones(3))
+    with pytest.raises(ValueError, match=r"Invalid fun\(x0\): nan"):
+        optim.minimize_lbfgs(lambda w: math.nan, lambda w: w, np.ones(3))
+    res = optim.minimize_lbfgs(lambda w: np.float64(w @ w), lambda w: 2 * w, np.ones(3))   # a NumPy scalar is fine
+    assert res.fun < 1e-20
+
+
+def test_nesterov_lookahead_path_refuses_a_wrong_shape_gradient():
+    with pytest.raises(ValueError, match=r"Invalid grad: it returned shape \(3,\) at step 0"):
+        optim.nesterov_lookahead_path(lambda w: np.ones(3), [1.0, 2.0], 0.1, 0.9, 3)
