@@ -128,3 +128,54 @@ def test_minimize_lbfgs_refuses_bad_fun_and_grad():
 def test_nesterov_lookahead_path_refuses_a_wrong_shape_gradient():
     with pytest.raises(ValueError, match=r"Invalid grad: it returned shape \(3,\) at step 0"):
         optim.nesterov_lookahead_path(lambda w: np.ones(3), [1.0, 2.0], 0.1, 0.9, 3)
+
+
+# --- 5-7. stochastic: the problem's minimizer, average_from, one example -----------------------
+
+def _small():
+    from nbcode.data import conditioned_regression
+    return conditioned_regression(200, 4, kappa=4.0, lam_max=1.0, noise=0.5, seed=1)
+
+
+def test_least_squares_is_a_protocol_with_documented_construction():
+    from nbcode.data import Regression
+    from nbcode import stochastic as st
+    assert "not a class to instantiate" in st.LeastSquares.__doc__
+    p = _small()
+    mine = Regression(p.X, p.y, np.linalg.lstsq(p.X, p.y, rcond=None)[0], 0.5)   # what the docstring suggests
+    run = st.minibatch_sgd(mine, np.zeros(4), 0.5, batch_size=200, steps=400)
+    assert run.excess[-1] < 1e-12
+
+
+def test_a_wrong_w_star_is_refused():
+    from nbcode.data import Regression
+    from nbcode import stochastic as st
+    p = _small()
+    w_true = p.w_star + 0.01   # e.g. the generating weights instead of the least-squares fit
+    bad = Regression(p.X, p.y, w_true, 0.5)
+    for call in (lambda: st.minibatch_sgd(bad, np.zeros(4), 0.05, batch_size=1, steps=10),
+                 lambda: st.stationary_excess_loss(bad, 0.05, 1), lambda: st.noise_floor_small_lr(bad, 0.05, 1)):
+        with pytest.raises(ValueError, match="Invalid problem.w_star: .* is not the least-squares solution"):
+            call()
+    # round-off of an ill-conditioned lstsq solution passes
+    from nbcode.data import conditioned_regression
+    st.minibatch_sgd(conditioned_regression(300, 6, kappa=1e6, noise=0.5, seed=2), np.zeros(6), 0.01, batch_size=1, steps=2)
+
+
+def test_average_from_past_the_steps_is_refused():
+    from nbcode import stochastic as st
+    with pytest.raises(ValueError, match=r"Invalid average_from: 10 \(need average_from <= steps = 3"):
+        st.minibatch_sgd(_small(), np.zeros(4), 0.05, batch_size=1, steps=3, average_from=10)
+    assert st.minibatch_sgd(_small(), np.zeros(4), 0.05, batch_size=1, steps=3, average_from=3).w_avg is not None
+    assert st.minibatch_sgd(_small(), np.zeros(4), 0.05, batch_size=1, steps=3).w_avg is None
+
+
+def test_predicted_minibatch_variance_of_the_full_batch_is_zero():
+    from nbcode.data import Regression
+    from nbcode import stochastic as st
+    one = Regression(np.array([[1.0, 2.0]]), np.array([1.0]), np.linalg.lstsq(np.array([[1.0, 2.0]]), np.array([1.0]), rcond=None)[0], 0.0)
+    assert st.predicted_minibatch_variance(one, np.zeros(2), 1) == 0.0
+    assert st.predicted_minibatch_variance(one, np.zeros(2), 1, replace=True) == 0.0
+    p = _small()
+    s2 = st.gradient_noise_variance(p, np.zeros(4))
+    assert st.predicted_minibatch_variance(p, np.zeros(4), 5) == s2 / 5 * 195 / 199   # bit-identical elsewhere
