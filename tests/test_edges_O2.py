@@ -179,3 +179,23 @@ def test_predicted_minibatch_variance_of_the_full_batch_is_zero():
     p = _small()
     s2 = st.gradient_noise_variance(p, np.zeros(4))
     assert st.predicted_minibatch_variance(p, np.zeros(4), 5) == s2 / 5 * 195 / 199   # bit-identical elsewhere
+
+
+# --- 8. preconditioned_path: P symmetric positive definite --------------------------------------
+
+@pytest.mark.parametrize("P, what", [(np.zeros((2, 2)), "smallest eigenvalue 0"), (np.diag([1.0, -1.0]), "smallest eigenvalue -1"),
+                                     (np.array([[1.0, 0.5], [0.0, 1.0]]), "not symmetric")])
+def test_preconditioned_path_refuses_a_non_spd_preconditioner(P, what):
+    from nbcode import quadratic as Q
+    with pytest.raises(ValueError, match=f"Invalid preconditioner: {what}"):
+        Q.preconditioned_path(Q.quadratic_2d(10.0, 0.3), [1.0, 1.0], 0.1, 3, P)
+
+
+def test_preconditioned_path_keeps_inverse_hessian_and_jacobi():
+    from nbcode import quadratic as Q
+    q = Q.quadratic_2d(100.0, 0.3)
+    Hinv = np.linalg.inv(q.H)
+    assert np.allclose(Q.preconditioned_path(q, [1.0, 1.0], 1.0, 1, Hinv)[1], q.w_star)
+    P = np.diag(1 / np.diag(q.H))
+    path = Q.preconditioned_path(q, [1.0, 1.0], 0.5, 5, P)
+    assert np.array_equal(path, optim.gd_path(lambda x: P @ q.grad(x), np.array([1.0, 1.0]), 0.5, 5))
