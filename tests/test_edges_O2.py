@@ -199,3 +199,24 @@ def test_preconditioned_path_keeps_inverse_hessian_and_jacobi():
     P = np.diag(1 / np.diag(q.H))
     path = Q.preconditioned_path(q, [1.0, 1.0], 0.5, 5, P)
     assert np.array_equal(path, optim.gd_path(lambda x: P @ q.grad(x), np.array([1.0, 1.0]), 0.5, 5))
+
+
+# --- 9. huge weights: the logistic loss without inf - inf; a starting point whose loss overflows --
+
+def test_logistic_regression_with_overflowing_logits_matches_torch():
+    from nbcode.surfaces import LogisticRegression
+    X = np.array([[0.0], [1.0], [2.0], [3.0]]); y = np.array([0, 0, 1, 1])
+    f = LogisticRegression(X, y)
+    assert f(np.full(f.dim, 1e300)) == pytest.approx(math.log(2), rel=1e-15)
+    w = np.array([1e300, -1e300, 1e300, 1e300])
+    ref = torch.nn.functional.cross_entropy(torch.tensor(f.X @ w.reshape(2, 2)), torch.tensor(y)).item()
+    assert f(w) == pytest.approx(ref, rel=1e-12) and np.isfinite(f.grad(w)).all()
+    w = np.array([0.3, -1.2, 0.5, 2.0])   # ordinary weights: the same numbers as before
+    Z = f.X @ w.reshape(2, 2)
+    assert f(w) == float(-np.mean((Z - Z.max(1, keepdims=True) - np.log(np.exp(Z - Z.max(1, keepdims=True)).sum(1, keepdims=True)))[np.arange(4), y]) + 0.0)
+
+
+def test_minibatch_sgd_refuses_a_start_whose_loss_overflows():
+    from nbcode import stochastic as st
+    with pytest.raises(ValueError, match=r"Invalid starting point: .* \(the excess loss"):
+        st.minibatch_sgd(_small(), np.full(4, 1e300), 0.05, batch_size=1, steps=3)

@@ -177,6 +177,10 @@ def minibatch_sgd(
         raise ValueError(f"Invalid average_from: {average_from} (need average_from <= steps = {steps}: "
                          "no iterate would be averaged)")
     batches = batch_indices(n, batch_size, steps, order, seed)
+    H = X.T @ X / n
+    if not np.isfinite(_excess(w[None], w_star, H)[0]):
+        raise ValueError(f"Invalid starting point: {np.array2string(w, precision=4, threshold=6)} (the excess loss "
+                         "L(w0) - L(w*) overflows; need a starting point where the loss is finite)")
     path = np.empty((int(steps) + 1, d))
     path[0] = w
     lrs = np.empty(int(steps))
@@ -196,7 +200,6 @@ def minibatch_sgd(
                 w_sum += w
                 count += 1
                 avg_path[k + 1] = w_sum / count
-    H = X.T @ X / n
     return SGDRun(
         path=path,
         lrs=lrs,
