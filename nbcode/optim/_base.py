@@ -79,6 +79,13 @@ def writeable(params: Any, name: str = "params") -> Array:
     return params
 
 
+def bad_shape(buffer: Array, grads: Array) -> NoReturn:
+    """Refuse gradients whose shape is not the one the state was made for (called by the updates
+    only after a one-line ``buffer.shape != grads.shape`` test, a tuple comparison)."""
+    raise ValueError(f"Invalid shape of grads: {grads.shape} (the state was made by init for parameters of shape "
+                     f"{buffer.shape}; need grads and params of that shape, or a new state)")
+
+
 def check_params(params: Any) -> None:
     """Refuse parameters an optimizer's ``init`` cannot start from (not an array of real
     numbers, empty, NaN or infinite entries); the array itself is left as it is."""

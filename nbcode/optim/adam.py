@@ -8,6 +8,7 @@ import numpy as np
 
 from nbcode.optim import _kernels
 from nbcode.optim._base import (
+    bad_shape,
     bad_state,
     check_params,
     Array,
@@ -112,6 +113,8 @@ def adam(
         if type(state) is not AdamState:  # one test per step; the message names the argument
             bad_state(state, AdamState)
         grads, params = grads_and_params(grads, params)
+        if state.exp_avg.shape != grads.shape:  # a tuple comparison per step
+            bad_shape(state.exp_avg, grads)
         k = state.step + 1
         lr = lr_at(state.step)
         g, shrink = decay(grads, params, weight_decay, lr, decoupled)
@@ -200,6 +203,8 @@ def adamax(lr: float | Schedule = 2e-3, betas: tuple[float, float] = (0.9, 0.999
         if type(state) is not AdamaxState:  # one test per step; the message names the argument
             bad_state(state, AdamaxState)
         grads, params = grads_and_params(grads, params)
+        if state.exp_avg.shape != grads.shape:  # a tuple comparison per step
+            bad_shape(state.exp_avg, grads)
         k = state.step + 1
         g, _ = decay(grads, params, weight_decay, 0.0)  # L2 (as torch's Adamax)
         m = state.exp_avg + (1 - b1) * (g - state.exp_avg)
@@ -264,6 +269,8 @@ def nadam(
         if type(state) is not NAdamState:  # one test per step; the message names the argument
             bad_state(state, NAdamState)
         grads, params = grads_and_params(grads, params)
+        if state.exp_avg.shape != grads.shape:  # a tuple comparison per step
+            bad_shape(state.exp_avg, grads)
         k = state.step + 1
         lr = lr_at(state.step)
         g, shrink = decay(grads, params, weight_decay, lr, decoupled)

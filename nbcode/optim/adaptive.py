@@ -8,6 +8,7 @@ import numpy as np
 
 from nbcode.optim import _kernels
 from nbcode.optim._base import (
+    bad_shape,
     bad_state,
     check_params,
     Array,
@@ -62,6 +63,8 @@ def adagrad(lr: float | Schedule = 1e-2, lr_decay: float = 0.0, weight_decay: fl
         if type(state) is not AdagradState:  # one test per step; the message names the argument
             bad_state(state, AdagradState)
         grads, params = grads_and_params(grads, params)
+        if state.sum.shape != grads.shape:  # a tuple comparison per step
+            bad_shape(state.sum, grads)
         k = state.step + 1
         g, _ = decay(grads, params, weight_decay, 0.0)  # L2, as torch's Adagrad
         clr = lr_at(state.step) / (1 + (k - 1) * lr_decay)
@@ -130,6 +133,8 @@ def rmsprop(
         if type(state) is not RMSpropState:  # one test per step; the message names the argument
             bad_state(state, RMSpropState)
         grads, params = grads_and_params(grads, params)
+        if state.square_avg.shape != grads.shape:  # a tuple comparison per step
+            bad_shape(state.square_avg, grads)
         g, _ = decay(grads, params, weight_decay, 0.0)  # L2, as torch's RMSprop
         s = alpha * state.square_avg + (1 - alpha) * g * g
         m = state.grad_avg
@@ -202,6 +207,8 @@ def adadelta(lr: float | Schedule = 1.0, rho: float = 0.9, eps: float = 1e-6, we
         if type(state) is not AdadeltaState:  # one test per step; the message names the argument
             bad_state(state, AdadeltaState)
         grads, params = grads_and_params(grads, params)
+        if state.square_avg.shape != grads.shape:  # a tuple comparison per step
+            bad_shape(state.square_avg, grads)
         g, _ = decay(grads, params, weight_decay, 0.0)  # L2, as torch's Adadelta
         s = rho * state.square_avg + (1 - rho) * g * g
         delta = np.sqrt(state.acc_delta + eps) / np.sqrt(s + eps) * g

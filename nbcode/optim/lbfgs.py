@@ -201,10 +201,15 @@ def minimize_lbfgs(
     w = w.ravel()
     state = LBFGSState(0, None, lr, (), (), (), 1.0, None)
     path = [w.copy()]
-    f = float(fun(w))
+    f0 = fun(w)
+    if np.ndim(f0) != 0:
+        raise ValueError(f"Invalid fun: it returned {v.show(f0)} at x0 (need a real number, the loss)")
+    f = v.real(np.asarray(f0).item() if isinstance(f0, np.ndarray) else f0, "fun(x0)")  # a non-finite start has no descent
     nit = 0
     for nit in range(1, max_iter + 1):
         g = np.asarray(grad(w), dtype=float).ravel()
+        if g.shape != w.shape:  # a tuple comparison per iteration
+            raise ValueError(f"Invalid grad: it returned {g.size} values at iteration {nit} (need one per entry of x0, {w.size})")
         if float(np.abs(g).max()) <= tolerance_grad:
             nit -= 1
             break

@@ -12,10 +12,12 @@ Each takes the loss as an object with a ``grad`` method (a
 function itself.
 
 **The divergence rule**, the same for every path of the book: a run ends when a step cannot be
-taken (an overflow or a division by zero in the gradient, a singular Hessian) or when it lands
-on a point that is not finite or lies outside the ball :math:`\\|w\\|_2 \\le` ``max_norm``.
-The path is padded with NaN from there on, so that every run has ``steps + 1`` rows and a
-divergence is shown, not hidden.
+taken (an ``OverflowError`` while computing it, in the gradient, the Hessian or the step itself;
+a singular Hessian, ``numpy.linalg.LinAlgError``) or when it lands on a point that is not finite
+or lies outside the ball :math:`\\|w\\|_2 \\le` ``max_norm``. The path is padded with NaN
+from there on, so that every run has ``steps + 1`` rows and a divergence is shown, not hidden.
+Any other error of the gradient, the Hessian or a schedule (a ``ZeroDivisionError``, a
+``TypeError``, ...) is a bug, not a divergence: it propagates, with a note naming the step.
 """
 
 from __future__ import annotations
@@ -35,9 +37,10 @@ __all__ = ["iterate", "run", "gd_path", "newton_path", "MAX_NORM"]
 #: Default radius of the ball outside which a run counts as diverged.
 MAX_NORM = 1e6
 
-#: What a step may raise when it cannot be taken: an overflow or a division by zero in the
-#: user's gradient or Hessian, a singular linear system.
-_UNDEFINED_STEP = (ArithmeticError, np.linalg.LinAlgError)
+#: What a step may raise when it cannot be taken: an overflow (in the gradient, the Hessian or
+#: the step's arithmetic: Python floats raise where NumPy gives inf), a singular linear system.
+#: Nothing else: a division by zero or any other error of the user's functions propagates.
+_UNDEFINED_STEP = (OverflowError, np.linalg.LinAlgError)
 
 
 def _gradient(f: Any) -> Callable[[Array], Any]:
@@ -95,6 +98,10 @@ def _iterates(opt: Optimizer, grad: Callable[[Array], Any], w: Array, max_norm: 
             updates, state = opt.update(np.asarray(grad(w), dtype=np.float64), state, w)
         except _UNDEFINED_STEP:
             return
+        except Exception as e:  # a bug in the gradient, Hessian or schedule: say where it happened
+            e.add_note(f"(raised while computing step {_step(state)} of the path, from w = {w.tolist() if w.size <= 4 else v.show(w)}; "
+                       "only an OverflowError or a singular Hessian counts as a divergence)")
+            raise
         w = w + updates  # apply_updates without its checks: the divergence rule below judges w
         if rng is not None:
             w = w + noise * rng.standard_normal(w.shape)
@@ -105,6 +112,11 @@ def _iterates(opt: Optimizer, grad: Callable[[Array], Any], w: Array, max_norm: 
         if norm > max_norm or math.isnan(norm) or (math.isinf(norm) and not np.all(np.isfinite(w))):
             return
         yield w
+
+
+def _step(state: Any) -> str:
+    step = getattr(state, "step", None)
+    return str(step) if type(step) is int else "?"
 
 
 def run(

@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from nbcode.optim._base import Array, Optimizer, grads_and_params, hyper, pair, check_params, bad_state
+from nbcode.optim._base import Array, Optimizer, grads_and_params, hyper, pair, check_params, bad_state, bad_shape
 
 __all__ = ["RpropState", "rprop", "RpropBacktrackState", "rprop_backtrack"]
 
@@ -84,6 +84,8 @@ def rprop(lr: float = 1e-2, etas: tuple[float, float] = (0.5, 1.2), step_sizes: 
         if type(state) is not RpropState:  # one test per step; the message names the argument
             bad_state(state, RpropState)
         grads, _ = grads_and_params(grads, params)
+        if state.prev.shape != grads.shape:  # a tuple comparison per step
+            bad_shape(state.prev, grads)
         s, step_size = _step_sizes(grads, state.prev, state.step_size, (eta_minus, eta_plus), (lo, hi))
         g = np.where(s < 0, 0.0, grads)
         return -_sign(g) * step_size, RpropState(state.step + 1, g, step_size)
@@ -125,6 +127,8 @@ def rprop_backtrack(lr: float = 1e-2, etas: tuple[float, float] = (0.5, 1.2), st
         if type(state) is not RpropBacktrackState:  # one test per step; the message names the argument
             bad_state(state, RpropBacktrackState)
         grads, _ = grads_and_params(grads, params)
+        if state.prev.shape != grads.shape:  # a tuple comparison per step
+            bad_shape(state.prev, grads)
         s, step_size = _step_sizes(grads, state.prev, state.step_size, (eta_minus, eta_plus), (lo, hi))
         du = np.where(s < 0, -state.prev_update, -_sign(grads) * step_size)
         g = np.where(s < 0, 0.0, grads)

@@ -7,7 +7,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from nbcode import _validate as v
-from nbcode.optim._base import Array, Optimizer, Schedule, grads_and_params, hyper, learning_rate, check_params, bad_state
+from nbcode.optim._base import Array, Optimizer, Schedule, grads_and_params, hyper, learning_rate, check_params, bad_state, bad_shape
 
 __all__ = ["NewtonState", "newton", "QuickpropState", "quickprop"]
 
@@ -130,6 +130,8 @@ def quickprop(lr: float | Schedule = 1e-2, mu: float = 1.75) -> Optimizer:
         if type(state) is not QuickpropState:  # one test per step; the message names the argument
             bad_state(state, QuickpropState)
         grads, _ = grads_and_params(grads, params)
+        if state.prev_grad.shape != grads.shape:  # a tuple comparison per step
+            bad_shape(state.prev_grad, grads)
         lr = lr_at(state.step)
         denom = state.prev_grad - grads
         use_secant = (state.prev_step != 0) & (denom != 0)

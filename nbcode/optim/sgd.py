@@ -9,6 +9,7 @@ import numpy as np
 from nbcode import _validate as v
 from nbcode.optim import _kernels
 from nbcode.optim._base import (
+    bad_shape,
     bad_state,
     check_params,
     Array,
@@ -113,6 +114,8 @@ def sgd(
         if type(state) is not SGDState:  # one test per step; the message names the argument
             bad_state(state, SGDState)
         grads, params = grads_and_params(grads, params)
+        if state.momentum_buffer is not None and state.momentum_buffer.shape != grads.shape:  # a tuple comparison per step
+            bad_shape(state.momentum_buffer, grads)
         g, _ = decay(grads, params, weight_decay, 0.0)  # L2 (torch's SGD has no decoupled decay)
         buf = state.momentum_buffer
         if momentum != 0:
@@ -162,6 +165,8 @@ def momentum_ma(lr: float | Schedule, momentum: float) -> Optimizer:
         if type(state) is not MomentumMAState:  # one test per step; the message names the argument
             bad_state(state, MomentumMAState)
         grads, _ = grads_and_params(grads, params)
+        if state.v.shape != grads.shape:  # a tuple comparison per step
+            bad_shape(state.v, grads)
         m = beta * state.v + (1 - beta) * grads
         return -lr_at(state.step) * m, MomentumMAState(state.step + 1, m)
 
@@ -209,6 +214,8 @@ def momentum_velocity(lr: float | Schedule, momentum: float) -> Optimizer:
         if type(state) is not VelocityState:  # one test per step; the message names the argument
             bad_state(state, VelocityState)
         grads, _ = grads_and_params(grads, params)
+        if state.v.shape != grads.shape:  # a tuple comparison per step
+            bad_shape(state.v, grads)
         vel = beta * state.v - lr_at(state.step) * grads
         return vel, VelocityState(state.step + 1, vel)
 
@@ -245,8 +252,11 @@ def nesterov_lookahead_path(grad: Callable[[Array], Array], w0: Any, lr: float, 
     w = v.array(w0, "w0")
     vel = np.zeros_like(w)
     ws, looks = [w.copy()], [w.copy()]
-    for _ in range(steps):
-        vel = momentum * vel - lr * np.asarray(grad(w + momentum * vel), dtype=float)
+    for k in range(steps):
+        g = np.asarray(grad(w + momentum * vel), dtype=float)
+        if g.shape != w.shape:  # a tuple comparison per step
+            raise ValueError(f"Invalid grad: it returned shape {g.shape} at step {k} (need the shape of w0, {w.shape})")
+        vel = momentum * vel - lr * g
         w = w + vel
         ws.append(w.copy())
         looks.append(w + momentum * vel)

@@ -254,7 +254,8 @@ def preconditioned_path(
     ``P = None`` is plain gradient descent (:func:`nbcode.optim.gd_path`); :math:`P = H^{-1}` with
     :math:`\\eta = 1` is Newton's method (one step to the minimum of a quadratic);
     :math:`P = \\mathrm{diag}(H)^{-1}` is Jacobi (diagonal) preconditioning. The iteration matrix is
-    :math:`I - \\eta P H`. Divergence is handled by :func:`~nbcode.optim.gd_path`'s rule.
+    :math:`I - \\eta P H`. ``P`` must be symmetric positive definite. Divergence is handled by
+    :func:`~nbcode.optim.gd_path`'s rule.
 
     Examples
     --------
@@ -269,6 +270,13 @@ def preconditioned_path(
     if P is None:
         return gd_path(q, w, lr, steps)
     Pm = v.array(P, "preconditioner", shape=(q.dim, q.dim))
+    # P must be symmetric positive definite (a singular P never moves along its null space, a
+    # non-symmetric one is not a preconditioner of a gradient); symmetric up to round-off, as inv(H) is
+    if not np.allclose(Pm, Pm.T, rtol=1e-10, atol=1e-12 * float(np.abs(Pm).max(initial=0.0))):
+        raise ValueError("Invalid preconditioner: not symmetric (need a symmetric positive definite P)")
+    lam_min = float(np.linalg.eigvalsh((Pm + Pm.T) / 2.0)[0])
+    if not lam_min > 0.0:
+        raise ValueError(f"Invalid preconditioner: smallest eigenvalue {lam_min:.3g} (need a symmetric positive definite P)")
     return gd_path(lambda x: Pm @ q.grad(x), w, lr, steps)
 
 

@@ -54,6 +54,41 @@ def _check_step(k: int) -> int:
     return v.count(k, "step")
 
 
+def _rate(value: object, k: int) -> float:
+    """A schedule's value at step ``k``, checked as the optimizers check it (a real number
+    ``>= 0``; ``inf`` is kept: it is what a closed form gives on a true overflow)."""
+    if type(value) is float and 0.0 <= value:  # the common case, checked cheaply (NaN fails it)
+        return value
+    return v.real(value, f"learning rate at step {k}", low=0, finite=False, symbol="lr")
+
+
+#: The smallest positive normal float: below it a power has lost precision (or is zero).
+_TINY = 2.2250738585072014e-308
+
+
+def _times_power(c: float, base: float, n: float) -> float:
+    """:math:`c\\,\\mathrm{base}^n` (``base > 0``) without an intermediate overflow or underflow:
+    the plain ``c * base ** n`` whenever ``base ** n`` is a normal float (every ordinary case,
+    bit for bit), else through logarithms, e.g. ``1e-300 * 2.0 ** 1100`` (the power alone
+    overflows) is 1.36e31; ``inf`` on a true overflow.
+
+    >>> f"{_times_power(1e-300, 2.0, 1100):.6g}", f"{_times_power(1e300, 0.5, 1100):.6g}"
+    ('1.3583e+31', '7.36215e-32')
+    >>> _times_power(0.5, 1e10, 40), _times_power(0.0, 1e10, 40)
+    (inf, 0.0)
+    """
+    try:
+        p = base**n
+    except OverflowError:
+        p = math.inf
+    if _TINY <= p < math.inf or c == 0.0:
+        return c * p if p < math.inf else 0.0
+    try:
+        return math.copysign(math.exp(math.log(abs(c)) + n * math.log(base)), c)
+    except OverflowError:
+        return math.copysign(math.inf, c)
+
+
 def constant_lr(lr: float) -> Schedule:
     """:math:`\\eta_k = \\eta_0`.
 
@@ -83,7 +118,7 @@ def step_lr(lr: float, step_size: int, gamma: float = 0.1) -> Schedule:
     lr, step_size, gamma = _check_lr(lr), _check_period(step_size, "step_size"), _check_factor(gamma, "gamma")
 
     def schedule(k: int) -> float:
-        return lr * gamma ** (_check_step(k) // step_size)
+        return _times_power(lr, gamma, _check_step(k) // step_size)
 
     return schedule
 
@@ -103,7 +138,7 @@ def multistep_lr(lr: float, milestones: Sequence[int], gamma: float = 0.1) -> Sc
     ms = sorted(_check_period(m, "milestone") for m in milestones)
 
     def schedule(k: int) -> float:
-        return lr * gamma ** bisect.bisect_right(ms, _check_step(k))
+        return _times_power(lr, gamma, bisect.bisect_right(ms, _check_step(k)))
 
     return schedule
 
@@ -119,7 +154,7 @@ def exponential_lr(lr: float, gamma: float) -> Schedule:
     lr, gamma = _check_lr(lr), _check_factor(gamma, "gamma")
 
     def schedule(k: int) -> float:
-        return lr * gamma ** _check_step(k)
+        return _times_power(lr, gamma, _check_step(k))  # lr * gamma**k, also where gamma**k alone overflows
 
     return schedule
 
@@ -141,7 +176,11 @@ def inverse_power_lr(lr: float, power: float, decay_rate: float = 1.0) -> Schedu
     decay_rate = _check_factor(decay_rate, "decay_rate")
 
     def schedule(k: int) -> float:
-        return lr / (1.0 + decay_rate * _check_step(k)) ** power
+        base = 1.0 + decay_rate * _check_step(k)
+        try:
+            return lr / base**power
+        except OverflowError:  # the power alone overflows: the quotient is tiny or zero
+            return math.exp(math.log(lr) - power * math.log(base)) if lr > 0 else 0.0
 
     return schedule
 
@@ -222,7 +261,7 @@ def warmup(schedule: Schedule, warmup_iters: int, start_factor: float = 0.1) -> 
     factor = linear_lr(1.0, start_factor, 1.0, warmup_iters)
 
     def warmed(k: int) -> float:
-        return factor(k) * schedule(k)
+        return factor(k) * _rate(schedule(k), k)
 
     return warmed
 
@@ -321,9 +360,9 @@ def cyclic_lr(
         if mode == "triangular":
             amp = 1.0
         elif mode == "triangular2":
-            amp = 1 / (2.0 ** (cycle - 1))
+            amp = math.ldexp(1.0, 1 - cycle)  # 1 / 2**(cycle - 1), exactly, also past 2**1024
         else:
-            amp = gamma**k
+            return base_lr + _times_power((max_lr - base_lr) * scale, gamma, k)  # gamma**k may overflow alone
         return base_lr + (max_lr - base_lr) * scale * amp
 
     return schedule
@@ -393,10 +432,14 @@ def schedule_values(schedule: Schedule, steps: int) -> np.ndarray:
     --------
     >>> schedule_values(exponential_lr(1.0, 0.5), 3).tolist()
     [1.0, 0.5, 0.25]
+    >>> schedule_values(lambda k: 1.0 - k, 3)      # the optimizers' check of every value
+    Traceback (most recent call last):
+        ...
+    ValueError: Invalid learning rate at step 2: -1.0 (need lr >= 0)
     """
     v.function(schedule, "schedule")
     steps = _check_period(steps, "number of steps")
-    return np.array([schedule(k) for k in range(steps)], dtype=float)
+    return np.array([_rate(schedule(k), k) for k in range(steps)], dtype=float)
 
 
 def robbins_monro_sums(schedule: Schedule, steps: int) -> tuple[float, float]:

@@ -75,7 +75,11 @@ def predicted_minibatch_variance(problem: LeastSquares, w: np.ndarray, batch_siz
     B = _check_batch_size(batch_size, n)
     replace = _validate.flag(replace, "replace")
     s2 = gradient_noise_variance(problem, w)
-    return s2 / B if replace else s2 / B * (n - B) / (n - 1)
+    if replace:
+        return s2 / B
+    if B == n:  # the full batch: no noise (also when n = 1)
+        return 0.0
+    return s2 / B * (n - B) / (n - 1)
 
 
 def minibatch_gradient_variance(
@@ -135,7 +139,7 @@ def stationary_excess_loss(problem: LeastSquares, lr: float, batch_size: int) ->
     >>> round(f1 / f2, 2)  # four times the batch, a quarter of the floor
     4.0
     """
-    X, y, w_star = _check_problem(problem)
+    X, y, w_star = _check_problem(problem, minimizer=True)
     n, d = X.shape
     B = _check_batch_size(batch_size, n)
     lr = _check_lr(lr, positive=True)
@@ -163,7 +167,7 @@ def noise_floor_small_lr(problem: LeastSquares, lr: float, batch_size: int) -> f
     >>> round(noise_floor_small_lr(p, 1e-4, 1) / stationary_excess_loss(p, 1e-4, 1), 3)
     1.0
     """
-    X, y, w_star = _check_problem(problem)
+    X, y, w_star = _check_problem(problem, minimizer=True)
     B = _check_batch_size(batch_size, X.shape[0])
     r = X @ w_star - y
     return float(_check_lr(lr) * np.mean(r * r * np.sum(X * X, axis=1)) / (4 * B))

@@ -34,7 +34,14 @@ ORDERS = ("reshuffle", "fixed", "given", "replacement")
 
 class LeastSquares(Protocol):
     """Anything with a design ``X`` (n, d), targets ``y`` (n,) and the minimizer ``w_star`` (e.g.
-    :class:`nbcode.data.Regression`)."""
+    :class:`nbcode.data.Regression`).
+
+    This is a type for annotations (a ``typing.Protocol``), not a class to instantiate: to pose a
+    problem from your own ``X`` and ``y``, use
+    ``nbcode.data.Regression(X, y, np.linalg.lstsq(X, y, rcond=None)[0], noise)`` or any object
+    with these three attributes. ``w_star`` must be the least-squares solution (the functions that
+    use it check that the gradient :math:`X^\top(Xw^* - y)` vanishes up to round-off).
+    """
 
     X: np.ndarray
     y: np.ndarray
@@ -48,9 +55,11 @@ def _check_batch_size(batch_size: int, n: int) -> int:
     return B
 
 
-def _check_problem(problem: object) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _check_problem(problem: object, *, minimizer: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(X, y, w_star)`` of a least-squares problem, checked (float64 arrays are not copied: they
-    are only read)."""
+    are only read). With ``minimizer``, also that ``w_star`` solves the problem: the gradient
+    :math:`X^\top(Xw^* - y)` vanishes up to round-off, relative to the sizes of its terms (one
+    pass over ``X``, as one full gradient)."""
     parts = [getattr(problem, name, None) for name in ("X", "y", "w_star")]
     if any(p is None for p in parts):
         raise TypeError(f"Invalid problem: {v.show(problem)} (need a least-squares problem with X, y and w_star, "
@@ -58,6 +67,14 @@ def _check_problem(problem: object) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     X = v.array(parts[0], "problem.X", ndim=2, copy=False)
     y = v.array(parts[1], "problem.y", shape=(X.shape[0],), copy=False)
     w_star = v.array(parts[2], "problem.w_star", shape=(X.shape[1],), copy=False)
+    if minimizer:
+        g = X.T @ (X @ w_star - y)
+        absX = np.abs(X)  # the round-off of each entry of g is below ~(d + 2) eps times these sums
+        scale = float(np.max(absX.T @ (absX @ np.abs(w_star) + np.abs(y)), initial=0.0))
+        if float(np.max(np.abs(g), initial=0.0)) > 1e-8 * scale:
+            raise ValueError(f"Invalid problem.w_star: {np.array2string(w_star, precision=4, threshold=6)} is not the "
+                             f"least-squares solution (the gradient X^T (X w_star - y) is {float(np.max(np.abs(g))):.3g}, "
+                             f"need ~0; e.g. w_star = np.linalg.lstsq(X, y, rcond=None)[0])")
     return X, y, w_star
 
 
@@ -135,7 +152,8 @@ def minibatch_sgd(
         Seeds the batch order.
     average_from : int, optional
         Also keep the running (Polyak–Ruppert) average :math:`\\bar w_k` of the iterates
-        :math:`w_j`, ``average_from <= j <= k``.
+        :math:`w_j`, ``average_from <= j <= k`` (``0 <= average_from <= steps``). Without it,
+        ``w_avg`` is None.
 
     Returns
     -------
@@ -149,12 +167,20 @@ def minibatch_sgd(
     >>> bool(run.excess[-1] < 1e-12 * run.excess[0])  # noiseless data: SGD converges exactly
     True
     """
-    X, y, w_star = _check_problem(problem)
+    X, y, w_star = _check_problem(problem, minimizer=True)
     n, d = X.shape
     w = v.vector(w0, "starting point", size=d)
     schedule = learning_rate(lr)
     average_from = v.optional(v.count, average_from, "average_from")
+    steps = v.count(steps, "number of steps")
+    if average_from is not None and average_from > steps:
+        raise ValueError(f"Invalid average_from: {average_from} (need average_from <= steps = {steps}: "
+                         "no iterate would be averaged)")
     batches = batch_indices(n, batch_size, steps, order, seed)
+    H = X.T @ X / n
+    if not np.isfinite(_excess(w[None], w_star, H)[0]):
+        raise ValueError(f"Invalid starting point: {np.array2string(w, precision=4, threshold=6)} (the excess loss "
+                         "L(w0) - L(w*) overflows; need a starting point where the loss is finite)")
     path = np.empty((int(steps) + 1, d))
     path[0] = w
     lrs = np.empty(int(steps))
@@ -174,7 +200,6 @@ def minibatch_sgd(
                 w_sum += w
                 count += 1
                 avg_path[k + 1] = w_sum / count
-    H = X.T @ X / n
     return SGDRun(
         path=path,
         lrs=lrs,

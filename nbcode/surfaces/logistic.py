@@ -78,13 +78,21 @@ class LogisticRegression:
 
     def _probs(self, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         Z = self.X @ W
-        Z = Z - Z.max(axis=1, keepdims=True)
+        M = Z.max(axis=1, keepdims=True)
+        if np.isfinite(M).all():  # n comparisons: the logits themselves are not scanned
+            Z = Z - M
+        else:  # the logits overflow (a huge w): shift them in units of max|w|, where they are finite
+            s = float(np.abs(W).max())
+            Zs = self.X @ (W / s)
+            with np.errstate(over="ignore"):
+                Z = s * (Zs - Zs.max(axis=1, keepdims=True))   # <= 0, -inf where a class is infinitely unlikely
         E = np.exp(Z)
         S = E.sum(axis=1, keepdims=True)
         return E / S, Z - np.log(S)
 
     def _value(self, W: np.ndarray, logp: np.ndarray) -> float:
-        return float(-np.mean(logp[np.arange(self.n), self.y]) + 0.5 * self.alpha * np.sum(W * W))
+        ridge = 0.5 * self.alpha * np.sum(W * W) if self.alpha else 0.0  # no 0 * inf for a huge w without ridge
+        return float(-np.mean(logp[np.arange(self.n), self.y]) + ridge)
 
     def _grad(self, W: np.ndarray, P: np.ndarray) -> np.ndarray:
         return np.asarray((self.X.T @ (P - self._Y) / self.n + self.alpha * W).reshape(-1))
