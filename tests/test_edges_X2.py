@@ -1,0 +1,100 @@
+"""Issue #16, second round (group X): defects an independent audit found, one test each."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from nbcode.experiments.init import train_with_init
+from nbcode.experiments.norm import batch_stat_accuracy, gd_train, lr_scan, rescaled_sharpness, scale_invariance, train_norms
+from nbcode.experiments.regularize import mc_dropout_predict
+from nbcode.init import forward_stats, layer_stats, lsuv
+from nbcode.train import mlp
+
+
+# --- 1. model/data mismatches refused at the door, by name
+def _data(n=40, d=5, k=3, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, d, generator=g, dtype=torch.float64), torch.randint(0, k, (n,), generator=g)
+
+
+def test_lr_scan_refuses_float32_and_labels_past_outputs():
+    X, y = _data()
+    with pytest.raises(TypeError, match="Invalid X: dtype torch.float32"):
+        lr_scan([5, 4, 3], X.float(), y, [0.1], bn=False, steps=2)
+    with pytest.raises(ValueError, match=r"Invalid y: labels 0 \.\. 2 for a model with 2 outputs"):
+        lr_scan([5, 4, 2], X, y, [0.1], bn=False, steps=2)
+    with pytest.raises(ValueError, match=r"Invalid shape of X: \(40, 5\) for a model with 6 inputs"):
+        lr_scan([6, 4, 3], X, y, [0.1], bn=False, steps=2)
+    with pytest.raises(TypeError, match="Invalid y: a tensor of dtype torch.bool"):
+        lr_scan([5, 4, 3], X, y.bool(), [0.1], bn=False, steps=2)
+    with pytest.raises(TypeError, match="Invalid y: a tensor of dtype torch.float64"):
+        lr_scan([5, 4, 3], X, y.double(), [0.1], bn=False, steps=2)
+
+
+def test_train_norms_checks_validation_data_too():
+    X, y = _data()
+    with pytest.raises(ValueError, match="Invalid yv: labels"):
+        train_norms([5, 4, 3], X, y, X, y + 1, norms=["none"], batch_sizes=[8], epochs=1, lr_per_example=0.01)
+
+
+def test_model_experiments_refuse_mismatched_data():
+    X, y = _data()
+    net = mlp([5, 4, 3], batch_norm=True, seed=0)
+    with pytest.raises(ValueError, match=r"Invalid y: labels -1 \.\. 1"):
+        gd_train(net, X, y - 1, 0.1, 2)
+    with pytest.raises(TypeError, match="Invalid X: dtype torch.float32"):
+        scale_invariance(net, X.float(), y, 2.0)
+    with pytest.raises(ValueError, match="Invalid X: the model cannot take it"):
+        rescaled_sharpness(net, X[:, :4], y, 2.0)
+    with pytest.raises(ValueError, match="Invalid y: labels"):
+        batch_stat_accuracy(net, X, y + 3, 8)
+    with pytest.raises(ValueError, match="Invalid X: the model cannot take it"):
+        mc_dropout_predict(mlp([4, 8, 3], dropout=0.5, seed=0), X, 2)
+
+
+def test_train_with_init_refuses_labels_past_ten_and_float32():
+    X, y = _data(d=64)
+    with pytest.raises(ValueError, match="Invalid data y_val: labels"):
+        train_with_init((X, y, X, y + 10), "kaiming", depth=2, epochs=1)
+    with pytest.raises(TypeError, match="Invalid data X_train: dtype torch.float32"):
+        train_with_init((X.float(), y, X, y), "kaiming", depth=2, epochs=1)
+
+
+def test_probes_refuse_data_and_tuple_outputs():
+    with pytest.raises(ValueError, match="Invalid X: the model cannot take it"):
+        forward_stats(mlp([4, 8, 3], seed=0), torch.randn(5, 7, dtype=torch.float64))
+    with pytest.raises(ValueError, match="Invalid X: the model cannot take it"):
+        lsuv(mlp([4, 8, 3], seed=0), torch.randn(5, 7, dtype=torch.float64))
+    with pytest.raises(TypeError, match="Invalid model: it returns a tuple"):
+        layer_stats(nn.LSTM(3, 4), torch.randn(2, 5, 3))
+    with pytest.raises(TypeError, match="Invalid model: it returns a tuple"):
+        forward_stats(nn.LSTM(3, 4), torch.randn(2, 5, 3))
+    per_example = lambda o, t: nn.functional.cross_entropy(o, t, reduction="none")  # noqa: E731
+    with pytest.raises(TypeError, match="Invalid loss_fn: it returned"):
+        layer_stats(nn.Linear(3, 2), torch.randn(4, 3), torch.tensor([0, 1, 0, 1]), per_example)
+
+
+# --- 2. dropout: the same masks in both passes, the global random state untouched
+def _dropout_net():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Dropout(0.5), nn.Linear(8, 3)).double()
+
+
+def test_scale_invariance_with_dropout_is_invariant_and_keeps_rng():
+    net = _dropout_net()
+    X, y = _data(30, 4)
+    state = torch.get_rng_state()
+    change, ratio = scale_invariance(net, X, y, 3.0)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert change < 1e-3 and ratio == pytest.approx(1 / 3, rel=1e-3)   # BatchNorm's eps only
+
+
+def test_rescaled_sharpness_and_batch_stat_accuracy_with_dropout_keep_rng():
+    net = _dropout_net()
+    X, y = _data(30, 4)
+    state = torch.get_rng_state()
+    change, lam = rescaled_sharpness(net, X, y, 3.0)
+    assert torch.equal(torch.get_rng_state(), state) and change < 1e-3
+    assert batch_stat_accuracy(net, X, y, 10) == batch_stat_accuracy(net, X, y, 10)
+    assert torch.equal(torch.get_rng_state(), state)
