@@ -98,3 +98,26 @@ def test_rescaled_sharpness_and_batch_stat_accuracy_with_dropout_keep_rng():
     assert torch.equal(torch.get_rng_state(), state) and change < 1e-3
     assert batch_stat_accuracy(net, X, y, 10) == batch_stat_accuracy(net, X, y, 10)
     assert torch.equal(torch.get_rng_state(), state)
+
+
+# --- 3. Split.as_tensors hands out copies
+def test_as_tensors_copies():
+    from nbcode.data import load_digits
+    d = load_digits()
+    t = d.as_tensors()
+    before = d.X_train[0, 0]
+    t["X_train"][0, 0] = 123.0
+    t["y_train"][0] = 7 if d.y_train[0] != 7 else 3
+    assert d.X_train[0, 0] == before and d.y_train[0] != int(t["y_train"][0])
+    assert np.array_equal(d.as_tensors("float32")["X_val"].numpy(), d.X_val.astype(np.float32))
+
+
+# --- 8. load_digits: every split has at least one image per class, checked at the door
+@pytest.mark.parametrize("kw, msg", [(dict(val_size=0.5, test_size=0.4999), "Invalid val_size: 0.5 with test_size=0.4999: a training set of 0"),
+                                     (dict(val_size=1e-9), "Invalid val_size: 1e-09 .* a validation set of 1 "),
+                                     (dict(test_size=1e-9), "Invalid test_size: 1e-09 .* a test set of 1 ")])
+def test_load_digits_refuses_too_small_splits(kw, msg):
+    from nbcode.data import load_digits
+    with pytest.raises(ValueError, match=msg):
+        load_digits(**kw)
+    assert len(load_digits(val_size=0.006).y_val) == 11   # ceil(0.006 / 0.85 * 1527) = 11: still fine
