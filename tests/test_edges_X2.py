@@ -121,3 +121,18 @@ def test_load_digits_refuses_too_small_splits(kw, msg):
     with pytest.raises(ValueError, match=msg):
         load_digits(**kw)
     assert len(load_digits(val_size=0.006).y_val) == 11   # ceil(0.006 / 0.85 * 1527) = 11: still fine
+
+
+# --- 4. dropout with p = 1 as torch: zeros (eval mode: the input)
+def test_dropout_p_one_matches_torch():
+    from nbcode.regularize import dropconnect, dropout, dropout_keep, dropout_mask
+    x = np.array([1.0, np.nan, np.inf, -2.0])
+    ref = torch.nn.functional.dropout(torch.tensor(x), 1.0).numpy()
+    np.testing.assert_array_equal(dropout(x, 1.0, seed=0), ref)
+    assert np.array_equal(np.signbit(dropout(x, 1.0)), np.signbit(ref))
+    np.testing.assert_array_equal(dropout(x, 1.0, training=False), x)
+    assert dropout_mask((2, 3), 1.0, seed=0).tolist() == [[0.0] * 3] * 2
+    np.testing.assert_array_equal(dropout_keep([1.0, 2.0], 0.0, seed=0), [0.0, 0.0])
+    np.testing.assert_array_equal(dropconnect([[1.0, 2.0]], [[1.0, 1.0], [2.0, 0.5]], [0.5, -1.0], 1.0, seed=0), [[0.5, -1.0]])
+    with pytest.raises(ValueError, match="dropout probability has to be between 0 and 1, but got 1.5"):
+        dropout(x, 1.5, training=False)
