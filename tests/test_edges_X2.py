@@ -136,3 +136,40 @@ def test_dropout_p_one_matches_torch():
     np.testing.assert_array_equal(dropconnect([[1.0, 2.0]], [[1.0, 1.0], [2.0, 0.5]], [0.5, -1.0], 1.0, seed=0), [[0.5, -1.0]])
     with pytest.raises(ValueError, match="dropout probability has to be between 0 and 1, but got 1.5"):
         dropout(x, 1.5, training=False)
+
+
+# --- 5. no silent NaN/inf from finite accepted input
+def test_l2_optimum_refuses_indefinite_H_and_has_a_limit_at_zero():
+    from nbcode.regularize import l2_factors, l2_optimum
+    with pytest.raises(ValueError, match="Invalid H: an eigenvalue -1 < 0"):
+        l2_optimum([[-1.0, 0.0], [0.0, 1.0]], [1.0, 1.0], 1.0)
+    np.testing.assert_array_equal(l2_optimum([[0.0, 0.0], [0.0, 1.0]], [1.0, 1.0], 0.0), [0.0, 1.0])
+    np.testing.assert_array_equal(l2_factors([0.0, 1.0], 0.0), [0.0, 1.0])
+    with pytest.raises(ValueError, match="Invalid lams: an entry -1 < 0"):
+        l2_factors([-1.0, 1.0], 2.0)
+    # valid calls: the same numbers as the closed form (scipy's eigh-free check)
+    H = np.array([[2.0, 0.5], [0.5, 1.0]])
+    np.testing.assert_allclose(l2_optimum(H, [1.0, -1.0], 0.3), np.linalg.solve(H + 0.3 * np.eye(2), H @ [1.0, -1.0]), rtol=1e-12)
+    lam = np.geomspace(1e-3, 1.0, 7)
+    assert np.array_equal(l2_factors(lam, 0.1), lam / (lam + 0.1))
+
+
+def test_simulate_variance_and_fixed_point_refuse_overflow():
+    from nbcode.init import simulate_variance
+    from nbcode.init.isometry import fixed_point_variance
+    with pytest.raises(ValueError, match="Invalid scale: 1e\\+200 .* overflows float64 at layer 1 of 3"):
+        simulate_variance(3, 8, scale=1e200, rng=np.random.default_rng(0))
+    with pytest.raises(ValueError, match="Invalid sigma_w: 3.0 for relu: .* no fixed point"):
+        fixed_point_variance("relu", 3.0)
+    assert fixed_point_variance("relu", 2.0**0.5) == pytest.approx(1.0, rel=1e-12)
+
+
+# --- 6. ValueError, not OverflowError
+@pytest.mark.parametrize("call", ["calculate_gain('leaky_relu', 1e300)", "mean_field(1e200)", "mean_field(1.0, 1e200)",
+                                  "fixed_point_variance('tanh', 1e200)"])
+def test_overflowing_scales_are_value_errors(call):
+    from nbcode.init.fans import calculate_gain  # noqa: F401
+    from nbcode.init.isometry import fixed_point_variance  # noqa: F401
+    from nbcode.init.meanfield import mean_field  # noqa: F401
+    with pytest.raises(ValueError, match="Invalid (negative_slope|sigma_w|sigma_b): 1e\\+(300|200) \\(need"):
+        eval(call)

@@ -8,6 +8,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from nbcode.regularize.linear import _shrink
 from nbcode.regularize.penalties import _alpha
 from nbcode import _validate
 
@@ -133,7 +134,8 @@ def gd_quadratic_factors(lams: Any, lr: float, steps: int) -> np.ndarray:
 
 def l2_factors(lams: Any, alpha: float) -> np.ndarray:
     """The L2 shrinkage :math:`\\lambda_i / (\\lambda_i + \\alpha)` per eigen-direction (see
-    :func:`nbcode.regularize.l2_optimum`).
+    :func:`nbcode.regularize.l2_optimum`; 0 at :math:`\\lambda_i = \\alpha = 0`, the limit
+    :math:`\\alpha \\to 0^+`).
 
     Examples
     --------
@@ -141,7 +143,10 @@ def l2_factors(lams: Any, alpha: float) -> np.ndarray:
     [0.5, 0.75]
     """
     lams = _validate.vector(lams, "lams")
-    return np.asarray(lams / (lams + _alpha(alpha)))
+    if (lams < 0).any():
+        raise ValueError(f"Invalid lams: an entry {lams.min():.6g} < 0 (need the eigenvalues of a positive "
+                         "semi-definite Hessian, >= 0)")
+    return _shrink(lams, _alpha(alpha))
 
 
 def matching_alpha(lams: Any, lr: float, steps: int) -> float:
