@@ -30,6 +30,8 @@ def test_lr_scan_refuses_float32_and_labels_past_outputs():
         lr_scan([5, 4, 3], X, y.bool(), [0.1], bn=False, steps=2)
     with pytest.raises(TypeError, match="Invalid y: a tensor of dtype torch.float64"):
         lr_scan([5, 4, 3], X, y.double(), [0.1], bn=False, steps=2)
+    with pytest.raises(TypeError, match="Invalid y: a tensor of dtype torch.float64"):
+        gd_train(mlp([5, 3], seed=0), X, torch.nn.functional.one_hot(y, 3).double(), 0.1, 2)
 
 
 def test_train_norms_checks_validation_data_too():

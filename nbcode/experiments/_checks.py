@@ -100,7 +100,8 @@ def class_labels(y: Any, name: str = "y") -> np.ndarray:
 
 def class_targets(y: torch.Tensor, K: int, name: str = "y") -> None:
     """``y``: integer class labels (not bool) in ``0 .. K-1``, as the cross-entropy of a model
-    with ``K`` outputs takes them."""
+    with ``K`` outputs takes them (float class probabilities are refused: the training loop
+    measures accuracy against labels)."""
     if y.dtype == torch.bool or y.is_floating_point() or y.is_complex():
         raise TypeError(f"Invalid {name}: a tensor of dtype {y.dtype} (need integer class labels, e.g. {name}.long())")
     if y.dim() != 1:
