@@ -175,3 +175,17 @@ def test_overflowing_scales_are_value_errors(call):
     from nbcode.init.meanfield import mean_field  # noqa: F401
     with pytest.raises(ValueError, match="Invalid (negative_slope|sigma_w|sigma_b): 1e\\+(300|200) \\(need"):
         eval(call)
+
+
+# --- 7. a singular system refused by name, not numpy's LinAlgError
+def test_ridge_and_dropout_ridge_refuse_singular_systems():
+    from nbcode.regularize import ridge
+    from nbcode.regularize.dropout_theory import dropout_ridge
+    with pytest.raises(ValueError, match="Invalid X: XᵀX is singular \\(need alpha > 0 or X of full column rank\\)"):
+        ridge(np.ones((6, 3)), np.arange(6.0), 0.0)
+    with pytest.raises(ValueError, match="Invalid X: .* is singular"):
+        dropout_ridge(np.ones((6, 3)), np.arange(6.0), 0.0)
+    with pytest.raises(ValueError, match="Invalid X: .* is singular"):
+        dropout_ridge(np.c_[np.ones(6), np.zeros(6)], np.arange(6.0), 0.5)
+    X = np.random.default_rng(0).normal(size=(6, 3))
+    np.testing.assert_allclose(ridge(X, np.arange(6.0), 0.0), np.linalg.lstsq(X, np.arange(6.0), rcond=None)[0], rtol=1e-10)

@@ -44,7 +44,10 @@ def ridge(X: Any, y: Any, alpha: float) -> np.ndarray:
     """
     X, y = _xy(X, y)
     n, d = X.shape
-    return np.linalg.solve(X.T @ X / n + _alpha(alpha) * np.eye(d), X.T @ y / n)
+    try:
+        return np.linalg.solve(X.T @ X / n + _alpha(alpha) * np.eye(d), X.T @ y / n)
+    except np.linalg.LinAlgError:
+        raise ValueError("Invalid X: XᵀX is singular (need alpha > 0 or X of full column rank)") from None
 
 
 def l2_optimum(H: Any, w_star: Any, alpha: float) -> np.ndarray:
