@@ -189,3 +189,24 @@ def test_ridge_and_dropout_ridge_refuse_singular_systems():
         dropout_ridge(np.c_[np.ones(6), np.zeros(6)], np.arange(6.0), 0.5)
     X = np.random.default_rng(0).normal(size=(6, 3))
     np.testing.assert_allclose(ridge(X, np.arange(6.0), 0.0), np.linalg.lstsq(X, np.arange(6.0), rcond=None)[0], rtol=1e-10)
+
+
+# --- 9. torch tensors that requires grad, or bfloat16: say what to do
+def test_penalties_name_detach_and_dtype():
+    from nbcode.regularize import l2_penalty
+    with pytest.raises(TypeError, match=r"Invalid w: a torch tensor that requires grad .*pass w.detach\(\)"):
+        l2_penalty(torch.ones(3, requires_grad=True))
+    with pytest.raises(TypeError, match=r"Invalid w: a torch tensor of dtype torch.bfloat16.*pass w.double\(\)"):
+        l2_penalty(torch.ones(3, dtype=torch.bfloat16))
+    assert l2_penalty(torch.ones(3, requires_grad=True).detach()) == 1.5
+
+
+# --- 11. half_mse: floating-point tensors only
+def test_half_mse_refuses_integer_tensors():
+    from nbcode.experiments.convergence import half_mse
+    with pytest.raises(TypeError, match="Invalid out: a tensor of dtype torch.int64"):
+        half_mse(torch.zeros(2, 3, dtype=torch.long), torch.ones(2, 3, dtype=torch.long))
+    with pytest.raises(TypeError, match="Invalid target: a tensor of dtype torch.int64"):
+        half_mse(torch.zeros(2, 3), torch.ones(2, 3, dtype=torch.long))
+    out, tgt = torch.randn(4, 3, dtype=torch.float64), torch.randn(4, 3, dtype=torch.float64)
+    assert half_mse(out, tgt).item() == pytest.approx(1.5 * torch.nn.functional.mse_loss(out, tgt).item(), rel=1e-14)
