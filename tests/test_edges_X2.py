@@ -210,3 +210,15 @@ def test_half_mse_refuses_integer_tensors():
         half_mse(torch.zeros(2, 3), torch.ones(2, 3, dtype=torch.long))
     out, tgt = torch.randn(4, 3, dtype=torch.float64), torch.randn(4, 3, dtype=torch.float64)
     assert half_mse(out, tgt).item() == pytest.approx(1.5 * torch.nn.functional.mse_loss(out, tgt).item(), rel=1e-14)
+
+
+# --- 12. ls_gradient's closure checks w's shape (cheaply, per step)
+def test_ls_gradient_checks_w():
+    from nbcode.norm.conditioning import ls_gradient
+    A = np.random.default_rng(0).normal(size=(5, 2))
+    g = ls_gradient(A, np.ones(5))
+    with pytest.raises(ValueError, match=r"Invalid shape of w: \(3,\) \(need \(2,\)\)"):
+        g(np.ones(3))
+    w = np.array([0.5, -1.0])
+    np.testing.assert_array_equal(g(w), A.T @ (A @ w - np.ones(5)) / 5)
+    np.testing.assert_array_equal(g([0.5, -1.0]), g(w))
