@@ -222,3 +222,20 @@ def test_ls_gradient_checks_w():
     w = np.array([0.5, -1.0])
     np.testing.assert_array_equal(g(w), A.T @ (A @ w - np.ones(5)) / 5)
     np.testing.assert_array_equal(g([0.5, -1.0]), g(w))
+
+
+# --- 13. result objects copy the caller's arrays and cross-check their lengths
+def test_result_objects_copy_and_cross_check():
+    from nbcode.data import Regression, Split
+    from nbcode.init.propagation import VarianceProfile
+    with pytest.raises(ValueError, match=r"Invalid shapes: X_train \(3, 2\) and y_train \(2,\)"):
+        Split(np.ones((3, 2)), np.ones(2), np.ones((3, 2)), np.ones(3), np.ones((3, 2)), np.ones(3), np.zeros(2), np.ones(2))
+    with pytest.raises(ValueError, match=r"Invalid shape of y: \(4,\) \(need \(3,\)\)"):
+        Regression(np.ones((3, 2)), np.ones(4), np.ones(5), 0.0)
+    with pytest.raises(ValueError, match=r"Invalid shape of backward: \(2,\) \(need \(3,\)\)"):
+        VarianceProfile(np.ones(3), np.ones(2))
+    f, X, a = np.ones(3), np.ones((3, 2)), np.ones((4, 2))
+    p, r = VarianceProfile(f, np.ones(3)), Regression(X, np.ones(3), np.ones(2), 0.0)
+    s = Split(a, np.arange(4) % 2, a, np.arange(4) % 2, a, np.arange(4) % 2, np.zeros(2), np.ones(2))
+    f[0] = X[0, 0] = a[0, 0] = 5.0
+    assert p.forward[0] == r.X[0, 0] == s.X_train[0, 0] == 1.0 and s.y_train.dtype == np.arange(4).dtype

@@ -30,6 +30,21 @@ class Split:
     mean: np.ndarray
     std: np.ndarray
 
+    def __post_init__(self) -> None:
+        """Copies of the arrays (the caller's stay theirs), with consistent shapes."""
+        d = None
+        for part in ("train", "val", "test"):
+            X, y = np.array(getattr(self, f"X_{part}")), np.array(getattr(self, f"y_{part}"))
+            if X.ndim != 2 or y.ndim != 1 or len(X) != len(y):
+                raise ValueError(f"Invalid shapes: X_{part} {X.shape} and y_{part} {y.shape} (need (n, d) and (n,))")
+            if d is not None and X.shape[1] != d:
+                raise ValueError(f"Invalid shape of X_{part}: {X.shape} (need {d} features, as X_train)")
+            d = X.shape[1]
+            object.__setattr__(self, f"X_{part}", X)
+            object.__setattr__(self, f"y_{part}", y)
+        for name in ("mean", "std"):
+            object.__setattr__(self, name, _validate.array(getattr(self, name), name, shape=(d,)))
+
     @property
     def n_features(self) -> int:
         return int(self.X_train.shape[1])

@@ -155,6 +155,13 @@ class VarianceProfile:
     backward: np.ndarray
     hidden: list[np.ndarray] | None = None
 
+    def __post_init__(self) -> None:
+        """Float64 copies of the profiles (the caller's stay theirs), of the same length."""
+        self.forward = _validate.array(self.forward, "forward", ndim=1, finite=False)
+        self.backward = _validate.array(self.backward, "backward", shape=(len(self.forward),), finite=False)
+        if self.hidden is not None:
+            self.hidden = list(self.hidden)
+
 
 def _check(depth: int, width: int, batch: int) -> None:
     _validate.count(depth, "depth", low=1)
