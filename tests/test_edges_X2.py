@@ -239,3 +239,23 @@ def test_result_objects_copy_and_cross_check():
     s = Split(a, np.arange(4) % 2, a, np.arange(4) % 2, a, np.arange(4) % 2, np.zeros(2), np.ones(2))
     f[0] = X[0, 0] = a[0, 0] = 5.0
     assert p.forward[0] == r.X[0, 0] == s.X_train[0, 0] == 1.0 and s.y_train.dtype == np.arange(4).dtype
+
+
+# --- 14. minor: clear messages
+def test_minor_messages():
+    from nbcode.experiments.convergence import FullBatchRun, edge_summary
+    from nbcode.init.fans import calculate_fan_in_and_fan_out
+    from nbcode.norm.batchnorm import batch_norm_backward_stepwise
+    from nbcode.regularize import EarlyStopping
+    with pytest.raises(TypeError, match="Invalid history: its 'val_loss' entry holds 'a' \\(need a list of numbers\\)"):
+        EarlyStopping(patience=2)(1, {"val_loss": ["a", "b"]})
+    assert EarlyStopping(patience=2)(1, {"val_loss": [2.0, np.float64(1.0)]}) is False
+    with pytest.raises(ValueError, match="Invalid run: checkpoints of shape \\(3,\\) and sharpness of shape \\(2,\\)"):
+        edge_summary(FullBatchRun(1.0, np.ones(4), np.ones(4), np.array([0, 2, 3]), np.ones(2), 9), 1)
+    with pytest.raises(ValueError, match=r"Invalid shape: \(3.0, 4\) \(need non-negative integers\)"):
+        calculate_fan_in_and_fan_out((3.0, 4))
+    x1 = np.ones((1, 3))
+    with pytest.raises(ValueError, match="Expected more than 1 value per channel when training"):
+        batch_norm_backward_stepwise(x1, x1, np.ones(3))
+    with pytest.raises(ValueError, match="Expected more than 1 value per channel when training"):
+        torch.nn.functional.batch_norm(torch.tensor(x1), None, None, training=True)

@@ -168,6 +168,9 @@ def edge_summary(run: FullBatchRun, start: int, band: float = 0.1) -> EdgeSummar
     """
     if not isinstance(run, FullBatchRun):
         raise TypeError(f"Invalid run: {v.show(run)} (need a FullBatchRun)")
+    n_ck, n_sh = np.shape(run.checkpoints), np.shape(run.sharpness)
+    if len(n_ck) != 1 or n_ck != n_sh or n_ck[0] == 0:
+        raise ValueError(f"Invalid run: checkpoints of shape {n_ck} and sharpness of shape {n_sh} (need the same length, >= 1)")
     start = v.count(start, "start", low=0, high=int(run.checkpoints.max()))
     band = v.real(band, "band", low=0, low_open=True)
     ratio = run.sharpness[run.checkpoints >= start] / run.edge

@@ -23,7 +23,7 @@ def check_shape(shape: Sequence[int] | int) -> tuple[int, ...]:
     except TypeError:
         raise TypeError(f"Invalid shape: {shape!r} (need an integer or a sequence of integers)") from None
     if not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and int(s) >= 0 for s in dims):
-        raise ValueError(f"Invalid shape: {shape}")
+        raise ValueError(f"Invalid shape: {shape} (need non-negative integers)")
     return tuple(int(s) for s in dims)
 
 

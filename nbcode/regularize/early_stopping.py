@@ -107,6 +107,10 @@ class EarlyStopping:
                             f"with a {self.monitor!r} entry)") from None
         if isinstance(values, (str, bytes)) or not isinstance(values, (Sequence, np.ndarray)) or len(values) == 0:
             raise ValueError(f"Invalid history: its {self.monitor!r} entry is {_validate.show(values)} (need a non-empty list)")
+        for x in (values[0], values[-1]):    # the two entries read (per epoch: no scan of the list)
+            if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.integer, np.floating)):
+                raise TypeError(f"Invalid history: its {self.monitor!r} entry holds {_validate.show(x)} "
+                                "(need a list of numbers)")
         return values
 
     def restore(self) -> None:
