@@ -84,7 +84,8 @@ def dropout(x: Any, p: float = 0.5, *, training: bool = True, seed: Seed = None)
         return x
     if p == 1.0:
         _validate.generator(seed)
-        return x * 0.0
+        with np.errstate(invalid="ignore"):   # inf * 0 = nan, as torch
+            return x * 0.0
     return x * dropout_mask(x.shape, p, seed) / (1.0 - p)
 
 
