@@ -354,6 +354,8 @@ def scale_invariance(model: nn.Module, X: torch.Tensor, y: torch.Tensor, a: floa
     left as it was).
     """
     v.module(model)
+    if not any(isinstance(mod, nn.Linear) for mod in model.modules()):
+        raise ValueError("Invalid model: it has no Linear layer")
     model_fit(model, X, y)
     a = v.real(a, "a", low=0, low_open=True)
     m = copy.deepcopy(model).train()
