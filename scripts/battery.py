@@ -430,6 +430,9 @@ SPECS: dict[str, Spec] = {
     "nbcode.data.Regression.loss": S(lambda: dict(w=np.array([1.0, 0.0, -1.0])), instance=_lsq, shapes={"w": "tied"}),
     "nbcode.data.Regression.grad": S(lambda: dict(w=np.array([1.0, 0.0, -1.0])), instance=_lsq, shapes={"w": "tied"}),
     "nbcode.data.Split.as_tensors": S(instance=_tensor_split),
+    "nbcode.data.Split": S(lambda: dict(X_train=nX(4, 2), y_train=np.arange(4) % 2, X_val=nX(4, 2), y_val=np.arange(4) % 2,
+                                        X_test=nX(4, 2), y_test=np.arange(4) % 2, mean=np.zeros(2), std=np.ones(2))),
+    "nbcode.data.Regression": S(lambda: dict(X=nX(4, 3), y=np.ones(4), w_star=np.ones(3), noise=0.1)),
     # ---- exercises
     "nbcode.exercises.check": S(lambda: dict(key="intro.gd_path", answer=None), skip=("answer",), heavy=True),
     "nbcode.exercises.get": S(lambda: dict(key="intro.gd_path")),
@@ -555,6 +558,8 @@ SPECS: dict[str, Spec] = {
     "nbcode.init.sparse": S(lambda: dict(shape=(3, 4), sparsity=0.5, rng=rng())),
     "nbcode.init.activation": S(lambda: dict(name="tanh")),
     "nbcode.init.weight_std": S(lambda: dict(init="kaiming", width=4, act="relu")),
+    "nbcode.init.VarianceProfile": S(lambda: dict(forward=np.ones(3), backward=np.ones(3), hidden=None),
+                                     nonfinite=("forward", "backward")),
     "nbcode.init.simulate_variance": S(lambda: dict(depth=3, width=4, batch=8, rng=rng())),
     "nbcode.init.predict_variance": S(lambda: dict(depth=3, width=4)),
     "nbcode.init.mlp_weights": S(lambda: dict(depth=3, width=4, rng=rng())),

@@ -228,7 +228,7 @@ def test_ls_gradient_checks_w():
 def test_result_objects_copy_and_cross_check():
     from nbcode.data import Regression, Split
     from nbcode.init.propagation import VarianceProfile
-    with pytest.raises(ValueError, match=r"Invalid shapes: X_train \(3, 2\) and y_train \(2,\)"):
+    with pytest.raises(ValueError, match=r"Invalid shape of y_train: \(2,\) \(need \(3,\)\)"):
         Split(np.ones((3, 2)), np.ones(2), np.ones((3, 2)), np.ones(3), np.ones((3, 2)), np.ones(3), np.zeros(2), np.ones(2))
     with pytest.raises(ValueError, match=r"Invalid shape of y: \(4,\) \(need \(3,\)\)"):
         Regression(np.ones((3, 2)), np.ones(4), np.ones(5), 0.0)

@@ -34,14 +34,12 @@ class Split:
         """Copies of the arrays (the caller's stay theirs), with consistent shapes."""
         d = None
         for part in ("train", "val", "test"):
-            X, y = np.array(getattr(self, f"X_{part}")), np.array(getattr(self, f"y_{part}"))
-            if X.ndim != 2 or y.ndim != 1 or len(X) != len(y):
-                raise ValueError(f"Invalid shapes: X_{part} {X.shape} and y_{part} {y.shape} (need (n, d) and (n,))")
-            if d is not None and X.shape[1] != d:
-                raise ValueError(f"Invalid shape of X_{part}: {X.shape} (need {d} features, as X_train)")
+            X = _validate.array(getattr(self, f"X_{part}"), f"X_{part}", shape=(None, d))
+            y = getattr(self, f"y_{part}")
+            _validate.array(y, f"y_{part}", shape=(len(X),))      # checked; kept in its integer dtype
             d = X.shape[1]
             object.__setattr__(self, f"X_{part}", X)
-            object.__setattr__(self, f"y_{part}", y)
+            object.__setattr__(self, f"y_{part}", np.array(y))
         for name in ("mean", "std"):
             object.__setattr__(self, name, _validate.array(getattr(self, name), name, shape=(d,)))
 

@@ -160,7 +160,9 @@ class VarianceProfile:
         self.forward = _validate.array(self.forward, "forward", ndim=1, finite=False)
         self.backward = _validate.array(self.backward, "backward", shape=(len(self.forward),), finite=False)
         if self.hidden is not None:
-            self.hidden = list(self.hidden)
+            if not isinstance(self.hidden, (list, tuple)):
+                raise TypeError(f"Invalid hidden: {_validate.show(self.hidden)} (need None or a list of arrays)")
+            self.hidden = [_validate.array(h, f"hidden[{i}]", finite=False) for i, h in enumerate(self.hidden)]
 
 
 def _check(depth: int, width: int, batch: int) -> None:
