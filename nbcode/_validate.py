@@ -178,10 +178,25 @@ def array(
     Traceback (most recent call last):
         ...
     ValueError: Invalid shape of H: (2, 3) (need (3, 3))
+    >>> import torch
+    >>> array(torch.ones(2, requires_grad=True), "w")
+    Traceback (most recent call last):
+        ...
+    TypeError: Invalid w: a torch tensor that requires grad (need an array of numbers: pass w.detach())
+    >>> array(torch.ones(2, dtype=torch.bfloat16), "w")
+    Traceback (most recent call last):
+        ...
+    TypeError: Invalid w: a torch tensor of dtype torch.bfloat16, which NumPy has no type for (need an array of numbers: pass w.double())
     """
     try:
         raw = np.asarray(value)
     except Exception as e:  # ragged lists and the like
+        if type(value).__module__.startswith("torch") and getattr(value, "requires_grad", False):
+            raise TypeError(f"Invalid {name}: a torch tensor that requires grad (need an array of numbers: "
+                            f"pass {name}.detach())") from None
+        if type(value).__module__.startswith("torch") and hasattr(value, "dtype"):
+            raise TypeError(f"Invalid {name}: a torch tensor of dtype {value.dtype}, which NumPy has no type for "
+                            f"(need an array of numbers: pass {name}.double())") from None
         raise TypeError(f"Invalid {name}: {show(value)} (need an array of numbers)") from e
     if raw.dtype.kind not in "biuf":
         raise TypeError(f"Invalid {name}: {show(value)} (need real numbers, got dtype {raw.dtype})")

@@ -296,12 +296,12 @@ def test_input_noise_is_ridge() -> None:
 
 # ---------------------------------------------------------------- bad input
 def test_errors() -> None:
-    with pytest.raises(ValueError, match="dropout probability has to be between 0 and 1, but got 1.0"):
-        dropout([1.0], 1.0)
+    with pytest.raises(ValueError, match="dropout probability has to be between 0 and 1, but got 1.5"):
+        dropout([1.0], 1.5)   # p = 1 is valid, as in torch (zeros): tests/test_edges_X2.py
     with pytest.raises(ValueError, match="dropout probability has to be between 0 and 1, but got -0.1"):
         dropconnect([[1.0]], [[1.0]], p=-0.1)
-    with pytest.raises(ValueError, match="Invalid keep probability: 0"):
-        dropout_keep([1.0], 0.0)
+    with pytest.raises(ValueError, match="Invalid keep probability: 1.5"):
+        dropout_keep([1.0], 1.5)   # keep = 0 is valid (drop everything), as p = 1
     with pytest.raises(ValueError, match="Invalid regularization strength: -1"):
         ridge([[1.0]], [1.0], -1.0)
     with pytest.raises(ValueError, match=r"Invalid t: -0.5 \(need t >= 0\)"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,6 +30,19 @@ class Split:
     mean: np.ndarray
     std: np.ndarray
 
+    def __post_init__(self) -> None:
+        """Copies of the arrays (the caller's stay theirs), with consistent shapes."""
+        d = None
+        for part in ("train", "val", "test"):
+            X = _validate.array(getattr(self, f"X_{part}"), f"X_{part}", shape=(None, d))
+            y = getattr(self, f"y_{part}")
+            _validate.array(y, f"y_{part}", shape=(len(X),))      # checked; kept in its integer dtype
+            d = X.shape[1]
+            object.__setattr__(self, f"X_{part}", X)
+            object.__setattr__(self, f"y_{part}", np.array(y))
+        for name in ("mean", "std"):
+            object.__setattr__(self, name, _validate.array(getattr(self, name), name, shape=(d,)))
+
     @property
     def n_features(self) -> int:
         return int(self.X_train.shape[1])
@@ -39,14 +53,15 @@ class Split:
 
     def as_tensors(self, dtype: str = "float64") -> dict[str, "object"]:
         """The six arrays as torch tensors (features in ``dtype``, one of ``"float16"``,
-        ``"bfloat16"``, ``"float32"``, ``"float64"``; labels int64)."""
+        ``"bfloat16"``, ``"float32"``, ``"float64"``; labels int64): copies, so changing a tensor
+        leaves the split as it is."""
         import torch
 
         dt = getattr(torch, _validate.choice(dtype, "dtype", FLOAT_DTYPES))
         return {
-            "X_train": torch.as_tensor(self.X_train, dtype=dt), "y_train": torch.as_tensor(self.y_train),
-            "X_val": torch.as_tensor(self.X_val, dtype=dt), "y_val": torch.as_tensor(self.y_val),
-            "X_test": torch.as_tensor(self.X_test, dtype=dt), "y_test": torch.as_tensor(self.y_test),
+            "X_train": torch.tensor(self.X_train, dtype=dt), "y_train": torch.tensor(self.y_train),
+            "X_val": torch.tensor(self.X_val, dtype=dt), "y_val": torch.tensor(self.y_val),
+            "X_test": torch.tensor(self.X_test, dtype=dt), "y_test": torch.tensor(self.y_test),
         }
 
 
@@ -78,6 +93,15 @@ def load_digits(*, val_size: float = 0.15, test_size: float = 0.15, standardize:
     standardize = _validate.flag(standardize, "standardize")
     seed = _validate.count(seed, "seed", high=2**32 - 1)
     X, y = _sk_load_digits(return_X_y=True)
+    n, k = len(y), len(np.unique(y))
+    n_test = math.ceil(test_size * n)               # scikit-learn's rounding, in both splits
+    n_val = math.ceil(val_size / (1 - test_size) * (n - n_test))
+    for part, size in (("training", n - n_test - n_val), ("validation", n_val), ("test", n_test)):
+        if size < k:
+            this, other = ("test_size", "val_size") if part == "test" else ("val_size", "test_size")
+            sizes = {"val_size": val_size, "test_size": test_size}
+            raise ValueError(f"Invalid {this}: {sizes[this]} with {other}={sizes[other]}: a {part} set of "
+                             f"{size} of the {n} images (need at least {k}, one per class, in each set)")
     X = X.astype(np.float64)
     y = y.astype(np.int64)
     X_rest, X_test, y_rest, y_test = train_test_split(X, y, test_size=test_size, stratify=y, random_state=seed)

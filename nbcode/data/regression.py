@@ -23,6 +23,14 @@ class Regression:
     w_star: np.ndarray
     noise: float
 
+    def __post_init__(self) -> None:
+        """Float64 copies of the arrays (the caller's stay theirs), with consistent shapes."""
+        X = _validate.array(self.X, "X", ndim=2)
+        object.__setattr__(self, "X", X)
+        object.__setattr__(self, "y", _validate.array(self.y, "y", shape=(X.shape[0],)))
+        object.__setattr__(self, "w_star", _validate.array(self.w_star, "w_star", shape=(X.shape[1],)))
+        object.__setattr__(self, "noise", _validate.real(self.noise, "noise", low=0))
+
     @property
     def hessian(self) -> np.ndarray:
         return self.X.T @ self.X / self.X.shape[0]

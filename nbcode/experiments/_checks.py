@@ -13,6 +13,14 @@ ValueError: Invalid y: 3 rows for 4 rows of X (need the same number)
 Traceback (most recent call last):
     ...
 TypeError: Invalid learning rate in lrs: 'a' (need a real number)
+>>> sized_fit([2, 3, 2], X.float(), y)
+Traceback (most recent call last):
+    ...
+TypeError: Invalid X: dtype torch.float32 (the model built from sizes is torch.float64; convert it, e.g. X.double())
+>>> sized_fit([2, 3, 2], X, y + 1)
+Traceback (most recent call last):
+    ...
+ValueError: Invalid y: labels 1 .. 2 for a model with 2 outputs (need 0 <= y < 2)
 >>> split4((X, y, X), "data")
 Traceback (most recent call last):
     ...
@@ -27,6 +35,7 @@ import numpy as np
 import torch
 
 from nbcode import _validate as v
+from nbcode._torch import check_fit
 
 
 def inputs_targets(X: Any, y: Any, x_name: str = "X", y_name: str = "y", *, x_ndim: int | None = 2
@@ -87,3 +96,40 @@ def class_labels(y: Any, name: str = "y") -> np.ndarray:
     if not np.all(a == np.round(a)):
         raise ValueError(f"Invalid {name}: it contains entries that are not integers (need class labels)")
     return a
+
+
+def class_targets(y: torch.Tensor, K: int, name: str = "y") -> None:
+    """``y``: integer class labels (not bool) in ``0 .. K-1``, as the cross-entropy of a model
+    with ``K`` outputs takes them (float class probabilities are refused: the training loop
+    measures accuracy against labels)."""
+    if y.dtype == torch.bool or y.is_floating_point() or y.is_complex():
+        raise TypeError(f"Invalid {name}: a tensor of dtype {y.dtype} (need integer class labels, e.g. {name}.long())")
+    if y.dim() != 1:
+        raise ValueError(f"Invalid shape of {name}: {tuple(y.shape)} (need one label per row)")
+    lo, hi = int(y.min()), int(y.max())
+    if lo < 0 or hi >= K:
+        raise ValueError(f"Invalid {name}: labels {lo} .. {hi} for a model with {K} outputs (need 0 <= {name} < {K})")
+
+
+def sized_fit(sizes: Sequence[int], X: torch.Tensor, y: torch.Tensor, x_name: str = "X", y_name: str = "y",
+              dtype: torch.dtype = torch.float64) -> None:
+    """Data (checked by :func:`inputs_targets`) that fits the MLP built from ``sizes`` (float64
+    parameters by default) with cross-entropy: ``X`` of that dtype with ``sizes[0]`` features,
+    ``y`` integer labels below ``sizes[-1]``; checked before the model is built."""
+    inputs_targets(X, y, x_name, y_name)
+    if X.dtype != dtype:
+        raise TypeError(f"Invalid {x_name}: dtype {X.dtype} (the model built from sizes is {dtype}; convert it, "
+                        f"e.g. {x_name}.{'double' if dtype == torch.float64 else 'to(' + str(dtype) + ')'}())")
+    if X.shape[1] != sizes[0]:
+        raise ValueError(f"Invalid shape of {x_name}: {tuple(X.shape)} for a model with {sizes[0]} inputs "
+                         f"(need ({X.shape[0]}, {sizes[0]}))")
+    class_targets(y, int(sizes[-1]), y_name)
+
+
+def model_fit(model: Any, X: torch.Tensor, y: torch.Tensor, x_name: str = "X", y_name: str = "y") -> None:
+    """Data (checked by :func:`inputs_targets`) that fits ``model`` with cross-entropy
+    (:func:`nbcode._torch.check_fit`; integer labels, not bool), checked before anything is computed."""
+    inputs_targets(X, y, x_name, y_name)
+    if y.dtype == torch.bool or y.is_floating_point() or y.is_complex():
+        raise TypeError(f"Invalid {y_name}: a tensor of dtype {y.dtype} (need integer class labels, e.g. {y_name}.long())")
+    check_fit(model, X, y, torch.nn.functional.cross_entropy, x_name=x_name, y_name=y_name)

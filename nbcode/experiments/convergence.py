@@ -33,7 +33,7 @@ def half_mse(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """:math:`\\frac1n\\sum_i \\tfrac12\\|f(x_i) - y_i\\|^2`: the squared error summed over the outputs,
     averaged over the examples (its Hessian in the outputs is :math:`I/n`).
 
-    ``out`` and ``target`` are tensors of the same shape ``(n, k)``, ``n >= 1`` (types and shapes
+    ``out`` and ``target`` are floating-point tensors of the same shape ``(n, k)``, ``n >= 1`` (types and shapes
     are checked, not the values: a diverged network gives NaN, as torch's ``mse_loss`` does).
 
     Examples
@@ -49,6 +49,9 @@ def half_mse(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         raise TypeError(f"Invalid out: {v.show(out)} (need a torch.Tensor)")
     if not isinstance(target, torch.Tensor):
         raise TypeError(f"Invalid target: {v.show(target)} (need a torch.Tensor)")
+    for name, t in (("out", out), ("target", target)):
+        if not t.is_floating_point():
+            raise TypeError(f"Invalid {name}: a tensor of dtype {t.dtype} (need a floating-point tensor, e.g. {name}.double())")
     if out.dim() != 2 or out.shape[0] == 0:
         raise ValueError(f"Invalid out: a tensor of shape {tuple(out.shape)} (need (n, k) with n >= 1)")
     if target.shape != out.shape:
@@ -165,6 +168,9 @@ def edge_summary(run: FullBatchRun, start: int, band: float = 0.1) -> EdgeSummar
     """
     if not isinstance(run, FullBatchRun):
         raise TypeError(f"Invalid run: {v.show(run)} (need a FullBatchRun)")
+    n_ck, n_sh = np.shape(run.checkpoints), np.shape(run.sharpness)
+    if len(n_ck) != 1 or n_ck != n_sh or n_ck[0] == 0:
+        raise ValueError(f"Invalid run: checkpoints of shape {n_ck} and sharpness of shape {n_sh} (need the same length, >= 1)")
     start = v.count(start, "start", low=0, high=int(run.checkpoints.max()))
     band = v.real(band, "band", low=0, low_open=True)
     ratio = run.sharpness[run.checkpoints >= start] / run.edge

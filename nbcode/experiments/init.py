@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from nbcode import _validate as v
-from nbcode.experiments._checks import split4
+from nbcode.experiments._checks import sized_fit, split4
 from nbcode.init import init_model_, lstm_forget_bias_, residual_mlp, unit_spread
 from nbcode.train import History, fit, mlp
 
@@ -40,6 +40,8 @@ def train_with_init(
     initialized with ``scheme``, by SGD with momentum on ``data = (X_train, y_train, X_val,
     y_val)``; returns the :class:`~nbcode.train.History`."""
     X, y, Xv, yv = split4(data)
+    sized_fit([X.shape[1], 10], X, y, "data X_train", "data y_train")
+    sized_fit([X.shape[1], 10], Xv, yv, "data X_val", "data y_val")
     v.choice(act, "activation", list(ACTIVATIONS))
     depth = v.count(depth, "depth", low=2)
     width = v.count(width, "width", low=1)
@@ -68,6 +70,8 @@ def symmetry_run(
     """Train ``64 -> hidden -> 10`` initialized with ``scheme`` (biases 0); returns the history and
     :func:`unit_spread` of the hidden layer after training."""
     X, y, Xv, yv = split4(data)
+    sized_fit([X.shape[1], 10], X, y, "data X_train", "data y_train")
+    sized_fit([X.shape[1], 10], Xv, yv, "data X_val", "data y_val")
     v.choice(act, "activation", list(ACTIVATIONS))
     hidden = v.count(hidden, "hidden", low=1)
     epochs = v.count(epochs, "number of epochs")
@@ -106,6 +110,8 @@ def train_residual(
     ``warmup`` steps (0: none). A run whose loss stops being finite is stopped and marked
     ``diverged`` (:func:`~nbcode.train.fit`)."""
     X, y, Xv, yv = split4(data)
+    sized_fit([X.shape[1], 10], X, y, "data X_train", "data y_train")
+    sized_fit([X.shape[1], 10], Xv, yv, "data X_val", "data y_val")
     v.choice(optimizer, "optimizer", ("sgd", "adam"))
     lr = v.real(lr, "learning rate", low=0, low_open=True, symbol="lr")
     momentum = v.real(momentum, "momentum", low=0, high=1)

@@ -18,7 +18,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from nbcode import _validate as v
-from nbcode.experiments._checks import class_labels, counts, inputs_targets, reals
+from nbcode._torch import fixed_rng
+from nbcode.experiments._checks import class_labels, counts, inputs_targets, model_fit, reals, sized_fit
 from nbcode.hessian import sharpness
 from nbcode.train import fit, mlp
 
@@ -50,6 +51,11 @@ class LRScan(NamedTuple):
     lr_max: float
 
 
+def _has_dropout(model: nn.Module) -> bool:
+    return any(isinstance(m, (nn.modules.dropout._DropoutNd, nn.AlphaDropout, nn.FeatureAlphaDropout))
+               for m in model.modules())
+
+
 def _hidden_weight_norm(model: nn.Module) -> float:
     lins = [m for m in model.modules() if isinstance(m, nn.Linear)][:-1]
     return math.sqrt(sum(float((m.weight.detach() ** 2).sum()) for m in lins))
@@ -63,7 +69,7 @@ def gd_train(model: nn.Module, X: torch.Tensor, y: torch.Tensor, lr: float, step
     value, followed by ``nan``. The model is left in eval mode.
     """
     v.module(model)
-    inputs_targets(X, y)
+    model_fit(model, X, y)
     lr = v.real(lr, "learning rate", low=0, low_open=True, symbol="lr")
     steps = v.count(steps, "steps")
     h = fit(model, torch.optim.SGD(model.parameters(), lr=lr), X, y, epochs=steps, shuffle=False, max_loss=DIVERGED,
@@ -125,8 +131,8 @@ def lr_scan(sizes: Sequence[int], X: torch.Tensor, y: torch.Tensor, lrs: Sequenc
 def _scan_args(sizes: Sequence[int], X: torch.Tensor, y: torch.Tensor, lrs: Sequence[float], bn: bool, steps: int,
                seed: int, init: str) -> tuple[list[float], int, int]:
     """The checks of :func:`lr_scan` (and :func:`compare_bn`): the learning rates as floats, steps, seed."""
-    v.sizes(sizes, "sizes", min_len=2)
-    inputs_targets(X, y)
+    sizes = v.sizes(sizes, "sizes", min_len=2)
+    sized_fit(sizes, X, y)
     out = reals(lrs, "lrs", what="learning rate in lrs", low=0, low_open=True, symbol="lr")
     v.flag(bn, "bn")
     v.choice(init, "init", ("default", "he"))
@@ -167,10 +173,12 @@ def batch_stat_accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batc
 
     ``noise`` is the root-mean-square over batches and channels of :math:`(\\mu_B - \\hat\\mu)/\\hat\\sigma`
     in the first BatchNorm layer: how far the batch mean strays from the running mean, in units
-    of the running standard deviation. Running statistics are not changed.
+    of the running standard deviation. Running statistics are not changed. Dropout layers are
+    active too (training mode), their masks drawn from ``torch.manual_seed(seed)``; the global
+    random state is left as it was.
     """
     v.module(model)
-    inputs_targets(X, y)
+    model_fit(model, X, y)
     batch_size = v.count(batch_size, "batch size", low=1, high=X.shape[0])
     skew = v.probability(skew, "skew")
     n_batches = v.count(n_batches, "n_batches", low=1)
@@ -185,7 +193,9 @@ def batch_stat_accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batc
     seen: list[torch.Tensor] = []
     h = first.register_forward_hook(lambda mod, inp, out: seen.append(inp[0].mean(0)))
     correct = total = 0
-    with torch.no_grad():
+    with torch.no_grad(), fixed_rng():
+        if _has_dropout(m):
+            torch.manual_seed(seed)
         for idx in class_skewed_batches(y.numpy(), batch_size, skew, n_batches, seed):
             ii = torch.as_tensor(idx)
             correct += int((m(X[ii]).argmax(1) == y[ii]).sum())
@@ -201,7 +211,7 @@ def train_sgd(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, batch_size:
     """Plain mini-batch SGD with shuffling and the last partial batch dropped
     (:func:`~nbcode.train.fit`; BatchNorm's running statistics follow); returns the model in eval mode."""
     v.module(model)
-    inputs_targets(X, y)
+    model_fit(model, X, y)
     lr = v.real(lr, "learning rate", low=0, low_open=True, symbol="lr")
     batch_size = v.count(batch_size, "batch size", low=1, high=X.shape[0])
     fit(model, torch.optim.SGD(model.parameters(), lr=lr), X, y, epochs=epochs, batch_size=batch_size, seed=seed,
@@ -239,9 +249,11 @@ def rescaled_sharpness(model: nn.Module, X: torch.Tensor, y: torch.Tensor, a: fl
     The function computed does not change (up to :math:`\\epsilon`), but the curvature along
     those weights scales as :math:`1/a^2`: :math:`\\lambda_{\\max}` of a BatchNorm network
     says as much about the arbitrary norm of its weights as about the function.
+    Dropout layers draw the same masks in both passes and in the sharpness (from the current
+    random state, which is left as it was).
     """
     v.module(model)
-    inputs_targets(X, y)
+    model_fit(model, X, y)
     a = v.real(a, "a", low=0, low_open=True)
     m = copy.deepcopy(model).train()
     mods = list(m.modules())
@@ -249,12 +261,23 @@ def rescaled_sharpness(model: nn.Module, X: torch.Tensor, y: torch.Tensor, a: fl
                             if isinstance(mod, nn.Linear) and isinstance(nxt, nn.modules.batchnorm._BatchNorm)]
     if not fed:
         raise ValueError("Invalid model: no Linear layer feeds a BatchNorm")
-    with torch.no_grad():
-        out0 = m(X)
-        for lin in fed:
-            lin.weight.mul_(a)
-        out1 = m(X)
-    return float((out1 - out0).abs().max()), sharpness(m, X, y, tol=SHARPNESS_TOL)
+    if not _has_dropout(m):
+        with torch.no_grad():
+            out0 = m(X)
+            for lin in fed:
+                lin.weight.mul_(a)
+            out1 = m(X)
+        return float((out1 - out0).abs().max()), sharpness(m, X, y, tol=SHARPNESS_TOL)
+    state = torch.get_rng_state()
+    with fixed_rng(state):      # dropout: the same masks in every pass; the caller's random state restored
+        with torch.no_grad():
+            out0 = m(X)
+            torch.set_rng_state(state)
+            for lin in fed:
+                lin.weight.mul_(a)
+            out1 = m(X)
+        torch.set_rng_state(state)
+        return float((out1 - out0).abs().max()), sharpness(m, X, y, tol=SHARPNESS_TOL)
 
 
 #: The normalizations of :func:`norm_mlp`.
@@ -302,9 +325,9 @@ def train_norms(sizes: Sequence[int], X: torch.Tensor, y: torch.Tensor, Xv: torc
     """Validation accuracy (evaluation mode) of :func:`norm_mlp` for every ``(norm, B)``, each
     trained by :func:`train_sgd` for ``epochs`` epochs with :math:`\\eta = ` ``lr_per_example`` :math:`\\cdot B`
     (the same η per example for every batch size) from the same initialization."""
-    v.sizes(sizes, "sizes", min_len=2)
-    inputs_targets(X, y)
-    inputs_targets(Xv, yv, "Xv", "yv")
+    sizes = v.sizes(sizes, "sizes", min_len=2)
+    sized_fit(sizes, X, y)
+    sized_fit(sizes, Xv, yv, "Xv", "yv")
     if not isinstance(norms, (Sequence, np.ndarray)) or isinstance(norms, str) or not len(norms):
         raise TypeError(f"Invalid norms: {v.show(norms)} (need a non-empty sequence of names from {list(NORMS)})")
     for name in norms:
@@ -327,9 +350,13 @@ def scale_invariance(model: nn.Module, X: torch.Tensor, y: torch.Tensor, a: floa
 
     With a BatchNorm right after that layer the output does not change and the gradient is
     divided by ``a``: :math:`\\nabla_{aW} L = \\nabla_W L / a`. ``model`` itself is not changed.
+    Dropout layers draw the same masks in both passes (from the current random state, which is
+    left as it was).
     """
     v.module(model)
-    inputs_targets(X, y)
+    if not any(isinstance(mod, nn.Linear) for mod in model.modules()):
+        raise ValueError("Invalid model: it has no Linear layer")
+    model_fit(model, X, y)
     a = v.real(a, "a", low=0, low_open=True)
     m = copy.deepcopy(model).train()
     first = next((mod for mod in m.modules() if isinstance(mod, nn.Linear)), None)
@@ -343,8 +370,17 @@ def scale_invariance(model: nn.Module, X: torch.Tensor, y: torch.Tensor, a: floa
         assert first.weight.grad is not None
         return out.detach(), float(first.weight.grad.norm())
 
-    out0, g0 = run()
-    with torch.no_grad():
-        first.weight.mul_(a)
-    out1, g1 = run()
+    if not _has_dropout(m):
+        out0, g0 = run()
+        with torch.no_grad():
+            first.weight.mul_(a)
+        out1, g1 = run()
+        return float((out1 - out0).abs().max()), g1 / g0
+    state = torch.get_rng_state()
+    with fixed_rng(state):      # dropout: the same masks in both passes; the caller's random state restored
+        out0, g0 = run()
+        with torch.no_grad():
+            first.weight.mul_(a)
+        torch.set_rng_state(state)
+        out1, g1 = run()
     return float((out1 - out0).abs().max()), g1 / g0

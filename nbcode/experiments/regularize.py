@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from nbcode import _validate as v
+from nbcode._torch import check_fit
 from nbcode.data import TOY_SETS, load_digits, toy2d
 from nbcode.experiments._checks import reals
 from nbcode.optim import adam
@@ -151,6 +152,7 @@ def mc_dropout_predict(model: nn.Module, X: torch.Tensor, samples: int, *, seed:
     """
     v.module(model)
     v.tensor(X, "X", floating=True, finite=True, nonempty=True)
+    check_fit(model, X)
     samples = v.count(samples, "samples", low=1)
     seed = v.count(seed, "seed")
     drops = [m for m in model.modules() if isinstance(m, nn.modules.dropout._DropoutNd)]

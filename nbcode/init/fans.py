@@ -23,7 +23,7 @@ def check_shape(shape: Sequence[int] | int) -> tuple[int, ...]:
     except TypeError:
         raise TypeError(f"Invalid shape: {shape!r} (need an integer or a sequence of integers)") from None
     if not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and int(s) >= 0 for s in dims):
-        raise ValueError(f"Invalid shape: {shape}")
+        raise ValueError(f"Invalid shape: {shape} (need non-negative integers)")
     return tuple(int(s) for s in dims)
 
 
@@ -114,7 +114,11 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     if nonlinearity == "relu":
         return math.sqrt(2.0)
     if nonlinearity == "leaky_relu":
-        return math.sqrt(2.0 / (1 + negative_slope**2))
+        try:
+            return math.sqrt(2.0 / (1 + negative_slope**2))
+        except OverflowError:   # torch.nn.init.calculate_gain raises OverflowError here
+            raise ValueError(f"Invalid negative_slope: {param} (need |negative_slope| < 1e154: its square "
+                             "overflows float64)") from None
     if nonlinearity == "selu":
         return 3.0 / 4
     raise AssertionError(nonlinearity)  # unreachable: checked above

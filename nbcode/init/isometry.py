@@ -140,6 +140,9 @@ def fixed_point_variance(act: str, sigma_w: float, *, q0: float = 1.0, iters: in
     linear and ReLU networks (:math:`q` and :math:`q/2`) and computed by
     :func:`~nbcode.init.propagation.gaussian_expectation` for tanh, accurate at any :math:`q`
     (a fixed Gauss-Hermite rule gives 41.6 instead of 43.1 at :math:`\sigma_w = 7`).
+    For linear and ReLU networks above the critical scale (:math:`\sigma_w > 1`, :math:`\sqrt 2`)
+    there is no fixed point: :math:`q` grows geometrically, and a ``ValueError`` says so when it
+    overflows float64 within ``iters`` layers.
 
     Examples
     --------
@@ -152,9 +155,17 @@ def fixed_point_variance(act: str, sigma_w: float, *, q0: float = 1.0, iters: in
     sigma_w = _validate.real(sigma_w, "sigma_w", low=0)
     q = _validate.real(q0, "q0", low=0)
     iters = _validate.count(iters, "iters")
+    try:
+        s2 = sigma_w**2
+    except OverflowError:
+        raise ValueError(f"Invalid sigma_w: {sigma_w} (need sigma_w**2 finite in float64: sigma_w < 1e154)") from None
     phi = activation(act)
-    for _ in range(iters):
-        q = sigma_w**2 * (float(phi.m2(np.asarray(q))) if phi.m2 is not None else gaussian_expectation(lambda z: phi.f(z) ** 2, q))
+    for layer in range(iters):
+        q = s2 * (float(phi.m2(np.asarray(q))) if phi.m2 is not None else gaussian_expectation(lambda z: phi.f(z) ** 2, q))
+        if not math.isfinite(q):
+            raise ValueError(f"Invalid sigma_w: {sigma_w} for {act}: the variance grows by a constant factor per layer "
+                             f"and overflows float64 after {layer + 1} layers: no fixed point (need "
+                             f"sigma_w**2 * E[phi(z)^2] <= q, sigma_w <= {'1' if act == 'linear' else 'sqrt(2)'} for {act})")
     return q
 
 

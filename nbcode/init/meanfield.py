@@ -60,7 +60,13 @@ _W2 = np.outer(_W, _W)
 
 
 def _check(sigma_w: float, sigma_b: float) -> tuple[float, float]:
-    return _validate.real(sigma_w, "sigma_w", low=0, low_open=True), _validate.real(sigma_b, "sigma_b", low=0)
+    out = _validate.real(sigma_w, "sigma_w", low=0, low_open=True), _validate.real(sigma_b, "sigma_b", low=0)
+    for name, value in zip(("sigma_w", "sigma_b"), out):
+        try:
+            value**2
+        except OverflowError:
+            raise ValueError(f"Invalid {name}: {value} (need {name}**2 finite in float64: {name} < 1e154)") from None
+    return out
 
 
 def variance_map(q: float, sigma_w: float, sigma_b: float = 0.0) -> float:

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from nbcode import _validate
-from nbcode._torch import stateless
+from nbcode._torch import check_fit, stateless
 from nbcode.init.initializers import orthogonal
 
 __all__ = ["LayerStats", "forward_stats", "layer_stats", "format_stats", "lsuv", "LSUVResult"]
@@ -54,6 +54,14 @@ def _check_X(X: torch.Tensor) -> torch.Tensor:
     return _validate.tensor(X, "X", nonempty=True, finite=True)
 
 
+def _one_tensor(out: Any) -> torch.Tensor:
+    """The model's output, refused unless it is one tensor (an ``nn.LSTM`` returns a tuple)."""
+    if not isinstance(out, torch.Tensor):
+        raise TypeError(f"Invalid model: it returns a {type(out).__name__} (need a model whose output is one tensor, "
+                        "e.g. wrap an LSTM in a module that returns its output sequence)")
+    return out
+
+
 def _row(name: str, module: nn.Module, out: torch.Tensor) -> LayerStats:
     o = out.detach().double()
     return LayerStats(
@@ -79,6 +87,7 @@ def forward_stats(model: nn.Module, X: torch.Tensor) -> list[LayerStats]:
     """
     _validate.module(model)
     _check_X(X)
+    check_fit(model, X)
     rows: list[LayerStats] = []
     handles = []
 
@@ -93,7 +102,7 @@ def forward_stats(model: nn.Module, X: torch.Tensor) -> list[LayerStats]:
         for name, m in _leaves(model):
             handles.append(m.register_forward_hook(hook(name)))
         with torch.no_grad():
-            stateless(model)(dict(model.named_parameters()), X)
+            _one_tensor(stateless(model)(dict(model.named_parameters()), X))
     finally:
         for h in handles:
             h.remove()
@@ -130,6 +139,11 @@ def layer_stats(
             raise ValueError(f"Invalid shape of y: {tuple(y.shape)} (need {X.shape[0]} rows, as many as X)")
     if loss_fn is not None:
         _validate.function(loss_fn, "loss_fn")
+    if y is None:
+        check_fit(model, X)
+    else:
+        default = nn.functional.mse_loss if torch.is_floating_point(y) else nn.functional.cross_entropy
+        check_fit(model, X, y, loss_fn if loss_fn is not None else default)
     rows: dict[str, LayerStats] = {}
     order: list[str] = []
     handles = []
@@ -151,7 +165,7 @@ def layer_stats(
         for name, m in modules.items():
             handles.append(m.register_forward_hook(hook(name)))
         with torch.enable_grad():
-            out = stateless(model)(params, X)
+            out = _one_tensor(stateless(model)(params, X))
             if y is None:
                 loss = 0.5 * out.pow(2).mean()
             elif loss_fn is not None:
@@ -254,6 +268,7 @@ def lsuv(
     """
     _validate.module(model)
     _check_X(X)
+    check_fit(model, X)
     tol = _validate.real(tol, "tolerance", low=0, low_open=True)
     max_iter = _validate.count(max_iter, "max_iter", low=1)
     if rng is not None and not isinstance(rng, np.random.Generator):

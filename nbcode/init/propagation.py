@@ -155,6 +155,15 @@ class VarianceProfile:
     backward: np.ndarray
     hidden: list[np.ndarray] | None = None
 
+    def __post_init__(self) -> None:
+        """Float64 copies of the profiles (the caller's stay theirs), of the same length."""
+        self.forward = _validate.array(self.forward, "forward", ndim=1, finite=False)
+        self.backward = _validate.array(self.backward, "backward", shape=(len(self.forward),), finite=False)
+        if self.hidden is not None:
+            if not isinstance(self.hidden, (list, tuple)):
+                raise TypeError(f"Invalid hidden: {_validate.show(self.hidden)} (need None or a list of arrays)")
+            self.hidden = [_validate.array(h, f"hidden[{i}]", finite=False) for i, h in enumerate(self.hidden)]
+
 
 def _check(depth: int, width: int, batch: int) -> None:
     _validate.count(depth, "depth", low=1)
@@ -182,6 +191,7 @@ def simulate_variance(
     with :func:`weight_std` (Gaussian) or :func:`~nbcode.init.initializers.orthogonal`.
     A "variance" here is the mean square over the batch and the units, an unbiased estimate of
     the variance because every :math:`z^l` and :math:`\delta^l` has mean zero over random weights.
+    A signal that overflows float64 (a huge ``scale`` over many layers) is refused (``ValueError``).
 
     Examples
     --------
@@ -198,21 +208,28 @@ def simulate_variance(
         weights = [orthogonal((width, width), std * math.sqrt(width), rng=rng) for _ in range(depth)]
     else:
         weights = list(rng.normal(0.0, std, size=(depth, width, width)))
-    h = rng.normal(size=(batch, width))
-    zs, fwd, hidden = [], np.empty(depth), []
-    for l, w in enumerate(weights):
-        z = h @ w.T
-        zs.append(z)
-        fwd[l] = np.mean(z**2)
-        h = phi.f(z)
-        if keep_hidden:
-            hidden.append(h)
-    delta = rng.normal(size=(batch, width))
-    bwd = np.empty(depth)
-    bwd[-1] = np.mean(delta**2)
-    for l in range(depth - 1, 0, -1):
-        delta = phi.df(zs[l - 1]) * (delta @ weights[l])
-        bwd[l - 1] = np.mean(delta**2)
+    with np.errstate(over="ignore", invalid="ignore"):   # an overflow is refused below, by name
+        h = rng.normal(size=(batch, width))
+        zs, fwd, hidden = [], np.empty(depth), []
+        for l, w in enumerate(weights):
+            z = h @ w.T
+            zs.append(z)
+            fwd[l] = np.mean(z**2)
+            h = phi.f(z)
+            if keep_hidden:
+                hidden.append(h)
+        delta = rng.normal(size=(batch, width))
+        bwd = np.empty(depth)
+        bwd[-1] = np.mean(delta**2)
+        for l in range(depth - 1, 0, -1):
+            delta = phi.df(zs[l - 1]) * (delta @ weights[l])
+            bwd[l - 1] = np.mean(delta**2)
+    for what, vals in (("forward", fwd), ("backward", bwd)):
+        bad = ~np.isfinite(vals)
+        if bad.any():
+            first = int(np.argmax(bad)) if what == "forward" else int(depth - 1 - np.argmax(bad[::-1]))
+            raise ValueError(f"Invalid scale: {scale} (the {what} signal overflows float64 at layer {first + 1} "
+                             f"of {depth} with init={init!r}, act={act!r}: need a smaller scale or depth)")
     return VarianceProfile(fwd, bwd, hidden if keep_hidden else None)
 
 

@@ -178,6 +178,8 @@ def batch_norm_backward_stepwise(dout: Any, x: Any, weight: Any, eps: float = 1e
     w = check_param(weight, (xa.shape[1],), "weight")
     eps = check_eps(eps)
     B = xa.shape[0]
+    if B < 2:   # as batch_norm (and torch) in training mode
+        raise ValueError(f"Expected more than 1 value per channel when training, got input size {xa.shape}")
     dx = np.empty_like(xa)
     for c in range(xa.shape[1]):
         xc, dxhat = xa[:, c], dy[:, c] * w[c]

@@ -127,7 +127,14 @@ def ls_gradient(A: np.ndarray, y: np.ndarray) -> Callable[[np.ndarray], np.ndarr
     :func:`nbcode.optim.gd_path` (``gd_path(ls_gradient(A, y), np.zeros(d), lr, steps)``)."""
     A = _matrix(A, "A")
     y = _validate.array(y, "y", shape=(len(A),))
-    return lambda w: A.T @ (A @ w - y) / len(A)
+    d = A.shape[1]
+
+    def grad(w: np.ndarray) -> np.ndarray:
+        if getattr(w, "shape", None) != (d,):   # per step: only this cheap test on the usual (d,) array
+            w = _validate.array(w, "w", shape=(d,), finite=False)
+        return A.T @ (A @ w - y) / len(A)
+
+    return grad
 
 
 def steps_to_converge(A: np.ndarray, y: np.ndarray, lr: float, tol: float = 1e-6, max_steps: int = 100_000) -> int:

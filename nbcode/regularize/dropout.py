@@ -32,9 +32,9 @@ Seed = int | np.random.Generator | None
 
 
 def _p(p: float) -> float:
-    # torch.nn.Dropout's message, but torch accepts p = 1 (all zeros); we refuse it (1/(1-p))
+    # torch.nn.Dropout's check and message: 0 <= p <= 1 (p = 1 drops everything: zeros)
     v = _validate.real(p, "dropout probability")
-    if not 0.0 <= v < 1.0:
+    if not 0.0 <= v <= 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     return v
 
@@ -69,6 +69,8 @@ def dropout(x: Any, p: float = 0.5, *, training: bool = True, seed: Seed = None)
 
     .. math:: \\text{train: } y = \\frac{m \\odot x}{1 - p},\\ m_j \\sim \\text{Bernoulli}(1 - p); \\qquad \\text{eval: } y = x
 
+    With ``p = 1`` every unit is dropped: :math:`y = 0 \\cdot x` (as torch).
+
     Examples
     --------
     >>> dropout([1.0, 2.0], 0.5, training=False).tolist()
@@ -80,20 +82,24 @@ def dropout(x: Any, p: float = 0.5, *, training: bool = True, seed: Seed = None)
     x = _validate.array(x, "input", nonempty=False, finite=False)
     if not _validate.flag(training, "training") or p == 0.0:
         return x
+    if p == 1.0:
+        _validate.generator(seed)
+        with np.errstate(invalid="ignore"):   # inf * 0 = nan, as torch
+            return x * 0.0
     return x * dropout_mask(x.shape, p, seed) / (1.0 - p)
 
 
 def dropout_keep(x: Any, keep: float, *, training: bool = True, seed: Seed = None) -> np.ndarray:
     """The notes' convention: keep with probability ``keep`` (:math:`\\alpha`), no rescaling at
     training time, multiply by :math:`\\alpha` at test time (equivalently :math:`W_{\\text{test}} = \\alpha W`).
-    A fresh mask on every call unless ``seed`` is given.
+    A fresh mask on every call unless ``seed`` is given; ``keep = 0`` drops everything (zeros).
 
     Examples
     --------
     >>> dropout_keep([1.0, 2.0], 0.8, training=False).tolist()
     [0.8, 1.6]
     """
-    keep = _validate.probability(keep, "keep probability", allow_zero=False)
+    keep = _validate.probability(keep, "keep probability")
     x = _validate.array(x, "input", nonempty=False, finite=False)
     if not _validate.flag(training, "training"):
         return keep * x
@@ -103,7 +109,7 @@ def dropout_keep(x: Any, keep: float, *, training: bool = True, seed: Seed = Non
 def dropconnect(x: Any, W: Any, b: Any = None, p: float = 0.5, *, training: bool = True, seed: Seed = None) -> np.ndarray:
     """A linear layer with DropConnect :cite:`wan2013`: each *weight* is dropped with probability
     ``p``, with a fresh mask per example (and per call, unless ``seed`` is given); kept weights
-    are divided by :math:`1 - p`.
+    are divided by :math:`1 - p` (``p = 1``: every weight dropped, the output is ``b``).
 
     .. math:: y_i = \\frac{(M_i \\odot W)\\,x_i}{1 - p} + b, \\qquad M_{i,jk} \\sim \\text{Bernoulli}(1 - p)
 
@@ -128,6 +134,8 @@ def dropconnect(x: Any, W: Any, b: Any = None, p: float = 0.5, *, training: bool
     if not _validate.flag(training, "training") or p == 0.0:
         return x @ W.T + bias
     M = dropout_mask((x.shape[0],) + W.shape, p, seed)
+    if p == 1.0:     # every weight dropped: the bias alone
+        return np.asarray(np.einsum("njk,nk->nj", M * W, x) + bias)
     return np.asarray(np.einsum("njk,nk->nj", M * W, x) / (1.0 - p) + bias)
 
 

@@ -101,7 +101,11 @@ def dropout_ridge(X: Any, y: Any, p: float) -> np.ndarray:
     p = _p(p)
     n = Xa.shape[0]
     H = Xa.T @ Xa / n
-    return np.asarray(np.linalg.solve(H + p / (1.0 - p) * np.diag(np.diag(H)), Xa.T @ ya / n))
+    try:
+        return np.asarray(np.linalg.solve(H + p / (1.0 - p) * np.diag(np.diag(H)), Xa.T @ ya / n))
+    except np.linalg.LinAlgError:
+        raise ValueError("Invalid X: XᵀX + p/(1-p) diag(XᵀX) is singular (need p > 0 and no all-zero column, "
+                         "or X of full column rank)") from None
 
 
 def dropout_logistic(X: Any, y: Any, p: float, *, tol: float = 1e-10) -> np.ndarray:

@@ -8,6 +8,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from nbcode.regularize.linear import _shrink
 from nbcode.regularize.penalties import _alpha
 from nbcode import _validate
 
@@ -106,6 +107,10 @@ class EarlyStopping:
                             f"with a {self.monitor!r} entry)") from None
         if isinstance(values, (str, bytes)) or not isinstance(values, (Sequence, np.ndarray)) or len(values) == 0:
             raise ValueError(f"Invalid history: its {self.monitor!r} entry is {_validate.show(values)} (need a non-empty list)")
+        for x in (values[0], values[-1]):    # the two entries read (per epoch: no scan of the list)
+            if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.integer, np.floating)):
+                raise TypeError(f"Invalid history: its {self.monitor!r} entry holds {_validate.show(x)} "
+                                "(need a list of numbers)")
         return values
 
     def restore(self) -> None:
@@ -133,7 +138,8 @@ def gd_quadratic_factors(lams: Any, lr: float, steps: int) -> np.ndarray:
 
 def l2_factors(lams: Any, alpha: float) -> np.ndarray:
     """The L2 shrinkage :math:`\\lambda_i / (\\lambda_i + \\alpha)` per eigen-direction (see
-    :func:`nbcode.regularize.l2_optimum`).
+    :func:`nbcode.regularize.l2_optimum`; 0 at :math:`\\lambda_i = \\alpha = 0`, the limit
+    :math:`\\alpha \\to 0^+`).
 
     Examples
     --------
@@ -141,7 +147,10 @@ def l2_factors(lams: Any, alpha: float) -> np.ndarray:
     [0.5, 0.75]
     """
     lams = _validate.vector(lams, "lams")
-    return np.asarray(lams / (lams + _alpha(alpha)))
+    if (lams < 0).any():
+        raise ValueError(f"Invalid lams: an entry {lams.min():.6g} < 0 (need the eigenvalues of a positive "
+                         "semi-definite Hessian, >= 0)")
+    return _shrink(lams, _alpha(alpha))
 
 
 def matching_alpha(lams: Any, lr: float, steps: int) -> float:

@@ -44,7 +44,10 @@ def ridge(X: Any, y: Any, alpha: float) -> np.ndarray:
     """
     X, y = _xy(X, y)
     n, d = X.shape
-    return np.linalg.solve(X.T @ X / n + _alpha(alpha) * np.eye(d), X.T @ y / n)
+    try:
+        return np.linalg.solve(X.T @ X / n + _alpha(alpha) * np.eye(d), X.T @ y / n)
+    except np.linalg.LinAlgError:
+        raise ValueError("Invalid X: XᵀX is singular (need alpha > 0 or X of full column rank)") from None
 
 
 def l2_optimum(H: Any, w_star: Any, alpha: float) -> np.ndarray:
@@ -54,7 +57,9 @@ def l2_optimum(H: Any, w_star: Any, alpha: float) -> np.ndarray:
 
     Each component of :math:`w^*` along an eigenvector is multiplied by
     :math:`\\lambda_i/(\\lambda_i + \\alpha)`: kept where the curvature is large, shrunk towards 0
-    where it is small :cite:`goodfellow2016`.
+    where it is small :cite:`goodfellow2016`. ``H`` must be positive semi-definite (eigenvalues
+    below :math:`-10^{-10}\\max|\\lambda|` are refused); with ``alpha = 0`` a direction of zero
+    curvature gets the factor 0 (the limit :math:`\\alpha \\to 0^+`).
 
     Examples
     --------
@@ -65,7 +70,21 @@ def l2_optimum(H: Any, w_star: Any, alpha: float) -> np.ndarray:
     w_star = _validate.vector(w_star, "w_star", size=H.shape[0])
     alpha = _alpha(alpha)
     lam, Q = np.linalg.eigh(H)
-    return np.asarray(Q @ ((lam / (lam + alpha)) * (Q.T @ w_star)))
+    scale = float(np.abs(lam).max()) if lam.size else 0.0
+    if lam.size and lam.min() < -1e-10 * scale:
+        raise ValueError(f"Invalid H: an eigenvalue {lam.min():.6g} < 0 (need H positive semi-definite: the Hessian "
+                         "at a minimum)")
+    return np.asarray(Q @ (_shrink(lam, alpha) * (Q.T @ w_star)))
+
+
+def _shrink(lam: np.ndarray, alpha: float) -> np.ndarray:
+    """:math:`\\lambda/(\\lambda + \\alpha)`, and 0 where :math:`\\lambda + \\alpha \\le 0` (:math:`\\lambda = \\alpha = 0`:
+    the limit :math:`\\alpha \\to 0^+`; a direction of no curvature keeps nothing of :math:`w^*`)."""
+    den = lam + alpha
+    ok = den > 0
+    if ok.all():
+        return np.asarray(lam / den)
+    return np.where(ok, lam / np.where(ok, den, 1.0), 0.0)
 
 
 def l1_optimum_diagonal(lams: Any, w_star: Any, alpha: float) -> np.ndarray:
