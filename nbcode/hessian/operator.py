@@ -48,12 +48,7 @@ def unflatten(model: nn.Module, theta: torch.Tensor) -> dict[str, torch.Tensor]:
         raise TypeError(f"Invalid parameter vector: {_validate.show(theta)} (need a torch.Tensor)")
     if theta.ndim not in (1, 2) or theta.shape[-1] != d:
         raise ValueError(f"Invalid parameter vector: expected last dimension {d}, got shape {tuple(theta.shape)}")
-    lead = theta.shape[:-1]
-    out, i = {}, 0
-    for name, p in named:
-        out[name] = theta[..., i : i + p.numel()].reshape(*lead, *p.shape)
-        i += p.numel()
-    return out
+    return _split(named, theta)
 
 
 #: Floating dtypes refused for a model: nothing here computes in half precision by accident.
