@@ -4,7 +4,7 @@ Prints a table and writes the same figures to benchmarks/results.json (committed
 can see them without running anything). Absolute times depend on the machine: its CPU model and
 core count are printed with them.
 
-1. Notebook execution: wall time of each notebook of _toc.yml, executed headless (budget 60 s).
+1. Notebook execution: wall time of each notebook of _toc.yml, executed headless (budget 30 s).
 2. Sweep latency: for every sweep of every notebook, the time of one slider move over a walk
    across its grid: the live recompute in Jupyter (draw + frame JSON), the SVG redraw of the same
    frames in headless Chromium (sweep.js, timed from the input event to the laid-out SVG), and the
@@ -373,7 +373,7 @@ def main() -> int:
     results: dict = {"machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version()},
                      "notebooks": [], "sweeps": []}
     print(f"machine: {results['machine']['cpu']}, {results['machine']['cores']} cores")
-    print(f"\n{'notebook':<28}{'seconds':>9}  budget 60 s")
+    print(f"\n{'notebook':<28}{'seconds':>9}  budget 30 s")
     total = 0.0
     for path in toc_notebooks(ROOT):
         secs, sweeps = run(path)
@@ -381,7 +381,7 @@ def main() -> int:
         results["notebooks"].append({"notebook": path.name, "seconds": round(secs, 2)})
         for s in sweeps:
             results["sweeps"].append({"notebook": path.name, **{k: (round(v, 2) if isinstance(v, float) else v) for k, v in s.items()}})
-        print(f"{path.name:<28}{secs:9.1f}  {'ok' if secs < 60 else 'OVER BUDGET'}")
+        print(f"{path.name:<28}{secs:9.1f}  {'ok' if secs < 30 else 'OVER BUDGET'}")
     print(f"{'total':<28}{total:9.1f}")
     results["total_seconds"] = round(total, 1)
 
