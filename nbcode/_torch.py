@@ -30,7 +30,7 @@ from torch import nn
 from torch.func import functional_call
 from torch.nn.modules.batchnorm import _NormBase
 
-__all__ = ["call_buffers", "stateless", "fixed_rng", "check_fit"]
+__all__ = ["call_buffers", "stateless", "fixed_rng", "check_fit", "one_row_error"]
 
 _RUNNING = ("running_mean", "running_var", "num_batches_tracked")
 
@@ -174,3 +174,33 @@ def check_fit(model: nn.Module, X: torch.Tensor, y: torch.Tensor | None = None,
     finally:
         for m, training in modes:
             m.training = training
+
+
+def one_row_error(model: nn.Module, X: torch.Tensor, *, training: bool = True) -> str | None:
+    """torch's message when ``model`` cannot run on one row of ``X`` (BatchNorm in training mode
+    over a single value per channel; BatchNorm2d over the pixels of one image can), else ``None``.
+    Found by calling the model on ``X[:1]`` through :func:`stateless`, without gradients, in
+    training mode (``training=False``: in the modes its modules have now); nothing changes.
+
+    >>> net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4)).double()
+    >>> one_row_error(net, torch.zeros(5, 3, dtype=torch.float64))[:48]
+    'Expected more than 1 value per channel when trai'
+    >>> one_row_error(net.eval(), torch.zeros(5, 3, dtype=torch.float64), training=False) is None
+    True
+    """
+    if not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+        return None
+    modes = [(m, m.training) for m in model.modules()]
+    try:
+        if training:
+            model.train()
+        with torch.no_grad():
+            stateless(model)(dict(model.named_parameters()), X[:1])
+    except ValueError as e:
+        if "more than 1 value per channel" in str(e):
+            return str(e).splitlines()[0]
+        raise
+    finally:
+        for m, mode in modes:
+            m.training = mode
+    return None

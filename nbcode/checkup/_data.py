@@ -133,7 +133,8 @@ def check_batches(model: torch.nn.Module, batches: Batches, loss_fn: Callable[..
     """Refuse batches that do not fit ``model`` and ``loss_fn`` by name (``nbcode._torch.check_fit``
     on each batch of plain tensors: dtype, features, labels in range, target shapes, a scalar loss),
     and a batch of one row that BatchNorm cannot normalize in training mode. Nothing changes."""
-    from nbcode.train.loop import _check_fit, _one_row_fails  # nbcode.train imports the checkup's rates
+    from nbcode._torch import one_row_error
+    from nbcode.train.loop import _check_fit  # nbcode.train imports the checkup's rates
 
     for i, b in enumerate(batches):
         if not isinstance(b.inputs, torch.Tensor) or not (b.targets is None or isinstance(b.targets, torch.Tensor)):
@@ -142,7 +143,7 @@ def check_batches(model: torch.nn.Module, batches: Batches, loss_fn: Callable[..
             _check_fit(model, b.inputs, b.targets, loss_fn, ("x", "y"))
         except (TypeError, ValueError) as e:
             raise type(e)(f"{e}, in batch {i} (x, y) of the loader") from None
-        if b.n == 1 and _one_row_fails(model, b.inputs):
+        if b.n == 1 and one_row_error(model, b.inputs) is not None:
             raise ValueError(f"Invalid batch {i}: one row, which BatchNorm cannot normalize in training mode (the loss "
                              "measured is the training one; use batches of two rows or more)")
 

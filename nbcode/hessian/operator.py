@@ -8,7 +8,6 @@ the global random state restored), so they work on a model in training mode too.
 
 from __future__ import annotations
 
-import copy
 import warnings
 from typing import Any, Callable, cast
 
@@ -18,7 +17,7 @@ from torch import nn
 from torch.func import grad, vjp, vmap
 
 from nbcode import _validate
-from nbcode._torch import check_fit, stateless
+from nbcode._torch import check_fit, one_row_error, stateless
 
 __all__ = ["flat_params", "flat_loss", "exact_hessian", "HessianOperator", "MatrixOperator", "as_operator"]
 
@@ -87,17 +86,12 @@ def _check_model(model: nn.Module, X: torch.Tensor, loss_fn: Any = None, y: Any 
             raise ValueError(f"Invalid y: shape {tuple(y.shape)} for model outputs of shape {tuple(_out_shape(model, X))} "
                              f"(the loss would broadcast one against the other: {str(w.message).split('. This')[0]})")
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    if X.shape[0] == 1 and any(isinstance(m, nn.modules.batchnorm._BatchNorm) and (m.training or training)
-                               for m in model.modules()):
-        run = copy.deepcopy(model).train() if training else model
-        try:
-            with torch.no_grad():
-                stateless(run)(dict(run.named_parameters()), X)
-        except ValueError as e:
+    if X.shape[0] == 1:
+        error = one_row_error(model, X, training=training)
+        if error is not None:
             fix = "the training loss is taken, with batch statistics" if training else "or the model in eval mode"
-            raise ValueError(f"Invalid X: one row for a model with BatchNorm in training mode ({str(e).splitlines()[0]}; "
-                             f"need two or more rows, {fix})") from None
-
+            raise ValueError(f"Invalid X: one row for a model with BatchNorm in training mode ({error}; "
+                             f"need two or more rows, {fix})")
 
 def _out_shape(model: nn.Module, X: torch.Tensor) -> torch.Size:
     """The shape of the model's output on all of ``X`` (one row run in eval mode, without gradients)."""

@@ -19,7 +19,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from nbcode import _validate as v
-from nbcode._torch import check_fit, fixed_rng, stateless
+from nbcode._torch import check_fit, fixed_rng, one_row_error, stateless
 from nbcode.optim import Optimizer
 from nbcode.train.adapter import NumpyOptimizer, needs_closure
 
@@ -163,24 +163,6 @@ def _check_owner(optimizer: Any, model: nn.Module) -> None:
                          "model.parameters())")
 
 
-def _one_row_fails(model: nn.Module, X: torch.Tensor) -> bool:
-    """True when the model cannot run on a mini-batch of one row in training mode (BatchNorm over a
-    single value per channel), found by calling it without side effects."""
-    if not _has_batch_norm(model):
-        return False
-    modes = [(m, m.training) for m in model.modules()]
-    try:
-        model.train()
-        with torch.no_grad():
-            stateless(model)(dict(model.named_parameters()), X[:1])
-    except ValueError as e:
-        return "more than 1 value per channel" in str(e)
-    finally:
-        for m, training in modes:
-            m.training = training
-    return False
-
-
 def accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
     """Fraction of rows whose arg-max equals the label.
 
@@ -233,10 +215,6 @@ def _evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, loss_fn: Calla
         for m, training in modes:
             m.training = training
     return loss, acc
-
-
-def _has_batch_norm(model: nn.Module) -> bool:
-    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
 
 
 def _lr_of(optimizer: Any) -> float:
@@ -345,7 +323,7 @@ def fit(
     _check_fit(model, X, y, loss_fn)
     if val is not None:
         _check_fit(model, val[0], val[1], loss_fn, ("val[0]", "val[1]"))
-    if (bs == 1 or (not drop_last and n % bs == 1)) and _one_row_fails(model, X):
+    if (bs == 1 or (not drop_last and n % bs == 1)) and one_row_error(model, X) is not None:
         if bs == 1:
             raise ValueError("Invalid batch size: 1 gives mini-batches of one row, which BatchNorm cannot normalize "
                              "in training mode (use a batch_size of 2 or more)")

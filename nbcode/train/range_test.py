@@ -17,7 +17,8 @@ import torch
 from torch import nn
 from nbcode import _validate
 from nbcode.train.adapter import NumpyOptimizer, needs_closure
-from nbcode.train.loop import _check_data, _check_fit, _check_owner, _one_row_fails
+from nbcode._torch import one_row_error
+from nbcode.train.loop import _check_data, _check_fit, _check_owner
 
 __all__ = ["RangeTest", "lr_range_test"]
 
@@ -118,7 +119,7 @@ def lr_range_test(
     stop_factor = _validate.real(stop_factor, "stop_factor", low=1, low_open=True, finite=False)
     loss_fn = nn.functional.cross_entropy if loss_fn is None else _validate.function(loss_fn, "loss_fn")
     _check_fit(model, X, y, loss_fn)
-    if batch_size == 1 and _one_row_fails(model, X):
+    if batch_size == 1 and one_row_error(model, X) is not None:
         raise ValueError("Invalid batch size: 1 gives mini-batches of one row, which BatchNorm cannot normalize in "
                          "training mode (use a batch_size of 2 or more)")
     lrs = np.geomspace(lr_min, lr_max, num_steps)
