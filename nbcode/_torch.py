@@ -23,6 +23,7 @@ these side effects:
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Callable, Mapping
 
 import torch
@@ -123,7 +124,8 @@ def check_fit(model: nn.Module, X: torch.Tensor, y: torch.Tensor | None = None,
     against float64); the model runs on the first two rows (in eval mode, without gradients, the
     mode of every module restored: nothing changes); integer labels lie in ``0 .. K-1`` for a
     model with ``K`` outputs; float targets have the output's shape (torch's MSE would broadcast
-    ``(n, 1)`` against ``(n, K)`` with only a warning); ``loss_fn`` gives a scalar.
+    ``(n, 1)`` against ``(n, K)`` with only a warning; a loss that warns of a target size other than
+    the input's is refused too); ``loss_fn`` gives a scalar.
 
     >>> import torch
     >>> net = torch.nn.Linear(3, 2).double()
@@ -162,11 +164,19 @@ def check_fit(model: nn.Module, X: torch.Tensor, y: torch.Tensor | None = None,
                                  f"{tuple(out.shape[1:])} per example (need ({y.shape[0]}, "
                                  f"{', '.join(map(str, out.shape[1:]))}))")
             if loss_fn is not None:
-                try:
-                    loss = loss_fn(out, y[:2])
-                except (RuntimeError, IndexError, TypeError, ValueError) as e:
-                    raise ValueError(f"Invalid {y_name}: the loss cannot take it with the model's output "
-                                     f"({str(e).splitlines()[0]})") from None
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    try:
+                        loss = loss_fn(out, y[:2])
+                    except (RuntimeError, IndexError, TypeError, ValueError) as e:
+                        raise ValueError(f"Invalid {y_name}: the loss cannot take it with the model's output "
+                                         f"({str(e).splitlines()[0]})") from None
+                for w in caught:  # torch's losses broadcast a target of another shape, with only a warning
+                    if "target size" in str(w.message):
+                        raise ValueError(f"Invalid {y_name}: shape {tuple(y.shape)} for model outputs of shape "
+                                         f"{(y.shape[0], *out.shape[1:])} (the loss would broadcast one against "
+                                         f"the other: {str(w.message).split('. This')[0]})")
+                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
                 if not isinstance(loss, torch.Tensor) or loss.dim() != 0:
                     shape = tuple(loss.shape) if isinstance(loss, torch.Tensor) else type(loss).__name__
                     raise TypeError(f"Invalid loss_fn: it returned {shape} (need a scalar tensor: "

@@ -35,6 +35,8 @@ def test_a_fitting_batch_passes_and_nothing_changes() -> None:
      r"Invalid shape of y: \(5, 1\)"),
     (torch.randn(5, 3, dtype=torch.float64), torch.randn(5, 2, dtype=torch.float64), nn.MSELoss(reduction="none"),
      TypeError, r"Invalid loss_fn: it returned \(2, 2\)"),
+    (torch.randn(5, 3, dtype=torch.float64), torch.randn(5, dtype=torch.float64), nn.functional.mse_loss, ValueError,
+     r"Invalid y: shape \(5,\) for model outputs of shape \(5, 2\) \(the loss would broadcast"),
     (torch.randn(5, 3, dtype=torch.float64), torch.tensor([0.5, 1, 1, 0, 1], dtype=torch.float64),
      nn.functional.cross_entropy, ValueError, r"Invalid y: the loss cannot take it"),
 ])

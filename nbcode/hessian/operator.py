@@ -8,7 +8,6 @@ the global random state restored), so they work on a model in training mode too.
 
 from __future__ import annotations
 
-import warnings
 from typing import Any, Callable, cast
 
 import numpy as np
@@ -78,32 +77,13 @@ def _check_model(model: nn.Module, X: torch.Tensor, loss_fn: Any = None, y: Any 
     if half:
         raise TypeError(f"Invalid model: its parameters are {' and '.join(half)} (need float32 or float64: losses and "
                         "Hessians are not computed in half precision here; convert it, e.g. model.double())")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        check_fit(model, X, y, loss_fn)
-    for w in caught:
-        if "target size" in str(w.message):  # torch's losses broadcast a target of another shape, with only a warning
-            raise ValueError(f"Invalid y: shape {tuple(y.shape)} for model outputs of shape {tuple(_out_shape(model, X))} "
-                             f"(the loss would broadcast one against the other: {str(w.message).split('. This')[0]})")
-        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    check_fit(model, X, y, loss_fn)
     if X.shape[0] == 1:
         error = one_row_error(model, X, training=training)
         if error is not None:
             fix = "the training loss is taken, with batch statistics" if training else "or the model in eval mode"
             raise ValueError(f"Invalid X: one row for a model with BatchNorm in training mode ({error}; "
                              f"need two or more rows, {fix})")
-
-def _out_shape(model: nn.Module, X: torch.Tensor) -> torch.Size:
-    """The shape of the model's output on all of ``X`` (one row run in eval mode, without gradients)."""
-    modes = [(m, m.training) for m in model.modules()]
-    try:
-        with torch.no_grad():
-            out = model.eval()(X[:1])
-    finally:
-        for m, training in modes:
-            m.training = training
-    return torch.Size([X.shape[0], *out.shape[1:]])
-
 
 def _trainable(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
     """The parameters the Hessian is taken in: those with ``requires_grad`` (``named_parameters`` order)."""
